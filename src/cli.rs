@@ -1,0 +1,77 @@
+//! The command line: clap definitions and dispatch. One file per subcommand under `cli/`.
+//!
+//! Exit codes, for every command: 0 success, 1 the policy has errors (or tests failed, or
+//! `fmt --check` found a file to reformat), 2 usage or I/O errors.
+
+mod check;
+mod eval;
+mod fmt;
+mod test;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::io::IsTerminal;
+
+pub const EXIT_OK: u8 = 0;
+pub const EXIT_FINDINGS: u8 = 1;
+pub const EXIT_USAGE: u8 = 2;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "warden",
+    version,
+    about = "Policies for AI agents' MCP tool calls: write, check, test, enforce",
+    after_help = "Examples:\n  warden check examples/\n  warden test examples/\n  warden fmt --check examples/\n  warden eval examples/kestra.warden --call '{\"name\":\"execute_flow\",\"arguments\":{\"namespace\":\"company.team.a\"}}'"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// When to colour output.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    Check(check::Args),
+    Fmt(fmt::Args),
+    Eval(eval::Args),
+    Test(test::Args),
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+impl ColorChoice {
+    /// Auto: colour only on a terminal, and never when `NO_COLOR` is set (no-color.org).
+    pub fn enabled(self) -> bool {
+        match self {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                std::io::stdout().is_terminal()
+                    && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            }
+        }
+    }
+}
+
+/// Runs a parsed command line and returns the process exit code.
+pub fn run(cli: Cli) -> u8 {
+    let color = cli.color.enabled();
+    match cli.command {
+        Command::Check(args) => check::run(args, color),
+        Command::Fmt(args) => fmt::run(args, color),
+        Command::Eval(args) => eval::run(args, color),
+        Command::Test(args) => test::run(args, color),
+    }
+}
+
+/// Prints the diagnostics of a workspace in human form and says whether there were I/O errors.
+fn print_diagnostics(ws: &crate::pipeline::Workspace, color: bool) {
+    let text = crate::diagnostic::render::human(&ws.diagnostics, &ws.sources, color);
+    print!("{text}");
+}

@@ -1,0 +1,101 @@
+//! The one registry of diagnostic codes.
+//!
+//! Every diagnostic warden emits has a code from this file: a stable id (`WD` + stage digit +
+//! number), a kebab-case name that says what the problem is, a default severity and a one-line
+//! summary. Stages: `WD0xxx` syntax, `WD1xxx` names, `WD2xxx` types and meaning, `WD3xxx` the
+//! verifier, `WD4xxx` backends. Ids are never reused. docs/diagnostics.md has one section per
+//! code (a test keeps the two in step).
+
+use super::Severity;
+
+/// A registered diagnostic code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Code {
+    pub id: &'static str,
+    pub name: &'static str,
+    pub severity: Severity,
+    pub summary: &'static str,
+}
+
+macro_rules! codes {
+    ($($konst:ident = $id:literal, $name:literal, $sev:ident, $summary:literal;)*) => {
+        $(pub const $konst: Code = Code {
+            id: $id,
+            name: $name,
+            severity: Severity::$sev,
+            summary: $summary,
+        };)*
+        /// Every registered code, in id order.
+        pub const ALL: &[Code] = &[$($konst),*];
+    };
+}
+
+codes! {
+    SYNTAX_ERROR = "WD0001", "syntax-error", Error, "the text is not a well-formed policy";
+    INVALID_STRING = "WD0002", "invalid-string-literal", Error, "a string literal has an invalid escape sequence";
+    INVALID_NUMBER = "WD0003", "invalid-number-literal", Error, "a number literal is out of the supported range";
+    NO_POLICY = "WD0004", "missing-policy", Error, "a file holds no `policy` block";
+    SEVERAL_POLICIES = "WD0005", "several-policies", Error, "a file holds more than one `policy` block";
+    UNREADABLE_FILE = "WD0006", "unreadable-file", Error, "a policy file could not be read";
+
+    UNKNOWN_IDENTIFIER = "WD1001", "unknown-identifier", Error, "a condition names something that does not exist";
+    UNKNOWN_ATTRIBUTE = "WD1002", "unknown-tool-attribute", Error, "a condition names a tool attribute that does not exist";
+    DUPLICATE_RULE_NAME = "WD1003", "duplicate-rule-name", Error, "two rules have the same name";
+    UNKNOWN_RULE = "WD1004", "unknown-rule", Error, "a test expects a decision by a rule that does not exist";
+    UNKNOWN_WINDOW = "WD1005", "unknown-window", Error, "a limit names a window that does not exist";
+    UNKNOWN_SCOPE = "WD1006", "unknown-scope", Error, "a limit names a scope that does not exist";
+    UNKNOWN_EFFECT = "WD1007", "unknown-effect", Error, "a test expects a decision that does not exist";
+    UNKNOWN_CALL_OPTION = "WD1008", "unknown-call-option", Error, "a test call sets something a call does not have";
+    DUPLICATE_TEST_NAME = "WD1009", "duplicate-test-name", Error, "two tests have the same name";
+    DUPLICATE_DEFAULT = "WD1010", "duplicate-default", Error, "a policy sets its default more than once";
+    DUPLICATE_CLAUSE = "WD1011", "duplicate-clause", Error, "a rule has the same clause twice";
+    PATH_ON_SCALAR = "WD1012", "path-on-scalar", Error, "a path goes into a value that has no fields";
+    MISSING_ARGUMENT_PATH = "WD1013", "missing-argument-path", Error, "`args` is used without naming an argument";
+
+    OPERATOR_TYPE_MISMATCH = "WD2001", "operator-type-mismatch", Error, "an operator is given a value of a type it does not take";
+    OPERAND_TYPE_MISMATCH = "WD2002", "operand-type-mismatch", Error, "a value is compared with a literal of another type, so the test is always false";
+    INVALID_REGEX = "WD2003", "invalid-regex", Error, "a regular expression does not compile";
+    INVALID_GLOB = "WD2004", "invalid-glob", Error, "a glob pattern is malformed";
+    INCONSISTENT_ARGUMENT_TYPE = "WD2005", "inconsistent-argument-type", Warning, "one argument is compared as different JSON types";
+    EMPTY_LIST = "WD2006", "empty-list", Warning, "`in` or `not in` against an empty list is always false";
+    INVALID_LIMIT = "WD2007", "invalid-limit", Error, "a limit's maximum is zero, fractional, negative or too large";
+    HUGE_LIMIT = "WD2008", "huge-limit", Warning, "a limit so large it limits nothing";
+    COUNTER_MISMATCH = "WD2009", "counter-mismatch", Error, "one counter is used with different windows or scopes";
+    LIMIT_ON_DENY = "WD2010", "limit-on-denying-rule", Error, "a rule that never forwards a call has a limit";
+    REASON_ON_ALLOW = "WD2011", "reason-on-allow", Warning, "an `allow` rule has a reason nobody will see";
+    HIDE_ON_ARGUMENTS = "WD2012", "hide-depends-on-arguments", Error, "a `hide` rule's condition looks at arguments, which `tools/list` does not have";
+    DUPLICATE_TARGET = "WD2013", "duplicate-target", Warning, "a rule names the same target twice";
+    NEGATED_COMPARISON_IN_DENY = "WD2014", "absent-argument-skips-deny", Warning, "a deny compares with `!=` or `not in`, which is false when the argument is absent";
+    COUNTER_NAME_CLASH = "WD2015", "counter-name-clash", Error, "two unnamed limits of one rule would share a counter name";
+    INVALID_TEST_CALL = "WD2016", "invalid-test-call", Error, "a test call is not a call a client could make";
+    NON_BOOLEAN_CONDITION = "WD2017", "non-boolean-condition", Error, "a bare value used as a condition is not a boolean";
+}
+
+/// Looks a code up by id (`WD2003`) or name (`invalid-regex`).
+pub fn lookup(key: &str) -> Option<Code> {
+    ALL.iter().copied().find(|c| c.id == key || c.name == key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn ids_and_names_are_unique_and_well_formed() {
+        let mut ids = HashSet::new();
+        let mut names = HashSet::new();
+        for c in ALL {
+            assert!(ids.insert(c.id), "duplicate id {}", c.id);
+            assert!(names.insert(c.name), "duplicate name {}", c.name);
+            assert!(c.id.len() == 6 && c.id.starts_with("WD"), "{}", c.id);
+            assert!(
+                c.name
+                    .chars()
+                    .all(|ch| ch.is_ascii_lowercase() || ch == '-')
+            );
+        }
+        assert_eq!(lookup("invalid-regex"), Some(INVALID_REGEX));
+        assert_eq!(lookup("WD2003"), Some(INVALID_REGEX));
+    }
+}

@@ -1,0 +1,214 @@
+//! The reference evaluator: the meaning of a policy, small and obviously right.
+//!
+//! Every other stage (the verifier's witnesses, policy.json, the decision table, the proxy) is
+//! tested against [`evaluate`]. It favours clarity over speed: it looks at every rule. Limits
+//! are reported, not counted.
+//!
+//! The decision: among the rules whose targets and condition match the call, the effect with
+//! the highest precedence wins (hide > deny > approve > allow); the first such rule in source
+//! order decides. No match: the policy's default. A call that would be forwarded (allow,
+//! approve) is subject to the limits of every matching allow and approve rule.
+
+use crate::call::Call;
+use crate::ir::{Cond, Effect, Literal, Operand, PathSeg, Policy, Pred, Rule};
+use crate::num::Num;
+use serde_json::Value;
+use std::borrow::Cow;
+
+/// Which rule decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Decider {
+    Default,
+    Rule(usize),
+}
+
+/// A limit that applies: rule index and limit index within that rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LimitRef {
+    pub rule: usize,
+    pub limit: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decision {
+    pub effect: Effect,
+    pub decider: Decider,
+    /// Limits that apply when the call is forwarded, in rule order.
+    pub limits: Vec<LimitRef>,
+}
+
+impl Decision {
+    /// The deciding rule's id, or `default`.
+    pub fn rule_id<'p>(&self, policy: &'p Policy) -> &'p str {
+        match self.decider {
+            Decider::Default => "default",
+            Decider::Rule(i) => policy.rules.get(i).map_or("default", |r| r.id.as_str()),
+        }
+    }
+
+    /// The reason shown to the caller, if the deciding rule (or default) has one.
+    pub fn reason<'p>(&self, policy: &'p Policy) -> Option<&'p str> {
+        match self.decider {
+            Decider::Default => policy.default.reason.as_deref(),
+            Decider::Rule(i) => policy.rules.get(i).and_then(|r| r.reason.as_deref()),
+        }
+    }
+
+    /// The JSON form `warden eval` prints.
+    pub fn to_json(&self, policy: &Policy) -> Value {
+        let limits: Vec<Value> = self
+            .limits
+            .iter()
+            .filter_map(|l| {
+                let rule = policy.rules.get(l.rule)?;
+                let limit = rule.limits.get(l.limit)?;
+                Some(serde_json::json!({
+                    "rule": rule.id,
+                    "counter": limit.counter,
+                    "max": limit.max,
+                    "window": limit.window.name(),
+                    "scope": limit.scope.name(),
+                }))
+            })
+            .collect();
+        serde_json::json!({
+            "decision": self.effect.keyword(),
+            "rule": self.rule_id(policy),
+            "reason": self.reason(policy),
+            "limits": limits,
+        })
+    }
+}
+
+/// Decides one call.
+pub fn evaluate(policy: &Policy, call: &Call) -> Decision {
+    let matching: Vec<&Rule> = policy
+        .rules
+        .iter()
+        .filter(|r| rule_matches(r, call))
+        .collect();
+    let Some(winner) = matching
+        .iter()
+        .map(|r| r.effect)
+        .max_by_key(|e| e.precedence())
+    else {
+        return Decision {
+            effect: policy.default.effect,
+            decider: Decider::Default,
+            limits: Vec::new(),
+        };
+    };
+    let decider = matching
+        .iter()
+        .find(|r| r.effect == winner)
+        .map_or(Decider::Default, |r| Decider::Rule(r.index));
+    let limits = if winner.forwards() {
+        matching
+            .iter()
+            .filter(|r| r.effect.forwards())
+            .flat_map(|r| {
+                (0..r.limits.len()).map(|limit| LimitRef {
+                    rule: r.index,
+                    limit,
+                })
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Decision {
+        effect: winner,
+        decider,
+        limits,
+    }
+}
+
+/// Whether a rule's targets and condition match the call.
+pub fn rule_matches(rule: &Rule, call: &Call) -> bool {
+    rule.targets
+        .iter()
+        .any(|t| t.matches(call.server.as_deref(), &call.tool))
+        && holds(&rule.condition, call)
+}
+
+/// Whether a condition holds for a call.
+pub fn holds(cond: &Cond, call: &Call) -> bool {
+    match cond {
+        Cond::True => true,
+        Cond::False => false,
+        Cond::And(cs) => cs.iter().all(|c| holds(c, call)),
+        Cond::Or(cs) => cs.iter().any(|c| holds(c, call)),
+        Cond::Not(c) => !holds(c, call),
+        Cond::Test(t) => match resolve(&t.operand, call) {
+            Some(v) => pred_holds(&t.pred, &v),
+            None => false,
+        },
+    }
+}
+
+/// The operand's value in this call, or `None` when absent.
+pub fn resolve<'c>(operand: &Operand, call: &'c Call) -> Option<Cow<'c, Value>> {
+    let ident = |v: &Option<String>| v.as_ref().map(|s| Cow::Owned(Value::String(s.clone())));
+    match operand {
+        Operand::Grant => ident(&call.grant),
+        Operand::Agent => ident(&call.agent),
+        Operand::Session => ident(&call.session),
+        Operand::Annotation(a) => Some(Cow::Owned(Value::Bool(call.annotations.get(*a)))),
+        Operand::Arg(path) => {
+            let mut v = call.arguments.as_ref()?;
+            for seg in path {
+                v = match (seg, v) {
+                    (PathSeg::Key(k), Value::Object(m)) => m.get(k)?,
+                    (PathSeg::Index(i), Value::Array(a)) => a.get(*i)?,
+                    _ => return None,
+                };
+            }
+            Some(Cow::Borrowed(v))
+        }
+    }
+}
+
+/// Whether a predicate holds for a present value.
+pub fn pred_holds(pred: &Pred, v: &Value) -> bool {
+    match pred {
+        Pred::Exists => true,
+        Pred::Eq(lit) => lit_eq(v, lit),
+        Pred::Ne(lit) => same_type(v, lit) && !lit_eq(v, lit),
+        Pred::Cmp(op, n) => number(v).is_some_and(|x| op.holds(x.cmp(n))),
+        Pred::In(list) => list.iter().any(|l| lit_eq(v, l)),
+        Pred::NotIn(list) => {
+            list.iter().any(|l| same_type(v, l)) && !list.iter().any(|l| lit_eq(v, l))
+        }
+        Pred::Glob(g) => v.as_str().is_some_and(|s| g.is_match(s)),
+        Pred::Regex(r) => v.as_str().is_some_and(|s| r.compiled.is_match(s)),
+        Pred::StartsWith(p) => v.as_str().is_some_and(|s| s.starts_with(p.as_str())),
+        Pred::EndsWith(p) => v.as_str().is_some_and(|s| s.ends_with(p.as_str())),
+        Pred::Contains(lit) => match (v, lit) {
+            (Value::String(s), Literal::Str(sub)) => s.contains(sub.as_str()),
+            (Value::Array(items), _) => items.iter().any(|item| lit_eq(item, lit)),
+            _ => false,
+        },
+    }
+}
+
+fn number(v: &Value) -> Option<Num> {
+    match v {
+        Value::Number(n) => Num::from_json(n),
+        _ => None,
+    }
+}
+
+/// JSON value equals literal: same type and same value (numbers exactly).
+pub fn lit_eq(v: &Value, lit: &Literal) -> bool {
+    match (v, lit) {
+        (Value::Null, Literal::Null) => true,
+        (Value::Bool(a), Literal::Bool(b)) => a == b,
+        (Value::Number(_), Literal::Num(n)) => number(v).is_some_and(|x| &x == n),
+        (Value::String(a), Literal::Str(b)) => a == b,
+        _ => false,
+    }
+}
+
+fn same_type(v: &Value, lit: &Literal) -> bool {
+    crate::ir::JsonType::of(v) == lit.json_type()
+}
