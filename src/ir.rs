@@ -11,6 +11,8 @@ use crate::num::Num;
 use crate::source::{FileId, Span};
 use std::collections::BTreeMap;
 
+mod display;
+
 pub use crate::ast::Effect;
 
 impl Effect {
@@ -144,6 +146,27 @@ pub enum Operand {
     Agent,
     Session,
     Annotation(Annotation),
+}
+
+/// `args.a[0]["b c"]` for an IR path.
+pub fn path_text(path: &[PathSeg]) -> String {
+    let mut s = String::from("args");
+    for seg in path {
+        match seg {
+            PathSeg::Key(k)
+                if !k.is_empty()
+                    && k.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                    && !k.starts_with('-') =>
+            {
+                s.push('.');
+                s.push_str(k);
+            }
+            PathSeg::Key(k) => s.push_str(&format!("[{}]", serde_json::Value::String(k.clone()))),
+            PathSeg::Index(i) => s.push_str(&format!("[{i}]")),
+        }
+    }
+    s
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -9,6 +9,8 @@ mod cond;
 mod limits;
 mod literal;
 
+pub use cond::{mentions_arguments, visit_tests};
+
 pub use literal::MAX_MAGNITUDE;
 
 use crate::ast;

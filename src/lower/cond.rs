@@ -6,7 +6,8 @@ use crate::ast::{self, Op};
 use crate::diagnostic::{Diagnostic, code};
 use crate::glob::Glob;
 use crate::ir::{
-    Annotation, CmpOp, Cond, Effect, JsonType, Literal, Operand, PathSeg, Policy, Pred, Regex, Test,
+    Annotation, CmpOp, Cond, Effect, JsonType, Literal, Operand, PathSeg, Policy, Pred, Regex,
+    Test, path_text,
 };
 use crate::source::Span;
 use std::collections::BTreeMap;
@@ -516,27 +517,6 @@ fn operand_text(o: &ast::Operand) -> String {
             }
             ast::Segment::Index(i) => s.push_str(&format!("[{i}]")),
             ast::Segment::Key(k) => s.push_str(&format!("[{}]", k.raw)),
-        }
-    }
-    s
-}
-
-/// `args.a[0]["b c"]` for an IR path.
-pub fn path_text(path: &[PathSeg]) -> String {
-    let mut s = String::from("args");
-    for seg in path {
-        match seg {
-            PathSeg::Key(k)
-                if !k.is_empty()
-                    && k.chars()
-                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-                    && !k.starts_with('-') =>
-            {
-                s.push('.');
-                s.push_str(k);
-            }
-            PathSeg::Key(k) => s.push_str(&format!("[{}]", serde_json::Value::String(k.clone()))),
-            PathSeg::Index(i) => s.push_str(&format!("[{i}]")),
         }
     }
     s

@@ -73,6 +73,7 @@ fn help_for(found: &str) -> String {
         "||" | "|" => "write `or`".to_string(),
         "!" => "write `not`, or `!=`".to_string(),
         "'" => "strings use double quotes".to_string(),
+        "" => "is a block missing its closing `}`?".to_string(),
         _ => "see docs/language.md for the grammar".to_string(),
     }
 }

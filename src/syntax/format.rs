@@ -3,7 +3,8 @@
 //! Layout: two-space indentation; one item per line; a rule fits on one line when it has at
 //! most one clause and no comment inside and stays within [`WIDTH`] columns, otherwise each
 //! clause goes on its own line in the order `when`, `limit`…, `because`; a condition too
-//! long for its line breaks before each top-level `and`/`or`. Single blank lines between items
+//! long for its line breaks before each top-level `and`/`or`; a test case too long for its line
+//! breaks before `with` and `=>`. Single blank lines between items
 //! are kept, runs of them collapse. Literals are printed as written. Every comment is kept:
 //! a comment on the line where something ends stays there, every other comment goes on its
 //! own line before the next thing printed. `format(format(x)) == format(x)`.
@@ -63,6 +64,9 @@ impl Formatter<'_> {
             self.line(indent, &text);
             self.out.push('\n');
             after_something = true;
+        }
+        if any && pos < usize::MAX && self.cursor.blank_line_before(pos) {
+            self.out.push('\n');
         }
         any
     }
@@ -194,7 +198,19 @@ impl Formatter<'_> {
                 self.out.push('\n');
             }
             self.comments_before(c.span.start, 2, i > 0 && !blank);
-            self.line(2, &case(c));
+            let (head, with, expect) = case(c);
+            let one = format!("{head}{with} {expect}");
+            if one.len() + 4 <= WIDTH {
+                self.line(2, &one);
+            } else {
+                self.line(2, &head);
+                if !with.is_empty() {
+                    self.out.push('\n');
+                    self.line(3, with.trim_start());
+                }
+                self.out.push('\n');
+                self.line(3, &expect);
+            }
             self.end_line(c.span.end);
         }
         self.comments_before(t.span.end, 2, !t.cases.is_empty());
@@ -291,28 +307,28 @@ fn literal(l: &Literal) -> String {
     }
 }
 
-fn case(c: &TestCase) -> String {
-    let mut s = format!("call {}", target(&c.target));
+/// A test case in three parts: `call … {args}`, ` with …` (or ""), `=> effect [by rule]`.
+fn case(c: &TestCase) -> (String, String, String) {
+    let mut head = format!("call {}", target(&c.target));
     if let Some(a) = &c.arguments {
-        s.push(' ');
-        s.push_str(&json(&a.raw));
+        head.push(' ');
+        head.push_str(&json(&a.raw));
     }
+    let mut with = String::new();
     if !c.with.is_empty() {
         let items: Vec<String> = c
             .with
             .iter()
             .map(|w| format!("{} {}", w.key.node, json(&w.value.raw)))
             .collect();
-        s.push_str(" with ");
-        s.push_str(&items.join(", "));
+        with = format!(" with {}", items.join(", "));
     }
-    s.push_str(" => ");
-    s.push_str(&c.expect.node);
+    let mut expect = format!("=> {}", c.expect.node);
     if let Some(b) = &c.by {
-        s.push_str(" by ");
-        s.push_str(&b.node);
+        expect.push_str(" by ");
+        expect.push_str(&b.node);
     }
-    s
+    (head, with, expect)
 }
 
 /// Re-spaces JSON text as `{"k": v, "l": [1, 2]}`, keeping tokens (and key order) as written

@@ -1,0 +1,256 @@
+//! The real binary: help on every command, exit codes, output formats.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a test fails loudly on a bad fixture"
+)]
+
+use assert_cmd::Command;
+use std::path::Path;
+
+fn warden() -> Command {
+    let mut c = Command::cargo_bin("warden").unwrap();
+    c.env("NO_COLOR", "1");
+    c
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+const GOOD: &str = "policy p {\n  default deny\n\n  allow list_flows\n  no-prod: deny execute_flow when args.ns == \"prod\" because \"prod is off-limits\"\n  allow execute_flow limit 10 per minute per grant\n\n  test \"t\" {\n    call list_flows => allow\n    call execute_flow {\"ns\": \"prod\"} => deny by no-prod\n  }\n}\n";
+
+#[test]
+fn every_command_has_help_with_an_example() {
+    for cmd in ["check", "fmt", "eval", "test"] {
+        let out = warden().args([cmd, "--help"]).output().unwrap();
+        assert!(out.status.success(), "{cmd} --help failed");
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            text.contains("Examples:"),
+            "{cmd} --help has no example:\n{text}"
+        );
+        assert!(
+            text.contains("warden "),
+            "{cmd} --help example does not show the command"
+        );
+    }
+    let out = warden().arg("--help").output().unwrap();
+    assert!(String::from_utf8(out.stdout).unwrap().contains("check"));
+}
+
+#[test]
+fn check_exit_codes_follow_the_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = write(dir.path(), "good.warden", GOOD);
+    let bad = write(
+        dir.path(),
+        "bad.warden",
+        "policy p {\n  allow x when grnt == \"a\"\n}\n",
+    );
+    let warn = write(
+        dir.path(),
+        "warn.warden",
+        "policy p {\n  allow x because \"why\"\n}\n",
+    );
+    warden().arg("check").arg(&good).assert().code(0);
+    warden().arg("check").arg(&bad).assert().code(1);
+    warden().arg("check").arg(&warn).assert().code(0);
+    warden()
+        .arg("check")
+        .arg("--deny-warnings")
+        .arg(&warn)
+        .assert()
+        .code(1);
+    warden()
+        .arg("check")
+        .arg(dir.path().join("missing.warden"))
+        .assert()
+        .code(2);
+    warden().args(["check", "--no-such-flag"]).assert().code(2);
+}
+
+#[test]
+fn check_reports_every_error_of_every_file_in_one_run() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "a.warden",
+        "policy a {\n  allow x when grnt == \"a\"\n  deny y limit 5 per minute per grant\n}\n",
+    );
+    write(
+        dir.path(),
+        "b.warden",
+        "policy b {\n  allow x when args.n < \"5\"\n}\n",
+    );
+    let out = warden().arg("check").arg(dir.path()).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    for code in ["WD1001", "WD2010", "WD2001"] {
+        assert!(text.contains(code), "missing {code} in:\n{text}");
+    }
+    assert!(text.contains("3 errors"), "{text}");
+    assert!(!text.contains("\u{1b}["), "colour with NO_COLOR set");
+}
+
+#[test]
+fn check_json_has_one_object_per_diagnostic_with_positions() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = write(
+        dir.path(),
+        "bad.warden",
+        "policy p {\n  allow x when grnt == \"a\" or args.n < \"5\"\n}\n",
+    );
+    let out = warden()
+        .args(["check", "--format", "json"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    let first = &lines[0];
+    for key in [
+        "code",
+        "severity",
+        "message",
+        "file",
+        "line",
+        "column",
+        "end_line",
+        "end_column",
+        "help",
+    ] {
+        assert!(first.get(key).is_some(), "missing {key}: {first}");
+    }
+    assert_eq!(first["code"], "WD1001");
+    assert_eq!(first["line"], 2);
+    assert_eq!(first["column"], 16);
+}
+
+#[test]
+fn check_sarif_is_a_sarif_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = write(
+        dir.path(),
+        "bad.warden",
+        "policy p {\n  allow x when grnt == \"a\"\n}\n",
+    );
+    let out = warden()
+        .args(["check", "--format", "sarif"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    let log: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(log["version"], "2.1.0");
+    assert_eq!(log["runs"][0]["results"][0]["ruleId"], "WD1001");
+}
+
+#[test]
+fn fmt_check_and_rewrite() {
+    let dir = tempfile::tempdir().unwrap();
+    let messy = write(
+        dir.path(),
+        "m.warden",
+        "policy p {\nallow   a,b // reads\n}\n",
+    );
+    warden()
+        .args(["fmt", "--check"])
+        .arg(&messy)
+        .assert()
+        .code(1);
+    warden().arg("fmt").arg(&messy).assert().code(0);
+    assert_eq!(
+        std::fs::read_to_string(&messy).unwrap(),
+        "policy p {\n  allow a, b  // reads\n}\n"
+    );
+    warden()
+        .args(["fmt", "--check"])
+        .arg(&messy)
+        .assert()
+        .code(0);
+    let broken = write(dir.path(), "b.warden", "policy p {\n");
+    warden()
+        .args(["fmt", "--check"])
+        .arg(&broken)
+        .assert()
+        .code(1);
+}
+
+#[test]
+fn eval_prints_the_decision_as_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(dir.path(), "p.warden", GOOD);
+    let out = warden()
+        .arg("eval")
+        .arg(&p)
+        .args([
+            "--call",
+            r#"{"name":"execute_flow","arguments":{"ns":"prod"}}"#,
+            "--grant",
+            "ci",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let d: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(d["decision"], "deny");
+    assert_eq!(d["rule"], "no-prod");
+    assert_eq!(d["reason"], "prod is off-limits");
+    let out = warden()
+        .arg("eval")
+        .arg(&p)
+        .args([
+            "--call",
+            r#"{"name":"execute_flow","arguments":{"ns":"dev"}}"#,
+        ])
+        .output()
+        .unwrap();
+    let d: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(d["decision"], "allow");
+    assert_eq!(d["limits"][0]["counter"], "execute_flow_rate");
+    assert_eq!(d["limits"][0]["max"], 10);
+    warden()
+        .arg("eval")
+        .arg(&p)
+        .args(["--call", "{not json"])
+        .assert()
+        .code(2);
+    warden()
+        .arg("eval")
+        .arg(&p)
+        .args(["--call", r#"{"name":"x","argument":{}}"#])
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn test_reports_passes_and_failures() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(dir.path(), "p.warden", GOOD);
+    let out = warden().arg("test").arg(&p).output().unwrap();
+    assert!(out.status.success());
+    assert!(
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .contains("2 passed, 0 failed")
+    );
+    let failing = GOOD.replace("=> deny by no-prod", "=> allow");
+    let p = write(dir.path(), "f.warden", &failing);
+    let out = warden().arg("test").arg(&p).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("FAIL"), "{text}");
+    assert!(
+        text.contains("got:      deny by no-prod (prod is off-limits)"),
+        "{text}"
+    );
+    assert!(text.contains("1 passed, 1 failed"), "{text}");
+}
