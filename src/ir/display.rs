@@ -103,7 +103,7 @@ impl Display for Cond {
             Cond::False => write!(f, "false"),
             Cond::And(cs) => join(f, cs, " and "),
             Cond::Or(cs) => join(f, cs, " or "),
-            Cond::Not(c) => write!(f, "not {c}"),
+            Cond::Not(c) => write!(f, "not ({c})"),
             Cond::Test(t) => write!(f, "{t}"),
         }
     }

@@ -105,17 +105,21 @@ impl Formatter<'_> {
             }
             Item::Rule(r) => self.rule(r),
             Item::Assert(a) => {
-                let mut s = format!(
-                    "assert {} {} {}",
+                let head = format!(
+                    "assert {} {}",
                     if a.always.node { "always" } else { "never" },
                     a.effect.node.keyword(),
-                    targets(&a.targets)
                 );
+                self.head(&head, &a.targets);
                 if let Some(w) = &a.when {
-                    s.push_str(" when ");
-                    s.push_str(&expr(w));
+                    let when = format!(" when {}", expr(w));
+                    if self.column() + when.len() <= WIDTH {
+                        self.out.push_str(&when);
+                    } else {
+                        self.out.push('\n');
+                        self.line(2, when.trim_start());
+                    }
                 }
-                self.line(1, &s);
                 self.end_line(a.span.end);
             }
             Item::Test(t) => self.test(t),
@@ -123,14 +127,13 @@ impl Formatter<'_> {
     }
 
     fn rule(&mut self, r: &Rule) {
-        let mut head = String::new();
+        let mut prefix = String::new();
         if let Some(n) = &r.name {
-            head.push_str(&n.node);
-            head.push_str(": ");
+            prefix.push_str(&n.node);
+            prefix.push_str(": ");
         }
-        head.push_str(r.effect.node.keyword());
-        head.push(' ');
-        head.push_str(&targets(&r.targets));
+        prefix.push_str(r.effect.node.keyword());
+        let head = format!("{prefix} {}", targets(&r.targets));
 
         let mut clauses: Vec<&Clause> = Vec::new();
         clauses.extend(r.clauses.iter().filter(|c| matches!(c, Clause::When(..))));
@@ -152,7 +155,7 @@ impl Formatter<'_> {
                 return;
             }
         }
-        self.line(1, &head);
+        self.head(&prefix, &r.targets);
         if clauses.is_empty() {
             self.end_line(r.span.end);
             return;
@@ -167,6 +170,35 @@ impl Formatter<'_> {
             }
             self.end_line(c.span().end);
         }
+    }
+
+    /// `PREFIX t1, t2, …` at indent 1, continuing on lines indented twice more when the
+    /// targets do not fit in [`WIDTH`]. Leaves the cursor at the end of the last line.
+    fn head(&mut self, prefix: &str, ts: &[Target]) {
+        self.line(1, prefix);
+        let items: Vec<String> = ts.iter().map(target).collect();
+        for (i, item) in items.iter().enumerate() {
+            let piece = if i + 1 < items.len() {
+                format!("{item},")
+            } else {
+                item.clone()
+            };
+            if i > 0 && self.column() + 1 + piece.len() > WIDTH {
+                self.out.push('\n');
+                self.line(3, &piece);
+            } else {
+                self.out.push(' ');
+                self.out.push_str(&piece);
+            }
+        }
+    }
+
+    /// The column the output is at (characters since the last newline).
+    fn column(&self) -> usize {
+        self.out
+            .rsplit('\n')
+            .next()
+            .map_or(0, |l| l.chars().count())
     }
 
     /// `when a` / `  and b` / `  and c`, for a condition too long for one line.
