@@ -493,8 +493,10 @@ fn write(
             }
             group.push(rule);
         } else {
-            if !t.require.is_empty() {
-                group.push(format!("deny {x} when not ({})", t.require.join(" and ")));
+            match t.require.as_slice() {
+                [] => {}
+                [one] if one.starts_with('(') => group.push(format!("deny {x} when not {one}")),
+                all => group.push(format!("deny {x} when not ({})", all.join(" and "))),
             }
             if !limits.is_empty() {
                 group.push(format!("allow {x} {}", limits.join(" ")));

@@ -119,7 +119,7 @@ impl<'a> Cx<'a> {
         });
         let tools = self.universe(&rules);
         let mut limits = limits::Limits::new(self, &rules, &star_allows, default);
-        let mut hidden: BTreeMap<String, usize> = BTreeMap::new();
+        let mut hidden: BTreeMap<String, (usize, usize)> = BTreeMap::new();
         let mut out = Map::new();
         for tool in &tools {
             let annotations = self
@@ -131,7 +131,7 @@ impl<'a> Cx<'a> {
                 .copied()
                 .filter(|r| r.targets.iter().any(|t| t.matches(None, tool)))
                 .collect();
-            if let Some(by) = self.hidden_by(&matching, annotations.as_ref()) {
+            if let Some(by) = self.hidden_by(&matching, annotations.as_ref(), tool) {
                 hidden.insert(tool.clone(), by);
                 continue;
             }
@@ -262,17 +262,19 @@ impl<'a> Cx<'a> {
         tools
     }
 
-    /// The index of the first hide rule that hides the tool.
+    /// The first hide rule that hides the tool, and the position of the target that does.
     fn hidden_by(
         &mut self,
         matching: &[&Rule],
         annotations: Option<&crate::call::Annotations>,
-    ) -> Option<usize> {
+        tool: &str,
+    ) -> Option<(usize, usize)> {
         let mut by = None;
         for r in matching.iter().filter(|r| r.effect == Effect::Hide) {
             match cond::resolve(&r.condition, annotations) {
                 Cond::True => {
-                    by.get_or_insert(r.index);
+                    let position = r.targets.iter().position(|t| t.matches(None, tool));
+                    by.get_or_insert((r.index, position.unwrap_or(0)));
                 }
                 Cond::False => {}
                 other => {
@@ -452,9 +454,9 @@ fn is_star_allow(r: &Rule) -> bool {
         && r.targets.iter().any(is_star)
 }
 
-/// Hidden tools in the order of the rules that hide them, then by name.
-fn hide_order(hidden: &BTreeMap<String, usize>) -> Vec<Value> {
-    let mut list: Vec<(&usize, &String)> = hidden.iter().map(|(t, r)| (r, t)).collect();
+/// Hidden tools in the order of the rules and targets that hide them, then by name.
+fn hide_order(hidden: &BTreeMap<String, (usize, usize)>) -> Vec<Value> {
+    let mut list: Vec<(&(usize, usize), &String)> = hidden.iter().map(|(t, r)| (r, t)).collect();
     list.sort();
     list.into_iter().map(|(_, t)| json!(t)).collect()
 }

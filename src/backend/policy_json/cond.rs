@@ -205,38 +205,34 @@ fn to_node(c: &Cond) -> Result<Node, Box<Diagnostic>> {
 }
 
 /// `P exists and not (…P…)`: Intercept's `neq`, `not_in` and `exists: true` are false when
-/// the argument is absent, so they pair with an `exists` in the same conjunction.
+/// the argument is absent, so each is a `not (…)` right after an `exists` of its path (the
+/// pair the importer writes); the `exists` is then part of it.
 fn and(cs: &[Cond]) -> Result<Node, Box<Diagnostic>> {
-    let present: Vec<&Operand> = cs
-        .iter()
-        .filter_map(|c| match c {
-            Cond::Test(t) if t.pred == Pred::Exists => Some(&t.operand),
-            _ => None,
-        })
-        .collect();
-    let mut paired: Vec<&Operand> = Vec::new();
-    let mut shapes = Vec::new();
+    let mut nodes: Vec<Node> = Vec::new();
+    let mut previous_exists: Option<&Operand> = None;
     for c in cs {
-        let shape = match c {
-            Cond::Not(inner) => negated_shape(inner).filter(|(o, ..)| present.contains(o)),
+        let shape = match (c, previous_exists) {
+            (Cond::Not(inner), Some(present)) => {
+                negated_shape(inner).filter(|(o, ..)| *o == present)
+            }
             _ => None,
         };
-        if let Some((operand, ..)) = shape {
-            paired.push(operand);
+        previous_exists = None;
+        if let Some((operand, span, op, value)) = shape {
+            nodes.pop();
+            nodes.push(Node::Conj(vec![Condition::new(
+                &path(operand, span)?,
+                op,
+                value,
+            )]));
+            continue;
         }
-        shapes.push(shape);
-    }
-    let mut nodes = Vec::new();
-    for (c, shape) in cs.iter().zip(shapes) {
-        nodes.push(match (c, shape) {
-            (_, Some((operand, span, op, value))) => {
-                Node::Conj(vec![Condition::new(&path(operand, span)?, op, value)])
+        if let Cond::Test(t) = c {
+            if t.pred == Pred::Exists {
+                previous_exists = Some(&t.operand);
             }
-            (Cond::Test(t), None) if t.pred == Pred::Exists && paired.contains(&&t.operand) => {
-                Node::Conj(Vec::new())
-            }
-            (other, None) => to_node(other)?,
-        });
+        }
+        nodes.push(to_node(c)?);
     }
     Ok(Node::And(nodes))
 }
