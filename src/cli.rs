@@ -4,8 +4,10 @@
 //! `fmt --check` found a file to reformat), 2 usage or I/O errors.
 
 mod check;
+mod compile;
 mod eval;
 mod fmt;
+mod import;
 mod test;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -36,6 +38,8 @@ pub enum Command {
     Fmt(fmt::Args),
     Eval(eval::Args),
     Test(test::Args),
+    Compile(compile::Args),
+    Import(import::Args),
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -67,6 +71,8 @@ pub fn run(cli: Cli) -> u8 {
         Command::Fmt(args) => fmt::run(args, color),
         Command::Eval(args) => eval::run(args, color),
         Command::Test(args) => test::run(args, color),
+        Command::Compile(args) => compile::run(args, color),
+        Command::Import(args) => import::run(args),
     }
 }
 
