@@ -6,6 +6,7 @@
 mod check;
 mod eval;
 mod fmt;
+mod proxy;
 mod test;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -36,6 +37,7 @@ pub enum Command {
     Fmt(fmt::Args),
     Eval(eval::Args),
     Test(test::Args),
+    Proxy(proxy::Args),
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -67,6 +69,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Fmt(args) => fmt::run(args, color),
         Command::Eval(args) => eval::run(args, color),
         Command::Test(args) => test::run(args, color),
+        Command::Proxy(args) => proxy::run(args),
     }
 }
 
