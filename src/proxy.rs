@@ -9,11 +9,13 @@
 //! - `session`: one connection's state and routing, without I/O;
 //! - `stdio`: the stdio transport (child process, readers, writers, shutdown);
 //! - `reload`: watching the policy file;
+//! - `approval`: approval prompts and the signed `requestState` of 2026-07-28 approvals;
 //! - `audit`: the JSON-lines audit log.
 //!
 //! It never uses `syntax`, `lower` internals or the verifier directly: a policy is loaded
 //! through `pipeline` once and then only the IR is consulted.
 
+pub mod approval;
 pub mod audit;
 pub mod engine;
 pub mod framing;

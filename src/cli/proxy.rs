@@ -66,7 +66,21 @@ pub fn run(args: Args) -> u8 {
             return EXIT_USAGE;
         }
     };
-    let engine = Arc::new(engine::Engine::new(loaded, sink, args.dry_run));
+    let signer = match crate::proxy::approval::Signer::new() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("warden: cannot read random bytes for the approval key: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let approval_ttl = Duration::from_secs(args.approval_timeout);
+    let engine = Arc::new(engine::Engine::new(
+        loaded,
+        sink,
+        args.dry_run,
+        signer,
+        approval_ttl,
+    ));
     let identity = engine::Identity {
         server: args.server,
         grant: args.grant,

@@ -5,6 +5,7 @@
 //! the counter slots it holds), answer it directly (the server never sees it), or ask a human
 //! first. Every internal failure becomes a denial: the proxy fails closed.
 
+use super::approval::Signer;
 use super::audit::{self, Entry, Sink};
 use super::jsonrpc::{self, Id};
 use super::limits::{CounterState, Counters, Exceeded, Reservation, Subject};
@@ -24,6 +25,7 @@ pub mod codes {
     pub const POLICY_DENIED: &str = "policy_denied";
     pub const RATE_LIMITED: &str = "rate_limited";
     pub const APPROVAL_REQUIRED: &str = "approval_required";
+    pub const APPROVAL_REQUESTED: &str = "approval_requested";
     pub const HIDDEN: &str = "hidden";
     pub const INTERNAL_ERROR: &str = "internal_error";
 }
@@ -156,15 +158,27 @@ pub struct Engine {
     pub counters: Counters,
     pub audit: Sink,
     pub dry_run: bool,
+    /// Signs the `requestState` of 2026-07-28 approvals.
+    pub signer: Signer,
+    /// How long a person has to answer an approval.
+    pub approval_ttl: std::time::Duration,
 }
 
 impl Engine {
-    pub fn new(loaded: Loaded, audit: Sink, dry_run: bool) -> Engine {
+    pub fn new(
+        loaded: Loaded,
+        audit: Sink,
+        dry_run: bool,
+        signer: Signer,
+        approval_ttl: std::time::Duration,
+    ) -> Engine {
         Engine {
             policy: ArcSwap::from_pointee(loaded),
             counters: Counters::new(),
             audit,
             dry_run,
+            signer,
+            approval_ttl,
         }
     }
 
@@ -275,6 +289,21 @@ impl Engine {
             &approval.rule,
             approval.started,
         )
+    }
+
+    /// A person is being asked (logged; the decision follows with `approved` or `refused`).
+    pub fn asked(&self, req: &CallRequest, who: &Identity, approval: &Approval) {
+        self.log(
+            req,
+            who,
+            Effect::Approve,
+            codes::APPROVAL_REQUESTED,
+            &approval.rule,
+            approval.reason.as_deref(),
+            &[],
+            approval.started,
+            Some(&approval.call_hash),
+        );
     }
 
     /// The human said no, did not answer, or could not be asked: deny with `approval_required`.

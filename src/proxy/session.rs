@@ -6,6 +6,8 @@
 //! tracked per direction (a server numbers its own requests from 0 too); warden's own requests
 //! to the client use string ids `"warden-…"` that no client request can be answered with.
 
+use super::approval::{self, INPUT_KEY, Signer};
+use super::audit::unix_now;
 use super::engine::{Approval, CallRequest, Engine, Era, Identity, Ruling};
 use super::jsonrpc::{self, Id, Message};
 use super::limits::Reservation;
@@ -224,8 +226,18 @@ impl Session {
                     }
                 };
                 let who = s.identity.clone();
-                let elicitation = s.elicitation && s.era == Era::Handshake;
+                let elicitation = s.elicitation;
                 drop(s);
+                let state = params_value
+                    .as_ref()
+                    .and_then(|p| p.get("requestState"))
+                    .and_then(Value::as_str);
+                if call.era == Era::Stateless && state.is_some_and(Signer::is_ours) {
+                    let answer = params_value
+                        .as_ref()
+                        .and_then(|p| p.pointer(&format!("/inputResponses/{INPUT_KEY}")));
+                    return self.redeem(line, call, &who, state.unwrap_or_default(), answer);
+                }
                 return self.ruling(line, call, &who, elicitation);
             }
             _ => Pending::Other,
@@ -255,6 +267,29 @@ impl Session {
                     self.engine.refused(&call, who, approval, why),
                 )]
             }
+            Ruling::Approval(approval) if call.era == Era::Stateless => {
+                // 2026-07-28: answer `input_required`; the client retries with the answer.
+                let expiry = unix_now() + self.engine.approval_ttl.as_secs();
+                let nonce = {
+                    let mut s = self.state();
+                    s.next_id += 1;
+                    format!("{}-{}", who.session, s.next_id)
+                };
+                let state =
+                    self.engine
+                        .signer
+                        .issue(&who.grant, &approval.call_hash, expiry, &nonce);
+                let form_mode = self.state().protocol_version.is_some();
+                self.engine.asked(&call, who, &approval);
+                let result = json!({
+                    "resultType": "input_required",
+                    "inputRequests": {INPUT_KEY: {"method": "elicitation/create", "params": approval::prompt(&call, &approval, form_mode)}},
+                    "requestState": state,
+                });
+                vec![Action::ToClient(jsonrpc::result_response(
+                    &call.id, &result,
+                ))]
+            }
             Ruling::Approval(approval) => {
                 let (tx, rx) = oneshot::channel();
                 let mut s = self.state();
@@ -266,7 +301,12 @@ impl Session {
                     .as_deref()
                     .is_some_and(|v| v >= "2025-11-25");
                 drop(s);
-                let request = elicitation_request(&elicitation_id, &call, &approval, form_mode);
+                self.engine.asked(&call, who, &approval);
+                let request = jsonrpc::request(
+                    &elicitation_id,
+                    "elicitation/create",
+                    &approval::prompt(&call, &approval, form_mode),
+                );
                 vec![Action::Approve(Box::new(ApprovalJob {
                     request,
                     answer: rx,
@@ -281,25 +321,67 @@ impl Session {
         }
     }
 
+    /// A 2026-07-28 retry carrying warden's `requestState` and the person's answer.
+    fn redeem(
+        &self,
+        line: Vec<u8>,
+        call: CallRequest,
+        who: &Identity,
+        state: &str,
+        answer: Option<&Value>,
+    ) -> Vec<Action> {
+        let approval = match self.engine.decide(&call, who) {
+            Ruling::Approval(a) => a,
+            // The policy changed since the question was asked: its current answer holds.
+            Ruling::Forward(reservation) => {
+                return self.forward_call(strip_input(&line), &call, reservation);
+            }
+            Ruling::Answer(bytes) => return vec![Action::ToClient(bytes)],
+        };
+        if let Err(why) =
+            self.engine
+                .signer
+                .redeem(state, &who.grant, &approval.call_hash, unix_now())
+        {
+            return vec![Action::ToClient(
+                self.engine.refused(&call, who, approval, why),
+            )];
+        }
+        if let Err(why) = approval::accepted(answer) {
+            return vec![Action::ToClient(
+                self.engine.refused(&call, who, approval, why),
+            )];
+        }
+        match self.engine.approved(&call, who, approval) {
+            Ruling::Forward(reservation) => {
+                self.forward_call(strip_input(&line), &call, reservation)
+            }
+            Ruling::Answer(bytes) => vec![Action::ToClient(bytes)],
+            Ruling::Approval(_) => vec![Action::ToClient(self.engine.internal_error(
+                &call,
+                who,
+                "approval loop",
+            ))],
+        }
+    }
+
+    fn forward_call(
+        &self,
+        line: Vec<u8>,
+        call: &CallRequest,
+        reservation: Reservation,
+    ) -> Vec<Action> {
+        self.state()
+            .pending
+            .insert(call.id.clone(), Pending::ToolsCall(reservation));
+        vec![Action::ToServer(line)]
+    }
+
     /// The human's answer (`None`: timed out or the connection closed).
     pub fn finish_approval(&self, held: Held, answer: Option<Value>) -> Vec<Action> {
         self.state().approvals.remove(&held.elicitation_id);
         let who = self.identity();
-        let accepted = answer.as_ref().is_some_and(|a| {
-            a.get("action").and_then(Value::as_str) == Some("accept")
-                && a.pointer("/content/approve").and_then(Value::as_bool) == Some(true)
-        });
-        if !accepted {
-            let why = match answer
-                .as_ref()
-                .and_then(|a| a.get("action"))
-                .and_then(Value::as_str)
-            {
-                None => "no answer in time",
-                Some("accept") => "not approved",
-                Some("decline") => "declined",
-                Some(_) => "cancelled",
-            };
+        if let Err(why) = approval::accepted(answer.as_ref()) {
             return vec![Action::ToClient(self.engine.refused(
                 &held.call,
                 &who,
@@ -418,34 +500,22 @@ impl Session {
     }
 }
 
-/// `elicitation/create` asking the client's user to approve one call.
-fn elicitation_request(
-    id: &Id,
-    call: &CallRequest,
-    approval: &Approval,
-    form_mode: bool,
-) -> Vec<u8> {
-    let args = call
-        .arguments
-        .as_ref()
-        .map_or("{}".to_string(), |a| a.to_string());
-    let reason = approval
-        .reason
-        .as_deref()
-        .unwrap_or("the policy requires a person's approval");
-    let mut params = json!({
-        "message": format!(
-            "Approve the tool call `{}`?\nReason: {reason}\nArguments: {args}\nRule: {} (call {})",
-            call.tool, approval.rule, &approval.call_hash[..16.min(approval.call_hash.len())]
-        ),
-        "requestedSchema": {
-            "type": "object",
-            "properties": {"approve": {"type": "boolean", "title": "Approve this call", "description": reason}},
-            "required": ["approve"]
-        }
-    });
-    if form_mode {
-        params["mode"] = json!("form");
-    }
-    jsonrpc::request(id, "elicitation/create", &params)
+/// The retried call without warden's `requestState` and `inputResponses`: the server never
+/// asked for them. Everything else of the message is kept.
+fn strip_input(line: &[u8]) -> Vec<u8> {
+    use serde_json::value::RawValue;
+    use std::collections::BTreeMap;
+    let stripped = (|| {
+        let mut message: BTreeMap<String, Box<RawValue>> = serde_json::from_slice(line).ok()?;
+        let mut params: BTreeMap<String, Box<RawValue>> =
+            serde_json::from_str(message.get("params")?.get()).ok()?;
+        params.remove("requestState");
+        params.remove("inputResponses");
+        message.insert(
+            "params".into(),
+            RawValue::from_string(serde_json::to_string(&params).ok()?).ok()?,
+        );
+        serde_json::to_vec(&message).ok()
+    })();
+    stripped.unwrap_or_else(|| line.to_vec())
 }
