@@ -23,5 +23,7 @@ pub mod jsonrpc;
 pub mod limits;
 pub mod reload;
 pub mod session;
+#[cfg(test)]
+mod session_tests;
 pub mod stdio;
 pub mod tools_list;

@@ -148,11 +148,37 @@ impl Session {
                     None => vec![Action::ToServer(line)],
                 }
             }
-            Message::Batch(_) => vec![Action::ToClient(jsonrpc::error_response(
-                None,
-                jsonrpc::INVALID_REQUEST,
-                "Invalid Request: JSON-RPC batches are not supported (MCP removed them in 2025-06-18)",
-            ))],
+            Message::Batch(items) => {
+                // Batches exist in MCP 2024-11-05 and 2025-03-26 only. There, each element is
+                // decided and relayed on its own (answers come back one by one, matched by id);
+                // later revisions removed batching, so a batch is an invalid request.
+                let batching = matches!(
+                    self.state().protocol_version.as_deref(),
+                    Some("2024-11-05" | "2025-03-26")
+                );
+                if !batching {
+                    return vec![Action::ToClient(jsonrpc::error_response(
+                        None,
+                        jsonrpc::INVALID_REQUEST,
+                        "Invalid Request: JSON-RPC batches are not supported by this protocol version (removed in 2025-06-18)",
+                    ))];
+                }
+                items
+                    .into_iter()
+                    .flat_map(|item| {
+                        let bytes = item.get().as_bytes().to_vec();
+                        if item.get().trim_start().starts_with('[') {
+                            vec![Action::ToClient(jsonrpc::error_response(
+                                None,
+                                jsonrpc::INVALID_REQUEST,
+                                "Invalid Request: nested batch",
+                            ))]
+                        } else {
+                            self.from_client(bytes)
+                        }
+                    })
+                    .collect()
+            }
         }
     }
 
