@@ -13,3 +13,33 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+# Real MCP peers for the end-to-end tests, pinned, installed outside the repository so that
+# CI's clean clone reuses them: npm servers and a Python venv with the official SDK (client)
+# and Python servers.
+PEERS="${WARDEN_PEERS:-$HOME/.cache/warden-peers}"
+mkdir -p "$PEERS"
+npm_packages=(
+  "@modelcontextprotocol/server-everything@2026.8.31"
+  "@modelcontextprotocol/server-filesystem@2026.8.31"
+)
+if [ ! -f "$PEERS/npm.stamp" ] || [ "$(cat "$PEERS/npm.stamp")" != "${npm_packages[*]}" ]; then
+  echo "install-deps: npm install ${npm_packages[*]}"
+  (cd "$PEERS" && npm install --silent --no-audit --no-fund --prefix "$PEERS/npm" "${npm_packages[@]}" >/dev/null)
+  echo "${npm_packages[*]}" > "$PEERS/npm.stamp"
+fi
+# Each Python peer in a venv of its own: they pin different versions of the SDK.
+pip_venv() { # NAME PACKAGE...
+  local name="$1"; shift
+  local stamp="$PEERS/$name.stamp"
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$*" ]; then
+    echo "install-deps: pip install ($name) $*"
+    rm -rf "$PEERS/$name"
+    python3 -m venv "$PEERS/$name"
+    "$PEERS/$name/bin/pip" install --quiet --disable-pip-version-check "$@"
+    echo "$*" > "$stamp"
+  fi
+}
+pip_venv client-venv "mcp==2.3.0"
+pip_venv time-venv "mcp-server-time==2026.10.19"
+pip_venv kestra-venv "iflow-mcp-mcp-server-python==0.1.2"

@@ -8,6 +8,7 @@ mod compile;
 mod eval;
 mod fmt;
 mod import;
+mod proxy;
 mod test;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -40,6 +41,7 @@ pub enum Command {
     Test(test::Args),
     Compile(compile::Args),
     Import(import::Args),
+    Proxy(proxy::Args),
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -73,6 +75,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Test(args) => test::run(args, color),
         Command::Compile(args) => compile::run(args, color),
         Command::Import(args) => import::run(args),
+        Command::Proxy(args) => proxy::run(args),
     }
 }
 

@@ -146,6 +146,35 @@ pub fn holds(cond: &Cond, call: &Call) -> bool {
     }
 }
 
+/// Whether a condition holds when the call's arguments are unknown (as when filtering
+/// `tools/list`): `Some(b)` when the answer does not depend on arguments, `None` when it does.
+/// Identity and annotations are taken from `call`.
+pub fn holds_without_arguments(cond: &Cond, call: &Call) -> Option<bool> {
+    // Kleene's three-valued logic: `None` is "depends on the arguments".
+    let all = |cs: &[Cond], absorbing: bool| {
+        let mut unknown = false;
+        for c in cs {
+            match holds_without_arguments(c, call) {
+                Some(b) if b == absorbing => return Some(absorbing),
+                Some(_) => {}
+                None => unknown = true,
+            }
+        }
+        if unknown { None } else { Some(!absorbing) }
+    };
+    match cond {
+        Cond::True => Some(true),
+        Cond::False => Some(false),
+        Cond::And(cs) => all(cs, false),
+        Cond::Or(cs) => all(cs, true),
+        Cond::Not(c) => holds_without_arguments(c, call).map(|b| !b),
+        Cond::Test(t) => match t.operand {
+            Operand::Arg(_) => None,
+            _ => Some(holds(cond, call)),
+        },
+    }
+}
+
 /// The operand's value in this call, or `None` when absent.
 pub fn resolve<'c>(operand: &Operand, call: &'c Call) -> Option<Cow<'c, Value>> {
     let ident = |v: &Option<String>| v.as_ref().map(|s| Cow::Owned(Value::String(s.clone())));

@@ -18,6 +18,7 @@ pub mod ir;
 pub mod lower;
 pub mod num;
 pub mod pipeline;
+pub mod proxy;
 pub mod source;
 pub mod syntax;
 pub mod testing;

@@ -1,0 +1,29 @@
+//! The enforcement proxy: sits between an MCP client and an MCP server and decides every
+//! `tools/call` before the server sees it.
+//!
+//! - `framing`: newline-delimited messages with a size limit;
+//! - `jsonrpc`: classify messages, reject malformed ones, build warden's own answers;
+//! - `engine`: the deciding core shared by transports (policy, counters, audit, rulings);
+//! - `limits`: in-memory counters with two-phase accounting;
+//! - `tools_list`: filtering `tools/list` and learning annotations;
+//! - `session`: one connection's state and routing, without I/O;
+//! - `stdio`: the stdio transport (child process, readers, writers, shutdown);
+//! - `reload`: watching the policy file;
+//! - `approval`: approval prompts and the signed `requestState` of 2026-07-28 approvals;
+//! - `audit`: the JSON-lines audit log.
+//!
+//! It never uses `syntax`, `lower` internals or the verifier directly: a policy is loaded
+//! through `pipeline` once and then only the IR is consulted.
+
+pub mod approval;
+pub mod audit;
+pub mod engine;
+pub mod framing;
+pub mod jsonrpc;
+pub mod limits;
+pub mod reload;
+pub mod session;
+#[cfg(test)]
+mod session_tests;
+pub mod stdio;
+pub mod tools_list;

@@ -1,0 +1,491 @@
+//! The deciding core shared by every transport: the loaded policy (swapped atomically on
+//! reload), the counters, the audit log, and what to do with one `tools/call`.
+//!
+//! The transport hands the engine a parsed call and gets back a [`Ruling`]: forward it (with
+//! the counter slots it holds), answer it directly (the server never sees it), or ask a human
+//! first. Every internal failure becomes a denial: the proxy fails closed.
+
+use super::approval::Signer;
+use super::audit::{self, Entry, Sink};
+use super::jsonrpc::{self, Id};
+use super::limits::{CounterState, Counters, Exceeded, Reservation, Subject};
+use crate::call::{Annotations, Call};
+use crate::eval::{self, Decider};
+use crate::ir::{Effect, Limit, Policy};
+use arc_swap::ArcSwap;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Machine-readable denial codes, sent in `_meta` and written to the audit log.
+pub mod codes {
+    pub const FORWARDED: &str = "forwarded";
+    pub const POLICY_DENIED: &str = "policy_denied";
+    pub const RATE_LIMITED: &str = "rate_limited";
+    pub const APPROVAL_REQUIRED: &str = "approval_required";
+    pub const APPROVAL_REQUESTED: &str = "approval_requested";
+    pub const HIDDEN: &str = "hidden";
+    pub const INTERNAL_ERROR: &str = "internal_error";
+}
+
+/// The `_meta` key under which warden explains a denial.
+pub const META_KEY: &str = "warden/decision";
+
+/// A policy ready to enforce.
+#[derive(Debug)]
+pub struct Loaded {
+    pub policy: Policy,
+    /// SHA-256 of the source, hex: which policy version decided (logged on reload).
+    pub hash: String,
+    pub path: PathBuf,
+}
+
+/// Reads, parses and lowers a `.warden` policy; refuses one with errors.
+pub fn load(path: &Path) -> Result<Loaded, String> {
+    let text = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let ws = crate::pipeline::load(&[path.to_path_buf()]);
+    if ws.has_errors() || !ws.io_errors.is_empty() {
+        let rendered = crate::diagnostic::render::human(&ws.diagnostics, &ws.sources, false);
+        return Err(format!("{} has errors:\n{rendered}", path.display()));
+    }
+    let policy = ws
+        .files
+        .into_iter()
+        .next()
+        .and_then(|f| f.policy)
+        .ok_or_else(|| format!("{} holds no policy", path.display()))?;
+    Ok(Loaded {
+        policy,
+        hash: hex(&Sha256::digest(&text)),
+        path: path.to_path_buf(),
+    })
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Which protocol era a connection speaks: results of the 2026-07-28 era carry `resultType`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Era {
+    #[default]
+    Handshake,
+    Stateless,
+}
+
+/// Who is calling, over which connection.
+#[derive(Clone, Debug, Default)]
+pub struct Identity {
+    pub server: Option<String>,
+    pub grant: String,
+    pub agent: Option<String>,
+    pub session: String,
+}
+
+/// One `tools/call`, parsed.
+#[derive(Debug)]
+pub struct CallRequest {
+    pub id: Id,
+    pub tool: String,
+    pub arguments: Option<Value>,
+    pub annotations: Annotations,
+    pub era: Era,
+}
+
+impl CallRequest {
+    /// Reads `params` of a `tools/call`: `name` a string, `arguments` an object if present.
+    pub fn parse(
+        id: Id,
+        params: Option<&serde_json::value::RawValue>,
+        annotations: impl Fn(&str) -> Annotations,
+        era: Era,
+    ) -> Result<CallRequest, String> {
+        let params: Value = match params {
+            Some(p) => serde_json::from_str(p.get()).map_err(|e| format!("Invalid params: {e}"))?,
+            None => return Err("Invalid params: tools/call needs params".into()),
+        };
+        let tool = params
+            .get("name")
+            .and_then(Value::as_str)
+            .ok_or("Invalid params: `name` must be a string")?
+            .to_string();
+        let arguments = match params.get("arguments") {
+            None | Some(Value::Null) => None,
+            Some(a @ Value::Object(_)) => Some(a.clone()),
+            Some(_) => return Err("Invalid params: `arguments` must be an object".into()),
+        };
+        Ok(CallRequest {
+            annotations: annotations(&tool),
+            id,
+            tool,
+            arguments,
+            era,
+        })
+    }
+
+    /// SHA-256 of the tool and its canonical arguments (keys sorted): what an approval binds to.
+    pub fn hash(&self) -> String {
+        let canonical = json!({"name": self.tool, "arguments": self.arguments});
+        hex(&Sha256::digest(canonical.to_string().as_bytes()))
+    }
+}
+
+/// What to do with a call.
+#[derive(Debug)]
+pub enum Ruling {
+    /// Forward the client's message as it is; settle the reservation when the server answers.
+    Forward(Reservation),
+    /// Send these bytes to the client; the server never sees the call.
+    Answer(Vec<u8>),
+    /// Ask a human first (`approved` or `refused` finishes the decision).
+    Approval(Approval),
+}
+
+/// A call held for a human's decision.
+#[derive(Debug)]
+pub struct Approval {
+    pub rule: String,
+    pub reason: Option<String>,
+    pub call_hash: String,
+    limits: Vec<Limit>,
+    started: Instant,
+}
+
+pub struct Engine {
+    policy: ArcSwap<Loaded>,
+    pub counters: Counters,
+    pub audit: Sink,
+    pub dry_run: bool,
+    /// Signs the `requestState` of 2026-07-28 approvals.
+    pub signer: Signer,
+    /// How long a person has to answer an approval.
+    pub approval_ttl: std::time::Duration,
+}
+
+impl Engine {
+    pub fn new(
+        loaded: Loaded,
+        audit: Sink,
+        dry_run: bool,
+        signer: Signer,
+        approval_ttl: std::time::Duration,
+    ) -> Engine {
+        Engine {
+            policy: ArcSwap::from_pointee(loaded),
+            counters: Counters::new(),
+            audit,
+            dry_run,
+            signer,
+            approval_ttl,
+        }
+    }
+
+    pub fn policy(&self) -> Arc<Loaded> {
+        self.policy.load_full()
+    }
+
+    /// Re-reads the policy file; swaps it in if it is valid, else keeps the old one. Counters
+    /// are untouched either way. Returns the new hash, or why it was refused.
+    pub fn reload(&self) -> Result<String, String> {
+        let current = self.policy();
+        let loaded = load(&current.path)?;
+        let hash = loaded.hash.clone();
+        self.policy.store(Arc::new(loaded));
+        Ok(hash)
+    }
+
+    /// Decides a call.
+    pub fn decide(&self, req: &CallRequest, who: &Identity) -> Ruling {
+        let started = Instant::now();
+        let loaded = self.policy();
+        let policy = &loaded.policy;
+        let call = Call {
+            server: who.server.clone(),
+            tool: req.tool.clone(),
+            arguments: req.arguments.clone(),
+            grant: Some(who.grant.clone()),
+            agent: who.agent.clone(),
+            session: Some(who.session.clone()),
+            annotations: req.annotations,
+        };
+        let decision = eval::evaluate(policy, &call);
+        let rule = decision.rule_id(policy).to_string();
+        let reason = decision.reason(policy).map(str::to_string);
+        let limits: Vec<Limit> = decision
+            .limits
+            .iter()
+            .filter_map(|l| policy.rules.get(l.rule)?.limits.get(l.limit).cloned())
+            .collect();
+        let log = |effect: Effect, code: &str, counters: &[CounterState]| {
+            self.log(
+                req,
+                who,
+                effect,
+                code,
+                &rule,
+                reason.as_deref(),
+                counters,
+                started,
+                None,
+            );
+        };
+        match decision.effect {
+            Effect::Allow => {
+                self.forward_within_limits(req, who, &limits, Effect::Allow, &rule, started)
+            }
+            Effect::Approve if self.dry_run => {
+                log(Effect::Approve, codes::APPROVAL_REQUIRED, &[]);
+                self.forward_within_limits(req, who, &limits, Effect::Approve, &rule, started)
+            }
+            Effect::Approve => Ruling::Approval(Approval {
+                call_hash: req.hash(),
+                rule,
+                reason,
+                limits,
+                started,
+            }),
+            Effect::Deny | Effect::Hide if self.dry_run => {
+                let code = if decision.effect == Effect::Hide {
+                    codes::HIDDEN
+                } else {
+                    codes::POLICY_DENIED
+                };
+                log(decision.effect, code, &[]);
+                Ruling::Forward(Reservation::default())
+            }
+            Effect::Hide => {
+                log(Effect::Hide, codes::HIDDEN, &[]);
+                Ruling::Answer(jsonrpc::error_response(
+                    Some(&req.id),
+                    jsonrpc::INVALID_PARAMS,
+                    &format!("Unknown tool: {}", req.tool),
+                ))
+            }
+            Effect::Deny => {
+                log(Effect::Deny, codes::POLICY_DENIED, &[]);
+                let text = match (&reason, decision.decider) {
+                    (Some(r), _) => r.clone(),
+                    (None, Decider::Default) => {
+                        format!("`{}` is not allowed by the policy", req.tool)
+                    }
+                    (None, Decider::Rule(_)) => {
+                        format!("`{}` is denied by rule `{rule}`", req.tool)
+                    }
+                };
+                Ruling::Answer(denial(req, codes::POLICY_DENIED, &rule, &text, None))
+            }
+        }
+    }
+
+    /// The human said yes: reserve the limits and forward (or refuse if a limit is full).
+    pub fn approved(&self, req: &CallRequest, who: &Identity, approval: Approval) -> Ruling {
+        self.forward_within_limits(
+            req,
+            who,
+            &approval.limits,
+            Effect::Approve,
+            &approval.rule,
+            approval.started,
+        )
+    }
+
+    /// A person is being asked (logged; the decision follows with `approved` or `refused`).
+    pub fn asked(&self, req: &CallRequest, who: &Identity, approval: &Approval) {
+        self.log(
+            req,
+            who,
+            Effect::Approve,
+            codes::APPROVAL_REQUESTED,
+            &approval.rule,
+            approval.reason.as_deref(),
+            &[],
+            approval.started,
+            Some(&approval.call_hash),
+        );
+    }
+
+    /// The human said no, did not answer, or could not be asked: deny with `approval_required`.
+    pub fn refused(
+        &self,
+        req: &CallRequest,
+        who: &Identity,
+        approval: Approval,
+        why: &str,
+    ) -> Vec<u8> {
+        let reason = approval
+            .reason
+            .as_deref()
+            .unwrap_or("this call needs a person's approval");
+        self.log(
+            req,
+            who,
+            Effect::Approve,
+            codes::APPROVAL_REQUIRED,
+            &approval.rule,
+            Some(reason),
+            &[],
+            approval.started,
+            Some(&approval.call_hash),
+        );
+        denial(
+            req,
+            codes::APPROVAL_REQUIRED,
+            &approval.rule,
+            &format!("requires human approval: {reason} ({why})"),
+            None,
+        )
+    }
+
+    fn forward_within_limits(
+        &self,
+        req: &CallRequest,
+        who: &Identity,
+        limits: &[Limit],
+        effect: Effect,
+        rule: &str,
+        started: Instant,
+    ) -> Ruling {
+        let subject = Subject {
+            grant: &who.grant,
+            session: &who.session,
+            agent: who.agent.as_deref().unwrap_or(""),
+            tool: &req.tool,
+        };
+        let refs: Vec<&Limit> = limits.iter().collect();
+        match self.counters.reserve(&refs, &subject, audit::unix_now()) {
+            Ok((reservation, states)) => {
+                self.log(
+                    req,
+                    who,
+                    effect,
+                    codes::FORWARDED,
+                    rule,
+                    None,
+                    &states,
+                    started,
+                    None,
+                );
+                Ruling::Forward(reservation)
+            }
+            Err(Exceeded {
+                counter,
+                max,
+                retry_after,
+            }) => {
+                let text = format!(
+                    "rate limit: counter `{counter}` allows {max} calls per window; retry in {retry_after} s"
+                );
+                self.log(
+                    req,
+                    who,
+                    effect,
+                    codes::RATE_LIMITED,
+                    rule,
+                    Some(&text),
+                    &[],
+                    started,
+                    None,
+                );
+                if self.dry_run {
+                    return Ruling::Forward(Reservation::default());
+                }
+                Ruling::Answer(denial(
+                    req,
+                    codes::RATE_LIMITED,
+                    rule,
+                    &text,
+                    Some(retry_after),
+                ))
+            }
+        }
+    }
+
+    /// A decision that could not be made: fail closed.
+    pub fn internal_error(&self, req: &CallRequest, who: &Identity, what: &str) -> Vec<u8> {
+        self.log(
+            req,
+            who,
+            Effect::Deny,
+            codes::INTERNAL_ERROR,
+            "",
+            Some(what),
+            &[],
+            Instant::now(),
+            None,
+        );
+        denial(
+            req,
+            codes::INTERNAL_ERROR,
+            "",
+            &format!("internal error, the call was not forwarded: {what}"),
+            None,
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn log(
+        &self,
+        req: &CallRequest,
+        who: &Identity,
+        effect: Effect,
+        code: &str,
+        rule: &str,
+        reason: Option<&str>,
+        counters: &[CounterState],
+        started: Instant,
+        call_hash: Option<&str>,
+    ) {
+        let mut keys: Vec<&str> = req
+            .arguments
+            .as_ref()
+            .and_then(Value::as_object)
+            .map(|m| m.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        keys.sort_unstable();
+        self.audit.write(&Entry {
+            time: audit::now_rfc3339(),
+            event: "decision",
+            request_id: Some(req.id.raw()),
+            server: who.server.as_deref(),
+            tool: &req.tool,
+            grant: &who.grant,
+            agent: who.agent.as_deref(),
+            session: &who.session,
+            decision: effect.keyword(),
+            code,
+            rule,
+            reason,
+            counters,
+            latency_ns: u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX),
+            argument_keys: keys,
+            dry_run: self.dry_run,
+            call_hash,
+        });
+    }
+}
+
+/// A tool result that tells the model why its call was refused: `isError: true`, the text
+/// `[POLICY DENIED] …`, and the machine-readable code, rule and retry time in `_meta`.
+pub fn denial(
+    req: &CallRequest,
+    code: &str,
+    rule: &str,
+    text: &str,
+    retry_after: Option<u64>,
+) -> Vec<u8> {
+    let mut meta = json!({"code": code, "rule": rule, "reason": text});
+    if let Some(s) = retry_after {
+        meta["retryAfterSeconds"] = json!(s);
+    }
+    let mut result = json!({
+        "content": [{"type": "text", "text": format!("[POLICY DENIED] {text}")}],
+        "isError": true,
+        "_meta": {META_KEY: meta},
+    });
+    if req.era == Era::Stateless {
+        result["resultType"] = json!("complete");
+    }
+    jsonrpc::result_response(&req.id, &result)
+}

@@ -1,0 +1,278 @@
+//! JSON-RPC 2.0 messages as the proxy sees them: classify a line without parsing more than
+//! routing needs, reject what must not pass (malformed JSON, duplicate keys, wrong shapes), and
+//! build the responses warden sends itself.
+//!
+//! Duplicate keys are rejected anywhere in a client message: JSON parsers disagree on which
+//! duplicate wins, so a message such as `{"name":"echo","name":"delete_file"}` could be decided
+//! as one tool by warden and executed as another by the server.
+
+use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
+use std::collections::HashSet;
+use std::fmt;
+
+/// JSON-RPC error codes warden uses.
+pub const PARSE_ERROR: i64 = -32700;
+pub const INVALID_REQUEST: i64 = -32600;
+pub const METHOD_NOT_FOUND: i64 = -32601;
+pub const INVALID_PARAMS: i64 = -32602;
+pub const INTERNAL_ERROR: i64 = -32603;
+
+/// A request id, kept as its raw JSON text (so `0`, `"0"` and `1.0` stay distinct ids and are
+/// echoed exactly as the peer wrote them).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Id(pub String);
+
+impl Id {
+    pub fn raw(&self) -> &str {
+        &self.0
+    }
+}
+
+/// What a line holds.
+#[derive(Debug)]
+pub enum Message {
+    Request {
+        id: Id,
+        method: String,
+        params: Option<Box<RawValue>>,
+    },
+    Notification {
+        method: String,
+        params: Option<Box<RawValue>>,
+    },
+    Response {
+        id: Id,
+        result: Option<Box<RawValue>>,
+        error: Option<Box<RawValue>>,
+    },
+    /// A JSON array: a JSON-RPC batch, with its elements' raw text.
+    Batch(Vec<Box<RawValue>>),
+}
+
+/// Why a line is not a message warden will relay, with the id to answer to when known.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Rejection {
+    pub id: Option<Id>,
+    pub code: i64,
+    pub message: String,
+}
+
+#[derive(Deserialize)]
+struct Envelope {
+    jsonrpc: Option<String>,
+    id: Option<Box<RawValue>>,
+    method: Option<String>,
+    params: Option<Box<RawValue>>,
+    result: Option<Box<RawValue>>,
+    error: Option<Box<RawValue>>,
+}
+
+/// Classifies one line. `strict` also rejects duplicate keys (for messages warden decides on).
+pub fn parse(line: &[u8], strict: bool) -> Result<Message, Rejection> {
+    let reject = |id: Option<Id>, code, message: &str| Rejection {
+        id,
+        code,
+        message: message.to_string(),
+    };
+    let text = std::str::from_utf8(line)
+        .map_err(|_| reject(None, PARSE_ERROR, "Parse error: not UTF-8"))?;
+    let trimmed = text.trim_start();
+    if trimmed.starts_with('[') {
+        let items: Vec<Box<RawValue>> = serde_json::from_str(text)
+            .map_err(|e| reject(None, PARSE_ERROR, &format!("Parse error: {e}")))?;
+        if items.is_empty() {
+            return Err(reject(
+                None,
+                INVALID_REQUEST,
+                "Invalid Request: empty batch",
+            ));
+        }
+        return Ok(Message::Batch(items));
+    }
+    let env: Envelope = serde_json::from_str(text).map_err(|e| {
+        if e.is_data() {
+            reject(None, INVALID_REQUEST, &format!("Invalid Request: {e}"))
+        } else {
+            reject(None, PARSE_ERROR, &format!("Parse error: {e}"))
+        }
+    })?;
+    let id = env.id.as_ref().map(|r| Id(r.get().to_string()));
+    if strict {
+        check_duplicates(text)
+            .map_err(|e| reject(None, INVALID_REQUEST, &format!("Invalid Request: {e}")))?;
+    }
+    if env.jsonrpc.as_deref() != Some("2.0") {
+        return Err(reject(
+            id,
+            INVALID_REQUEST,
+            "Invalid Request: `jsonrpc` must be \"2.0\"",
+        ));
+    }
+    if let Some(id_raw) = &env.id {
+        let first = id_raw.get().as_bytes().first().copied();
+        if !matches!(first, Some(b'"' | b'-' | b'0'..=b'9')) {
+            return Err(reject(
+                None,
+                INVALID_REQUEST,
+                "Invalid Request: `id` must be a string or a number",
+            ));
+        }
+    }
+    match (env.method, id, env.result.is_some() || env.error.is_some()) {
+        (Some(method), Some(id), false) => Ok(Message::Request {
+            id,
+            method,
+            params: env.params,
+        }),
+        (Some(method), None, false) => Ok(Message::Notification {
+            method,
+            params: env.params,
+        }),
+        (None, Some(id), true) => Ok(Message::Response {
+            id,
+            result: env.result,
+            error: env.error,
+        }),
+        (_, id, _) => Err(reject(
+            id,
+            INVALID_REQUEST,
+            "Invalid Request: not a request, notification or response",
+        )),
+    }
+}
+
+/// `{"jsonrpc":"2.0","id":ID,"error":{"code":…,"message":…}}` (id `null` when unknown).
+pub fn error_response(id: Option<&Id>, code: i64, message: &str) -> Vec<u8> {
+    let body = serde_json::json!({"code": code, "message": message});
+    format!(
+        "{{\"jsonrpc\":\"2.0\",\"id\":{},\"error\":{}}}",
+        id.map_or("null", |i| i.raw()),
+        body
+    )
+    .into_bytes()
+}
+
+/// `{"jsonrpc":"2.0","id":ID,"result":RESULT}`.
+pub fn result_response(id: &Id, result: &serde_json::Value) -> Vec<u8> {
+    format!(
+        "{{\"jsonrpc\":\"2.0\",\"id\":{},\"result\":{}}}",
+        id.raw(),
+        result
+    )
+    .into_bytes()
+}
+
+/// `{"jsonrpc":"2.0","id":ID,"method":METHOD,"params":PARAMS}`.
+pub fn request(id: &Id, method: &str, params: &serde_json::Value) -> Vec<u8> {
+    format!(
+        "{{\"jsonrpc\":\"2.0\",\"id\":{},\"method\":{},\"params\":{}}}",
+        id.raw(),
+        serde_json::Value::String(method.to_string()),
+        params
+    )
+    .into_bytes()
+}
+
+/// Fails on the first object, at any depth, that has a key twice (after unescaping).
+pub fn check_duplicates(text: &str) -> Result<(), String> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    NoDuplicates.deserialize(&mut de).map_err(|e| e.to_string())
+}
+
+struct NoDuplicates;
+
+impl<'de> DeserializeSeed<'de> for NoDuplicates {
+    type Value = ();
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(NoDuplicates)
+    }
+}
+
+impl<'de> Visitor<'de> for NoDuplicates {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("JSON")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(NoDuplicates)?.is_some() {}
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut keys = HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if !keys.insert(key.clone()) {
+                return Err(de::Error::custom(format!("duplicate key `{key}`")));
+            }
+            map.next_value_seed(NoDuplicates)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_messages() {
+        let m = parse(br#"{"jsonrpc":"2.0","id":0,"method":"tools/list"}"#, true).unwrap();
+        assert!(matches!(m, Message::Request { ref id, .. } if id.raw() == "0"));
+        let m = parse(
+            br#"{"method":"notifications/initialized","jsonrpc":"2.0"}"#,
+            true,
+        )
+        .unwrap();
+        assert!(matches!(m, Message::Notification { .. }));
+        let m = parse(br#"{"result":{},"jsonrpc":"2.0","id":"a"}"#, true).unwrap();
+        assert!(matches!(m, Message::Response { ref id, .. } if id.raw() == "\"a\""));
+        assert!(matches!(parse(b"[1,2]", true).unwrap(), Message::Batch(v) if v.len() == 2));
+    }
+
+    #[test]
+    fn rejects_what_must_not_pass() {
+        assert_eq!(parse(b"{not json", true).unwrap_err().code, PARSE_ERROR);
+        assert_eq!(parse(b"[]", true).unwrap_err().code, INVALID_REQUEST);
+        let dup = br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","name":"rm"}}"#;
+        let e = parse(dup, true).unwrap_err();
+        assert_eq!(e.code, INVALID_REQUEST);
+        assert!(e.message.contains("duplicate key `name`"));
+        let escaped = br#"{"jsonrpc":"2.0","id":1,"method":"m","params":{"a":1,"\u0061":2}}"#;
+        assert!(parse(escaped, true).is_err());
+        assert!(parse(dup, false).is_ok());
+        let e = parse(br#"{"jsonrpc":"1.0","id":7,"method":"x"}"#, true).unwrap_err();
+        assert_eq!(e.id, Some(Id("7".into())));
+        assert!(parse(br#"{"jsonrpc":"2.0","id":{},"method":"x"}"#, true).is_err());
+        assert!(parse(br#"{"jsonrpc":"2.0","id":true,"method":"x"}"#, true).is_err());
+        assert!(parse(br#"{"jsonrpc":"2.0"}"#, true).is_err());
+    }
+
+    #[test]
+    fn responses_echo_ids_exactly() {
+        let r = error_response(Some(&Id("0".into())), METHOD_NOT_FOUND, "Method not found");
+        let v: serde_json::Value = serde_json::from_slice(&r).unwrap();
+        assert_eq!(v["id"], 0);
+        assert_eq!(v["error"]["code"], -32601);
+        let r = error_response(None, PARSE_ERROR, "x");
+        assert!(String::from_utf8(r).unwrap().contains("\"id\":null"));
+    }
+}

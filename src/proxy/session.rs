@@ -1,0 +1,547 @@
+//! One MCP connection as warden relays it: who is calling, which era the connection speaks,
+//! which requests are pending in each direction, and what to do with each message.
+//!
+//! The session is transport-independent: it turns a message into [`Action`]s (bytes for the
+//! server, bytes for the client, an approval to run) and never does I/O itself. Request ids are
+//! tracked per direction (a server numbers its own requests from 0 too); warden's own requests
+//! to the client use string ids `"warden-…"` that no client request can be answered with.
+
+use super::approval::{self, INPUT_KEY, Signer};
+use super::audit::unix_now;
+use super::engine::{Approval, CallRequest, Engine, Era, Identity, Ruling};
+use super::jsonrpc::{self, Id, Message};
+use super::limits::Reservation;
+use super::tools_list;
+use crate::call::Annotations;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use tokio::sync::oneshot;
+
+const ENVELOPE_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
+const ENVELOPE_CLIENT: &str = "io.modelcontextprotocol/clientInfo";
+const ENVELOPE_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabilities";
+const ENVELOPE_SERVER: &str = "io.modelcontextprotocol/serverInfo";
+
+/// What the transport must do.
+#[derive(Debug)]
+pub enum Action {
+    ToServer(Vec<u8>),
+    ToClient(Vec<u8>),
+    /// Send `request` to the client, wait for its answer on `answer` (or time out), then call
+    /// [`Session::finish_approval`].
+    Approve(Box<ApprovalJob>),
+}
+
+#[derive(Debug)]
+pub struct ApprovalJob {
+    pub request: Vec<u8>,
+    pub answer: oneshot::Receiver<Value>,
+    pub held: Held,
+}
+
+/// A call held while a human decides.
+#[derive(Debug)]
+pub struct Held {
+    elicitation_id: Id,
+    original: Vec<u8>,
+    call: CallRequest,
+    approval: Approval,
+}
+
+#[derive(Debug)]
+enum Pending {
+    ToolsCall(Reservation),
+    ToolsList,
+    Initialize,
+    Discover,
+    Other,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    identity: Identity,
+    /// `--server` was given: never overwrite the server name from the upstream.
+    server_fixed: bool,
+    era: Era,
+    protocol_version: Option<String>,
+    elicitation: bool,
+    pending: HashMap<Id, Pending>,
+    approvals: HashMap<Id, oneshot::Sender<Value>>,
+    annotations: HashMap<String, Annotations>,
+    next_id: u64,
+}
+
+pub struct Session {
+    engine: Arc<Engine>,
+    state: Mutex<State>,
+}
+
+impl Session {
+    pub fn new(engine: Arc<Engine>, identity: Identity) -> Session {
+        let server_fixed = identity.server.is_some();
+        Session {
+            engine,
+            state: Mutex::new(State {
+                identity,
+                server_fixed,
+                ..State::default()
+            }),
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Requests from the client the server has not answered yet (approvals included).
+    pub fn pending(&self) -> usize {
+        let s = self.state();
+        s.pending.len() + s.approvals.len()
+    }
+
+    pub fn identity(&self) -> Identity {
+        self.state().identity.clone()
+    }
+
+    /// A line from the client.
+    pub fn from_client(&self, line: Vec<u8>) -> Vec<Action> {
+        let message = match jsonrpc::parse(&line, true) {
+            Ok(m) => m,
+            Err(r) => {
+                return vec![Action::ToClient(jsonrpc::error_response(
+                    r.id.as_ref(),
+                    r.code,
+                    &r.message,
+                ))];
+            }
+        };
+        match message {
+            Message::Request { id, method, params } => {
+                self.client_request(line, id, &method, params)
+            }
+            Message::Notification { method, params } => {
+                if method == "notifications/cancelled"
+                    && let Some(request) = params
+                        .as_ref()
+                        .and_then(|p| serde_json::from_str::<Value>(p.get()).ok())
+                        .and_then(|p| p.get("requestId").map(|r| Id(r.to_string())))
+                {
+                    // The call was forwarded and may have run: its slot stays used.
+                    if let Some(Pending::ToolsCall(r)) = self.state().pending.remove(&request) {
+                        self.engine.counters.commit(r);
+                    }
+                }
+                vec![Action::ToServer(line)]
+            }
+            Message::Response { id, result, error } => {
+                let waiter = self.state().approvals.remove(&id);
+                match waiter {
+                    Some(tx) => {
+                        let answer = match (result, error) {
+                            (Some(r), _) => serde_json::from_str(r.get()).unwrap_or(Value::Null),
+                            _ => Value::Null,
+                        };
+                        let _ = tx.send(answer);
+                        Vec::new()
+                    }
+                    None => vec![Action::ToServer(line)],
+                }
+            }
+            Message::Batch(items) => {
+                // Batches exist in MCP 2024-11-05 and 2025-03-26 only. There, each element is
+                // decided and relayed on its own (answers come back one by one, matched by id);
+                // later revisions removed batching, so a batch is an invalid request.
+                let batching = matches!(
+                    self.state().protocol_version.as_deref(),
+                    Some("2024-11-05" | "2025-03-26")
+                );
+                if !batching {
+                    return vec![Action::ToClient(jsonrpc::error_response(
+                        None,
+                        jsonrpc::INVALID_REQUEST,
+                        "Invalid Request: JSON-RPC batches are not supported by this protocol version (removed in 2025-06-18)",
+                    ))];
+                }
+                items
+                    .into_iter()
+                    .flat_map(|item| {
+                        let bytes = item.get().as_bytes().to_vec();
+                        if item.get().trim_start().starts_with('[') {
+                            vec![Action::ToClient(jsonrpc::error_response(
+                                None,
+                                jsonrpc::INVALID_REQUEST,
+                                "Invalid Request: nested batch",
+                            ))]
+                        } else {
+                            self.from_client(bytes)
+                        }
+                    })
+                    .collect()
+            }
+        }
+    }
+
+    fn client_request(
+        &self,
+        line: Vec<u8>,
+        id: Id,
+        method: &str,
+        params: Option<Box<serde_json::value::RawValue>>,
+    ) -> Vec<Action> {
+        let params_value: Option<Value> = params
+            .as_ref()
+            .and_then(|p| serde_json::from_str(p.get()).ok());
+        let mut s = self.state();
+        if s.pending.contains_key(&id) {
+            return vec![Action::ToClient(jsonrpc::error_response(
+                Some(&id),
+                jsonrpc::INVALID_REQUEST,
+                "Invalid Request: this id is already in use by a pending request",
+            ))];
+        }
+        if let Some(envelope) = params_value
+            .as_ref()
+            .and_then(|p| p.get("_meta"))
+            .filter(|m| m.get(ENVELOPE_VERSION).is_some())
+        {
+            s.era = Era::Stateless;
+            s.protocol_version = envelope
+                .get(ENVELOPE_VERSION)
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            if let Some(name) = envelope
+                .get(ENVELOPE_CLIENT)
+                .and_then(|c| c.get("name"))
+                .and_then(Value::as_str)
+            {
+                s.identity.agent = Some(name.to_string());
+            }
+            if let Some(caps) = envelope.get(ENVELOPE_CAPABILITIES) {
+                s.elicitation = caps.get("elicitation").is_some();
+            }
+        }
+        let pending = match method {
+            "initialize" => {
+                let p = params_value.as_ref();
+                if let Some(name) = p
+                    .and_then(|p| p.pointer("/clientInfo/name"))
+                    .and_then(Value::as_str)
+                {
+                    s.identity.agent = Some(name.to_string());
+                }
+                s.elicitation = p
+                    .and_then(|p| p.pointer("/capabilities/elicitation"))
+                    .is_some();
+                Pending::Initialize
+            }
+            "server/discover" => Pending::Discover,
+            "tools/list" => Pending::ToolsList,
+            "tools/call" => {
+                let era = s.era;
+                let annotations = |tool: &str| s.annotations.get(tool).copied().unwrap_or_default();
+                let call = match CallRequest::parse(id.clone(), params.as_deref(), annotations, era)
+                {
+                    Ok(c) => c,
+                    Err(e) => {
+                        return vec![Action::ToClient(jsonrpc::error_response(
+                            Some(&id),
+                            jsonrpc::INVALID_PARAMS,
+                            &e,
+                        ))];
+                    }
+                };
+                let who = s.identity.clone();
+                let elicitation = s.elicitation;
+                drop(s);
+                let state = params_value
+                    .as_ref()
+                    .and_then(|p| p.get("requestState"))
+                    .and_then(Value::as_str);
+                if call.era == Era::Stateless && state.is_some_and(Signer::is_ours) {
+                    let answer = params_value
+                        .as_ref()
+                        .and_then(|p| p.pointer(&format!("/inputResponses/{INPUT_KEY}")));
+                    return self.redeem(line, call, &who, state.unwrap_or_default(), answer);
+                }
+                return self.ruling(line, call, &who, elicitation);
+            }
+            _ => Pending::Other,
+        };
+        s.pending.insert(id, pending);
+        vec![Action::ToServer(line)]
+    }
+
+    fn ruling(
+        &self,
+        line: Vec<u8>,
+        call: CallRequest,
+        who: &Identity,
+        elicitation: bool,
+    ) -> Vec<Action> {
+        match self.engine.decide(&call, who) {
+            Ruling::Forward(reservation) => {
+                self.state()
+                    .pending
+                    .insert(call.id.clone(), Pending::ToolsCall(reservation));
+                vec![Action::ToServer(line)]
+            }
+            Ruling::Answer(bytes) => vec![Action::ToClient(bytes)],
+            Ruling::Approval(approval) if !elicitation => {
+                let why = "the client cannot show an approval prompt (no elicitation capability)";
+                vec![Action::ToClient(
+                    self.engine.refused(&call, who, approval, why),
+                )]
+            }
+            Ruling::Approval(approval) if call.era == Era::Stateless => {
+                // 2026-07-28: answer `input_required`; the client retries with the answer.
+                let expiry = unix_now() + self.engine.approval_ttl.as_secs();
+                let nonce = {
+                    let mut s = self.state();
+                    s.next_id += 1;
+                    format!("{}-{}", who.session, s.next_id)
+                };
+                let state =
+                    self.engine
+                        .signer
+                        .issue(&who.grant, &approval.call_hash, expiry, &nonce);
+                let form_mode = self.state().protocol_version.is_some();
+                self.engine.asked(&call, who, &approval);
+                let result = json!({
+                    "resultType": "input_required",
+                    "inputRequests": {INPUT_KEY: {"method": "elicitation/create", "params": approval::prompt(&call, &approval, form_mode)}},
+                    "requestState": state,
+                });
+                vec![Action::ToClient(jsonrpc::result_response(
+                    &call.id, &result,
+                ))]
+            }
+            Ruling::Approval(approval) => {
+                let (tx, rx) = oneshot::channel();
+                let mut s = self.state();
+                s.next_id += 1;
+                let elicitation_id = Id(format!("\"warden-approval-{}\"", s.next_id));
+                s.approvals.insert(elicitation_id.clone(), tx);
+                let form_mode = s
+                    .protocol_version
+                    .as_deref()
+                    .is_some_and(|v| v >= "2025-11-25");
+                drop(s);
+                self.engine.asked(&call, who, &approval);
+                let request = jsonrpc::request(
+                    &elicitation_id,
+                    "elicitation/create",
+                    &approval::prompt(&call, &approval, form_mode),
+                );
+                vec![Action::Approve(Box::new(ApprovalJob {
+                    request,
+                    answer: rx,
+                    held: Held {
+                        elicitation_id,
+                        original: line,
+                        call,
+                        approval,
+                    },
+                }))]
+            }
+        }
+    }
+
+    /// A 2026-07-28 retry carrying warden's `requestState` and the person's answer.
+    fn redeem(
+        &self,
+        line: Vec<u8>,
+        call: CallRequest,
+        who: &Identity,
+        state: &str,
+        answer: Option<&Value>,
+    ) -> Vec<Action> {
+        let approval = match self.engine.decide(&call, who) {
+            Ruling::Approval(a) => a,
+            // The policy changed since the question was asked: its current answer holds.
+            Ruling::Forward(reservation) => {
+                return self.forward_call(strip_input(&line), &call, reservation);
+            }
+            Ruling::Answer(bytes) => return vec![Action::ToClient(bytes)],
+        };
+        if let Err(why) =
+            self.engine
+                .signer
+                .redeem(state, &who.grant, &approval.call_hash, unix_now())
+        {
+            return vec![Action::ToClient(
+                self.engine.refused(&call, who, approval, why),
+            )];
+        }
+        if let Err(why) = approval::accepted(answer) {
+            return vec![Action::ToClient(
+                self.engine.refused(&call, who, approval, why),
+            )];
+        }
+        match self.engine.approved(&call, who, approval) {
+            Ruling::Forward(reservation) => {
+                self.forward_call(strip_input(&line), &call, reservation)
+            }
+            Ruling::Answer(bytes) => vec![Action::ToClient(bytes)],
+            Ruling::Approval(_) => vec![Action::ToClient(self.engine.internal_error(
+                &call,
+                who,
+                "approval loop",
+            ))],
+        }
+    }
+
+    fn forward_call(
+        &self,
+        line: Vec<u8>,
+        call: &CallRequest,
+        reservation: Reservation,
+    ) -> Vec<Action> {
+        self.state()
+            .pending
+            .insert(call.id.clone(), Pending::ToolsCall(reservation));
+        vec![Action::ToServer(line)]
+    }
+
+    /// The human's answer (`None`: timed out or the connection closed).
+    pub fn finish_approval(&self, held: Held, answer: Option<Value>) -> Vec<Action> {
+        self.state().approvals.remove(&held.elicitation_id);
+        let who = self.identity();
+        if let Err(why) = approval::accepted(answer.as_ref()) {
+            return vec![Action::ToClient(self.engine.refused(
+                &held.call,
+                &who,
+                held.approval,
+                why,
+            ))];
+        }
+        match self.engine.approved(&held.call, &who, held.approval) {
+            Ruling::Forward(reservation) => {
+                self.state()
+                    .pending
+                    .insert(held.call.id.clone(), Pending::ToolsCall(reservation));
+                vec![Action::ToServer(held.original)]
+            }
+            Ruling::Answer(bytes) => vec![Action::ToClient(bytes)],
+            Ruling::Approval(_) => vec![Action::ToClient(self.engine.internal_error(
+                &held.call,
+                &who,
+                "approval loop",
+            ))],
+        }
+    }
+
+    /// A line from the server.
+    pub fn from_server(&self, line: Vec<u8>) -> Vec<Action> {
+        let Ok(Message::Response { id, result, error }) = jsonrpc::parse(&line, false) else {
+            // Requests and notifications from the server, and anything warden cannot read,
+            // pass through untouched.
+            return vec![Action::ToClient(line)];
+        };
+        let pending = self.state().pending.remove(&id);
+        match pending {
+            Some(Pending::ToolsCall(r)) => {
+                if error.is_some() {
+                    self.engine.counters.release(r);
+                } else {
+                    self.engine.counters.commit(r);
+                }
+                vec![Action::ToClient(line)]
+            }
+            Some(Pending::ToolsList) => {
+                let policy = self.engine.policy();
+                let who = self.identity();
+                let filtered =
+                    tools_list::filter(&line, &policy.policy, &who, !self.engine.dry_run);
+                self.state().annotations.extend(filtered.annotations);
+                vec![Action::ToClient(filtered.replacement.unwrap_or(line))]
+            }
+            Some(Pending::Initialize) => {
+                if let Some(r) = result
+                    .as_ref()
+                    .and_then(|r| serde_json::from_str::<Value>(r.get()).ok())
+                {
+                    let mut s = self.state();
+                    s.protocol_version = r
+                        .get("protocolVersion")
+                        .and_then(Value::as_str)
+                        .map(str::to_string);
+                    if !s.server_fixed {
+                        s.identity.server = r
+                            .pointer("/serverInfo/name")
+                            .and_then(Value::as_str)
+                            .map(str::to_string);
+                    }
+                }
+                vec![Action::ToClient(line)]
+            }
+            Some(Pending::Discover) => {
+                if let Some(r) = result
+                    .as_ref()
+                    .and_then(|r| serde_json::from_str::<Value>(r.get()).ok())
+                {
+                    let mut s = self.state();
+                    s.era = Era::Stateless;
+                    if !s.server_fixed {
+                        let name = r
+                            .get("_meta")
+                            .and_then(|m| m.get(ENVELOPE_SERVER))
+                            .and_then(|i| i.get("name"));
+                        s.identity.server = name.and_then(Value::as_str).map(str::to_string);
+                    }
+                }
+                vec![Action::ToClient(line)]
+            }
+            Some(Pending::Other) | None => vec![Action::ToClient(line)],
+        }
+    }
+
+    /// A client line over the size limit: answer with an error (its id is unknown).
+    pub fn client_too_long(&self, len: usize, max: usize) -> Vec<Action> {
+        vec![Action::ToClient(jsonrpc::error_response(
+            None,
+            jsonrpc::INVALID_REQUEST,
+            &format!("Invalid Request: message of {len} bytes exceeds the limit of {max} bytes"),
+        ))]
+    }
+
+    /// The server is gone: release every reservation and answer every pending request.
+    pub fn server_gone(&self) -> Vec<Action> {
+        let mut s = self.state();
+        let pending: Vec<(Id, Pending)> = s.pending.drain().collect();
+        drop(s);
+        pending
+            .into_iter()
+            .map(|(id, p)| {
+                if let Pending::ToolsCall(r) = p {
+                    self.engine.counters.release(r);
+                }
+                Action::ToClient(jsonrpc::error_response(
+                    Some(&id),
+                    jsonrpc::INTERNAL_ERROR,
+                    "the MCP server exited before answering",
+                ))
+            })
+            .collect()
+    }
+}
+
+/// The retried call without warden's `requestState` and `inputResponses`: the server never
+/// asked for them. Everything else of the message is kept.
+fn strip_input(line: &[u8]) -> Vec<u8> {
+    use serde_json::value::RawValue;
+    use std::collections::BTreeMap;
+    let stripped = (|| {
+        let mut message: BTreeMap<String, Box<RawValue>> = serde_json::from_slice(line).ok()?;
+        let mut params: BTreeMap<String, Box<RawValue>> =
+            serde_json::from_str(message.get("params")?.get()).ok()?;
+        params.remove("requestState");
+        params.remove("inputResponses");
+        message.insert(
+            "params".into(),
+            RawValue::from_string(serde_json::to_string(&params).ok()?).ok()?,
+        );
+        serde_json::to_vec(&message).ok()
+    })();
+    stripped.unwrap_or_else(|| line.to_vec())
+}

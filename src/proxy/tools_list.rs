@@ -1,0 +1,122 @@
+//! `tools/list` results: learn each tool's annotations (the only source of annotations the
+//! policy trusts: never the client's), and drop the tools this caller must not see — hidden
+//! ones, and ones every call to which would be denied whatever the arguments.
+//!
+//! Everything else is kept as the server sent it: each kept tool's JSON text byte for byte,
+//! and every other field of the result (`nextCursor`, `_meta`, `ttlMs`, unknown ones). When no
+//! tool is dropped the original message is relayed untouched.
+
+use super::engine::Identity;
+use crate::call::{Annotations, Call};
+use crate::eval::holds_without_arguments;
+use crate::ir::{Effect, Policy};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use std::collections::BTreeMap;
+
+#[derive(Deserialize)]
+struct ToolHead {
+    name: String,
+    #[serde(default)]
+    annotations: Option<serde_json::Value>,
+}
+
+/// What filtering found.
+pub struct Filtered {
+    /// The message to send instead of the original, when tools were dropped.
+    pub replacement: Option<Vec<u8>>,
+    /// Every listed tool's annotations (before filtering).
+    pub annotations: Vec<(String, Annotations)>,
+    pub dropped: Vec<String>,
+}
+
+/// Filters one `tools/list` response line. A line that is not a result with a `tools` array
+/// is left alone (errors, odd servers).
+pub fn filter(line: &[u8], policy: &Policy, who: &Identity, enforce: bool) -> Filtered {
+    let mut out = Filtered {
+        replacement: None,
+        annotations: Vec::new(),
+        dropped: Vec::new(),
+    };
+    let Ok(mut message) = serde_json::from_slice::<BTreeMap<String, Box<RawValue>>>(line) else {
+        return out;
+    };
+    let Some(Ok(mut result)) = message
+        .get("result")
+        .map(|r| serde_json::from_str::<BTreeMap<String, Box<RawValue>>>(r.get()))
+    else {
+        return out;
+    };
+    let Some(Ok(tools)) = result
+        .get("tools")
+        .map(|t| serde_json::from_str::<Vec<Box<RawValue>>>(t.get()))
+    else {
+        return out;
+    };
+    let mut kept: Vec<&str> = Vec::new();
+    for raw in &tools {
+        let Ok(head) = serde_json::from_str::<ToolHead>(raw.get()) else {
+            kept.push(raw.get()); // not a tool warden understands: not warden's to drop
+            continue;
+        };
+        let annotations = head
+            .annotations
+            .as_ref()
+            .and_then(|a| Annotations::from_json(a).ok())
+            .unwrap_or_default();
+        out.annotations.push((head.name.clone(), annotations));
+        if listed(policy, who, &head.name, annotations) {
+            kept.push(raw.get());
+        } else {
+            out.dropped.push(head.name);
+        }
+    }
+    if out.dropped.is_empty() || !enforce {
+        return out;
+    }
+    let rebuilt = format!("[{}]", kept.join(","));
+    let Ok(tools_raw) = RawValue::from_string(rebuilt) else {
+        return out;
+    };
+    result.insert("tools".into(), tools_raw);
+    let Some(result_raw) = serde_json::to_string(&result)
+        .ok()
+        .and_then(|s| RawValue::from_string(s).ok())
+    else {
+        return out;
+    };
+    message.insert("result".into(), result_raw);
+    out.replacement = serde_json::to_vec(&message).ok();
+    out
+}
+
+/// Whether `tools/list` shows a tool to this caller: not hidden, and not denied for every
+/// possible set of arguments.
+pub fn listed(policy: &Policy, who: &Identity, tool: &str, annotations: Annotations) -> bool {
+    let call = Call {
+        server: who.server.clone(),
+        tool: tool.to_string(),
+        arguments: None,
+        grant: Some(who.grant.clone()),
+        agent: who.agent.clone(),
+        session: Some(who.session.clone()),
+        annotations,
+    };
+    let mut may_forward = false;
+    for rule in &policy.rules {
+        if !rule
+            .targets
+            .iter()
+            .any(|t| t.matches(who.server.as_deref(), tool))
+        {
+            continue;
+        }
+        let holds = holds_without_arguments(&rule.condition, &call);
+        match rule.effect {
+            Effect::Hide | Effect::Deny if holds == Some(true) => return false,
+            Effect::Allow | Effect::Approve if holds != Some(false) => may_forward = true,
+            _ => {}
+        }
+    }
+    may_forward || policy.default.effect == Effect::Allow
+}
