@@ -9,6 +9,7 @@
 
 pub mod ast;
 pub mod call;
+pub mod check;
 pub mod cli;
 pub mod diagnostic;
 pub mod eval;
