@@ -100,7 +100,7 @@ fn collect_paths(
 
 /// The sub-schema at a path: `None` when the schema says the path cannot exist, `Some(None)`
 /// when the schema does not say (no `properties` to look in).
-fn schema_at<'v>(schema: &'v Value, path: &[PathSeg]) -> Option<Option<&'v Value>> {
+pub(crate) fn schema_at<'v>(schema: &'v Value, path: &[PathSeg]) -> Option<Option<&'v Value>> {
     let mut cur = schema;
     for seg in path {
         cur = match seg {
@@ -118,7 +118,7 @@ fn schema_at<'v>(schema: &'v Value, path: &[PathSeg]) -> Option<Option<&'v Value
 }
 
 /// The JSON types a schema allows, when it says.
-fn schema_types(schema: &Value) -> Option<BTreeSet<JsonType>> {
+pub(crate) fn schema_types(schema: &Value) -> Option<BTreeSet<JsonType>> {
     let one = |s: &str| match s {
         "null" => Some(JsonType::Null),
         "boolean" => Some(JsonType::Bool),
@@ -140,7 +140,7 @@ fn schema_types(schema: &Value) -> Option<BTreeSet<JsonType>> {
 }
 
 /// The JSON types under which a predicate can hold.
-fn pred_types(pred: &Pred) -> Vec<JsonType> {
+pub(crate) fn pred_types(pred: &Pred) -> Vec<JsonType> {
     match pred {
         Pred::Exists => Vec::new(),
         Pred::Eq(l) | Pred::Ne(l) => vec![l.json_type()],
@@ -293,7 +293,7 @@ fn argument_finding(
     )
 }
 
-fn tests(c: &Cond, f: &mut impl FnMut(&crate::ir::Test)) {
+pub(crate) fn tests(c: &Cond, f: &mut impl FnMut(&crate::ir::Test)) {
     match c {
         Cond::True | Cond::False => {}
         Cond::And(cs) | Cond::Or(cs) => cs.iter().for_each(|c| tests(c, f)),

@@ -124,14 +124,22 @@ impl Verifier<'_> {
             let Some(slot) = self.space.slot(&operand) else {
                 continue;
             };
+            // The types the rule's tests on the argument take: the call has none of them,
+            // the variant one.
+            let mut types = Vec::new();
+            super::catalog::tests(&d.condition, &mut |t| {
+                if t.operand == operand {
+                    types.extend(super::catalog::pred_types(&t.pred));
+                }
+            });
             let other = self.req.with_fresh(&[slot], "h.");
             let mut goals = vec![
                 self.req.targets(&d.targets),
                 self.matches_of(i).not(),
                 dec.forwards(),
                 other.cond(&d.condition),
-                other.present(slot),
-                self.req.same_type(&other, slot).not(),
+                other.typed(slot, &types),
+                self.req.typed(slot, &types).not(),
             ];
             goals.extend(other.domain.iter().cloned());
             let answer = self.session.check(&goals, &[], &[&self.req, &other]);

@@ -139,6 +139,13 @@ impl<'s> Request<'s> {
         for i in 0..space.slots.len() {
             r.slot_domain(i);
         }
+        // With a catalog, arguments follow the tool's input schema.
+        for (class, slot, tags) in &space.schema {
+            if let Some(v) = r.slots.get(*slot) {
+                let typed = one_of(&v.ty, tags);
+                r.domain.push(F(r.tool.eq(int(*class))).implies(&typed));
+            }
+        }
         // With a catalog, a tool's annotations are what it declares.
         for (i, slot) in space.slots.iter().enumerate() {
             let (Operand::Annotation(a), Some(v)) = (&slot.operand, r.slots.get(i)) else {
@@ -300,12 +307,9 @@ impl<'s> Request<'s> {
             .map_or_else(F::ff, |v| F(v.ty.eq(int(type_tag(t)))))
     }
 
-    /// The two requests give the slot the same type tag.
-    pub fn same_type(&self, other: &Request<'_>, i: usize) -> F {
-        match (self.slots.get(i), other.slots.get(i)) {
-            (Some(a), Some(b)) => F(a.ty.eq(&b.ty)),
-            _ => F::ff(),
-        }
+    /// The slot holds one of these JSON types (absent is none of them).
+    pub fn typed(&self, i: usize, types: &[JsonType]) -> F {
+        F::or(&types.iter().map(|t| self.ty_is(i, *t)).collect::<Vec<_>>())
     }
 
     pub fn present(&self, i: usize) -> F {

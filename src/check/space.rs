@@ -170,6 +170,9 @@ pub struct Space {
     pub closed_tools: bool,
     /// Per tool class, the annotations the catalog declares for it.
     pub annotations: Vec<Option<crate::call::Annotations>>,
+    /// With a catalog: (tool class, slot, the type tags the input schema allows there, 0 for
+    /// absent). Requests range over schema-valid arguments only.
+    pub schema: Vec<(usize, usize, Vec<usize>)>,
 }
 
 /// Collects the questions a policy asks.
@@ -373,7 +376,38 @@ impl Space {
                 }
             }
         }
+        let mut schema = Vec::new();
+        for t in catalog.map_or(&[][..], |c| c.tools.as_slice()) {
+            let classes = tools.matching(&NamePattern::Exact(t.name.clone()));
+            for (i, slot) in slots.iter().enumerate() {
+                let Operand::Arg(path) = &slot.operand else {
+                    continue;
+                };
+                let Some(Some(sub)) = super::catalog::schema_at(&t.schema, path) else {
+                    continue;
+                };
+                let Some(types) = super::catalog::schema_types(sub) else {
+                    continue;
+                };
+                let required = match path.as_slice() {
+                    [PathSeg::Key(k)] => t
+                        .schema
+                        .get("required")
+                        .and_then(serde_json::Value::as_array)
+                        .is_some_and(|r| r.iter().any(|x| x.as_str() == Some(k))),
+                    _ => false,
+                };
+                let mut tags: Vec<usize> = types.into_iter().map(type_tag).collect();
+                if !required {
+                    tags.push(0);
+                }
+                for &c in &classes {
+                    schema.push((c, i, tags.clone()));
+                }
+            }
+        }
         Ok(Space {
+            schema,
             tools,
             servers,
             slots,
@@ -398,9 +432,11 @@ impl Space {
 
     /// Tool classes a rule's (or assertion's) targets can match: the index by tool.
     pub fn tool_classes(&self, targets: &[Target]) -> Vec<usize> {
+        let domain = self.tool_domain();
         let mut out: Vec<usize> = targets
             .iter()
             .flat_map(|t| self.tools.matching(&t.tool))
+            .filter(|c| domain.contains(c))
             .collect();
         out.sort_unstable();
         out.dedup();
