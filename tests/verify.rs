@@ -1,6 +1,12 @@
 //! The verifier: snapshot cases (tests/verify/*.warden, source and findings together), witness
 //! replay, a differential property test against the evaluator, and `warden diff`.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers fail loudly"
+)]
+
 use proptest::prelude::*;
 use std::path::Path;
 use warden::call::Call;
