@@ -236,3 +236,93 @@ proptest! {
         let _ = Effect::Allow;
     }
 }
+
+// ------------------------------------------------------------------ warden diff
+
+fn diff(old: &str, new: &str) -> warden::check::diff::Report {
+    let (_, a) = load("old.warden", old);
+    let (_, b) = load("new.warden", new);
+    let report = warden::check::diff::diff(&a, &b, &Options::default()).unwrap();
+    assert!(report.inconclusive.is_empty(), "{:?}", report.inconclusive);
+    for c in &report.changes {
+        // Every witness replays: decisions differ as reported.
+        assert_eq!(eval::evaluate(&a, &c.witness), c.old);
+        assert_eq!(eval::evaluate(&b, &c.witness), c.new);
+    }
+    report
+}
+
+fn kinds(r: &warden::check::diff::Report) -> Vec<(String, String, bool)> {
+    r.changes
+        .iter()
+        .map(|c| (c.tool.clone(), c.kind.describe(), c.more_permissive))
+        .collect()
+}
+
+const KESTRA_OLD: &str = r#"policy kestra {
+  allow list_flows, get_flow
+  allow execute_flow when args.namespace matches "company.team.*" limit 10 per minute per grant
+  approve delete_*
+}"#;
+
+const KESTRA_NEW: &str = r#"policy kestra {
+  allow list_flows
+  allow execute_flow when args.namespace matches "company.*" limit 20 per minute per grant
+  deny execute_flow when args.namespace == "company.prod.billing"
+  approve delete_*
+  allow delete_flow when args.namespace startswith "dev."
+}"#;
+
+#[test]
+fn diff_finds_new_access_lost_access_and_limit_changes() {
+    use warden::check::diff::Verdict;
+    let r = diff(KESTRA_OLD, KESTRA_NEW);
+    assert_eq!(r.verdict, Verdict::Incomparable);
+    assert_eq!(
+        kinds(&r),
+        vec![
+            ("get_flow".into(), "newly denied".into(), false),
+            ("execute_flow".into(), "newly allowed".into(), true),
+            ("execute_flow".into(), "limits changed".into(), false),
+        ]
+    );
+    assert!(r.new_access());
+    // The reverse direction: the same calls, the other way round.
+    let back = diff(KESTRA_NEW, KESTRA_OLD);
+    assert_eq!(back.verdict, Verdict::Incomparable);
+}
+
+#[test]
+fn diff_verdicts() {
+    use warden::check::diff::Verdict;
+    let same = diff(KESTRA_OLD, KESTRA_OLD);
+    assert_eq!(same.verdict, Verdict::Equivalent);
+    assert!(same.changes.is_empty() && !same.new_access());
+
+    let tighter = diff(
+        "policy p { allow run }",
+        "policy p { allow run\n deny run when args.env == \"prod\" }",
+    );
+    assert_eq!(tighter.verdict, Verdict::LessPermissive);
+    assert!(!tighter.new_access());
+    assert_eq!(
+        tighter.changes[0].witness.to_json().to_string(),
+        r#"{"arguments":{"env":"prod"},"name":"run"}"#
+    );
+
+    // Reordering rules changes nothing: precedence does not depend on order.
+    let reordered = diff(
+        "policy p { allow run\n deny run when args.n > 3 }",
+        "policy p { deny run when args.n > 3\n allow run }",
+    );
+    assert_eq!(reordered.verdict, Verdict::Equivalent);
+
+    // hide → deny lists the tool again: more access.
+    let unhidden = diff("policy p { hide admin_* }", "policy p { deny admin_* }");
+    assert_eq!(unhidden.verdict, Verdict::MorePermissive);
+    assert_eq!(kinds(&unhidden)[0].1, "newly denied");
+
+    // Approval turned into allow.
+    let looser = diff("policy p { approve pay }", "policy p { allow pay }");
+    assert_eq!(looser.verdict, Verdict::MorePermissive);
+}
