@@ -1,6 +1,7 @@
 //! The verifier: snapshot cases (tests/verify/*.warden, source and findings together), witness
 //! replay, a differential property test against the evaluator, and `warden diff`.
 
+#![cfg(feature = "verify")]
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
