@@ -327,3 +327,28 @@ fn diff_verdicts() {
     let looser = diff("policy p { approve pay }", "policy p { allow pay }");
     assert_eq!(looser.verdict, Verdict::MorePermissive);
 }
+
+#[test]
+fn the_flawed_example_shows_every_finding() {
+    let text = std::fs::read_to_string("examples/flawed/flawed.warden").unwrap();
+    let (ws, policy) = load("examples/flawed/flawed.warden", &text);
+    let diags = verify(&policy, None);
+    for c in [
+        code::EMPTY_RULE,
+        code::UNREACHABLE_RULE,
+        code::CONFLICTING_RULES,
+        code::REDUNDANT_RULE,
+        code::LIMIT_NEVER_APPLIES,
+        code::ASSERTION_VIOLATED,
+        code::MISSING_ARGUMENT_HAZARD,
+    ] {
+        assert!(diags.iter().any(|d| d.code == c), "no {}", c.name);
+    }
+    for d in &diags {
+        assert_ne!(d.code, code::INCONCLUSIVE);
+    }
+    let mut all = ws.diagnostics.clone();
+    all.extend(diags);
+    warden::diagnostic::sort(&mut all);
+    insta::assert_snapshot!(render::human(&all, &ws.sources, false));
+}
