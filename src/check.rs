@@ -27,7 +27,7 @@ pub mod space;
 #[cfg(feature = "verify")]
 pub mod strings;
 #[cfg(feature = "verify")]
-mod verify;
+pub(crate) mod verify;
 #[cfg(feature = "verify")]
 mod witness;
 

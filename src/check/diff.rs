@@ -146,8 +146,16 @@ pub fn diff(old: &Policy, new: &Policy, options: &Options) -> Result<Report, Str
         let (o, n) = (near(&old_classes, class), near(&new_classes, class));
         let (od, nd) = (Decisions::new(old, &o, &req), Decisions::new(new, &n, &req));
         let tool = req.tool_is(&[class]);
+        let mut slots: Vec<usize> = Vec::new();
+        for (p, rules) in [(old, &o), (new, &n)] {
+            for r in rules.iter().filter_map(|&i| p.rules.get(i)) {
+                slots.extend(super::verify::slots_of(&space, &r.condition));
+            }
+        }
+        let focus = req.domain_for(&slots);
         let mut ask = |goals: Vec<F>, what: String| -> Option<Call> {
             let mut all = vec![tool.clone()];
+            all.extend(focus.iter().cloned());
             all.extend(goals);
             match session.check(&all, &[], &[&req]) {
                 Answer::Sat(ps) => ps.first().map(|p| {

@@ -141,7 +141,8 @@ impl Verifier<'_> {
                 other.typed(slot, &types),
                 self.req.typed(slot, &types).not(),
             ];
-            goals.extend(other.domain.iter().cloned());
+            goals.extend(self.focus_domain());
+            goals.extend(other.domain_for(&super::verify::slots_of(self.space, &d.condition)));
             let answer = self.session.check(&goals, &[], &[&self.req, &other]);
             let (p1, p2) = match answer {
                 Answer::Sat(ps) => match (ps.first(), ps.get(1)) {
@@ -215,6 +216,8 @@ impl Verifier<'_> {
             return;
         };
         let classes = self.space.tool_classes(&a.targets);
+        let own = super::verify::slots_of(self.space, &a.condition);
+        self.focus_on(&classes, &own);
         let near = self.overlapping(&classes);
         let dec = self.decisions(&near, &self.req);
         let kind = if a.effect == Effect::Deny {

@@ -10,7 +10,9 @@
 //! wrong-UNSAT bugs there.
 
 use super::space::{SlotKind, Space, TYPES, string_glob, type_tag};
-use crate::ir::{Cond, Effect, JsonType, Literal, Operand, PathSeg, Policy, Pred, Rule, Target};
+use crate::ir::{
+    CmpOp, Cond, Effect, JsonType, Literal, Operand, PathSeg, Policy, Pred, Rule, Target,
+};
 use std::cell::Cell;
 use z3::ast::{Bool, Int};
 use z3::{Params, SatResult};
@@ -94,8 +96,11 @@ pub struct Request<'s> {
     tool: Int,
     server: Option<Int>,
     slots: Vec<SlotVars>,
-    /// Domain constraints: ranges, types, containers.
+    /// Domain constraints on the tool and server: asserted once per session.
     pub domain: Vec<F>,
+    /// Per slot, its domain constraints (ranges, types, containers, schema, annotations):
+    /// asserted per query for the slots the query involves only.
+    slot_domains: Vec<Vec<F>>,
 }
 
 fn int(n: usize) -> Int {
@@ -125,9 +130,10 @@ impl<'s> Request<'s> {
             server,
             slots: Vec::new(),
             domain: Vec::new(),
+            slot_domains: vec![Vec::new(); space.slots.len()],
         };
-        let tools: Vec<usize> = space.tool_domain();
-        r.domain.push(one_of(&r.tool, &tools));
+        // Every query constrains the tool through some targets (which keep to the domain).
+        r.domain.push(within(&r.tool, space.tools.classes.len()));
         if let (Some(s), Some(names)) = (&r.server, &space.servers) {
             // One more value than classes: no server at all.
             r.domain.push(within(s, names.classes.len() + 1));
@@ -143,7 +149,10 @@ impl<'s> Request<'s> {
         for (class, slot, tags) in &space.schema {
             if let Some(v) = r.slots.get(*slot) {
                 let typed = one_of(&v.ty, tags);
-                r.domain.push(F(r.tool.eq(int(*class))).implies(&typed));
+                let f = F(r.tool.eq(int(*class))).implies(&typed);
+                if let Some(d) = r.slot_domains.get_mut(*slot) {
+                    d.push(f);
+                }
             }
         }
         // With a catalog, a tool's annotations are what it declares.
@@ -154,7 +163,10 @@ impl<'s> Request<'s> {
             for (class, ann) in space.annotations.iter().enumerate() {
                 if let Some(ann) = ann {
                     let value = F(v.boolean.iff(Bool::from_bool(ann.get(*a))));
-                    r.domain.push(F(r.tool.eq(int(class))).implies(&value));
+                    let f = F(r.tool.eq(int(class))).implies(&value);
+                    if let Some(d) = r.slot_domains.get_mut(i) {
+                        d.push(f);
+                    }
                 }
             }
         }
@@ -226,7 +238,30 @@ impl<'s> Request<'s> {
                 }
             }
         }
-        self.domain.extend(d);
+        if let Some(list) = self.slot_domains.get_mut(i) {
+            *list = d;
+        }
+    }
+
+    /// The domain constraints of these slots and their enclosing paths.
+    pub fn domain_for(&self, slots: &[usize]) -> Vec<F> {
+        let mut all: Vec<usize> = Vec::new();
+        for &i in slots {
+            let mut cur = Some(i);
+            while let Some(c) = cur {
+                if all.contains(&c) {
+                    break;
+                }
+                all.push(c);
+                cur = self.space.slots.get(c).and_then(|s| s.parent.map(|p| p.0));
+            }
+        }
+        all.sort_unstable();
+        all.iter()
+            .filter_map(|&i| self.slot_domains.get(i))
+            .flatten()
+            .cloned()
+            .collect()
     }
 
     /// A copy whose slots `which` (and their enclosing paths) get fresh variables: the same
@@ -266,11 +301,26 @@ impl<'s> Request<'s> {
         one_of(&self.tool, classes)
     }
 
+    /// The tool is one of these classes and in the domain (with a catalog: a real tool).
+    fn tool_in_domain(&self, classes: &[usize]) -> F {
+        if self.space.closed_tools {
+            let domain = self.space.tool_domain();
+            let kept: Vec<usize> = classes
+                .iter()
+                .copied()
+                .filter(|c| domain.contains(c))
+                .collect();
+            one_of(&self.tool, &kept)
+        } else {
+            one_of(&self.tool, classes)
+        }
+    }
+
     pub fn targets(&self, targets: &[Target]) -> F {
         let parts: Vec<F> = targets
             .iter()
             .map(|t| {
-                let tool = self.tool_is(&self.space.tools.matching(&t.tool));
+                let tool = self.tool_in_domain(&self.space.tools.matching(&t.tool));
                 match (&t.server, &self.server, &self.space.servers) {
                     (Some(p), Some(s), Some(names)) => {
                         F::and(&[tool, one_of(s, &names.matching(p))])
@@ -357,10 +407,18 @@ impl<'s> Request<'s> {
                 F::and(&[F::or(&typed), F::or(&equal).not()])
             }
             Pred::Cmp(op, n) => {
-                let regions: Vec<usize> = (0..slot.numbers.len())
-                    .filter(|&r| slot.numbers.compare(r, n).is_some_and(|o| op.holds(o)))
-                    .collect();
-                F::and(&[self.ty_is(i, JsonType::Number), one_of(&v.number, &regions)])
+                // Regions are ordered like the numbers in them: one integer comparison.
+                let Some(at) = slot.numbers.exact(n) else {
+                    return F::ff();
+                };
+                let at = int(at);
+                let holds = match op {
+                    CmpOp::Lt => v.number.lt(at),
+                    CmpOp::Le => v.number.le(at),
+                    CmpOp::Gt => v.number.gt(at),
+                    CmpOp::Ge => v.number.ge(at),
+                };
+                F::and(&[self.ty_is(i, JsonType::Number), F(holds)])
             }
             Pred::Glob(_) | Pred::StartsWith(_) | Pred::EndsWith(_) => string_glob_holds(pred),
             Pred::Regex(r) => match slot.regex_index(&r.source).and_then(|k| v.regex.get(k)) {
@@ -490,7 +548,8 @@ pub struct Session {
 
 impl Session {
     pub fn new(timeout_ms: u32, domain: &[F]) -> Session {
-        let solver = z3::Solver::new();
+        // Bounded integers and booleans only: the linear-integer-arithmetic solver suffices.
+        let solver = z3::Solver::new_for_logic("QF_LIA").unwrap_or_default();
         let mut params = Params::new();
         params.set_u32("timeout", timeout_ms.max(1));
         solver.set_params(&params);
@@ -520,7 +579,12 @@ impl Session {
         for (lit, f) in literals.iter().zip(assumptions) {
             self.solver.assert(lit.implies(&f.0));
         }
-        let answer = match self.solver.check_assumptions(&literals) {
+        let result = if literals.is_empty() {
+            self.solver.check()
+        } else {
+            self.solver.check_assumptions(&literals)
+        };
+        let answer = match result {
             SatResult::Sat => match self.solver.get_model() {
                 Some(m) => Answer::Sat(read.iter().map(|r| r.point(&m)).collect()),
                 None => Answer::Unknown("the solver gave no model".into()),

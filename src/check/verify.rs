@@ -27,6 +27,10 @@ pub(super) struct Verifier<'a> {
     /// Per tool class, the rules that can match it.
     by_class: Vec<Vec<usize>>,
     matches: Vec<F>,
+    /// Per rule, the slots its condition reads.
+    rule_slots: Vec<Vec<usize>>,
+    /// The domain constraints of the slots the current questions involve.
+    focus: Vec<F>,
     pub out: Vec<Diagnostic>,
     pub inconclusive: usize,
 }
@@ -68,7 +72,14 @@ impl<'a> Verifier<'a> {
             }
         }
         let matches = policy.rules.iter().map(|r| req.rule(r)).collect();
+        let rule_slots = policy
+            .rules
+            .iter()
+            .map(|r| slots_of(space, &r.condition))
+            .collect();
         Verifier {
+            rule_slots,
+            focus: Vec::new(),
             policy,
             space,
             req,
@@ -104,7 +115,9 @@ impl<'a> Verifier<'a> {
 
     /// Runs a query; unknown answers become an inconclusive diagnostic at `span`.
     pub fn ask(&mut self, goals: &[F], assumptions: &[F], span: Span, question: &str) -> Answer {
-        let answer = self.session.check(goals, assumptions, &[&self.req]);
+        let mut all = self.focus.clone();
+        all.extend(goals.iter().cloned());
+        let answer = self.session.check(&all, assumptions, &[&self.req]);
         if let Answer::Unknown(reason) = &answer {
             let reason = reason.clone();
             self.unknown(span, question, &reason);
@@ -167,7 +180,9 @@ impl<'a> Verifier<'a> {
                 .iter()
                 .filter_map(|&x| candidates.get(x).cloned())
                 .collect();
-            match self.session.check(goals, &assumptions, &[]) {
+            let mut all = self.focus.clone();
+            all.extend(goals.iter().cloned());
+            match self.session.check(&all, &assumptions, &[]) {
                 Answer::Unsat(core) => {
                     keep = core.iter().filter_map(|&c| trial.get(c).copied()).collect();
                     k = 0;
@@ -197,13 +212,16 @@ impl<'a> Verifier<'a> {
         let n = self.policy.rules.len();
         let mut status = Vec::with_capacity(n);
         for i in 0..n {
+            self.focus_on_rule(i);
             let s = self.status(i);
             status.push(s);
         }
         for i in 0..n {
+            self.focus_on_rule(i);
             self.report_status(i, &status);
         }
         for i in 0..n {
+            self.focus_on_rule(i);
             if let Some(Status::Matches) = status.get(i) {
                 self.redundant(i, &status);
                 self.conflicts(i, &status);
@@ -231,6 +249,26 @@ impl<'a> Verifier<'a> {
             return Status::Empty;
         }
         let m = self.m(i);
+        let blockers: Vec<usize> = self
+            .overlapping(&classes)
+            .into_iter()
+            .filter(|&q| q != i && self.rule(q).is_some_and(|q| blocks(q, r)))
+            .collect();
+        // One query answers both questions when the rule decides something (the usual case).
+        let negs: Vec<F> = blockers.iter().map(|&q| self.m(q).not()).collect();
+        let core = match self.ask(
+            std::slice::from_ref(&m),
+            &negs,
+            r.head,
+            "whether this rule can take effect",
+        ) {
+            Answer::Sat(_) => return Status::Matches,
+            Answer::Unknown(_) => return Status::Unknown,
+            Answer::Unsat(core) => core,
+        };
+        if blockers.is_empty() {
+            return Status::Empty;
+        }
         let point = match self.ask(
             std::slice::from_ref(&m),
             &[],
@@ -244,33 +282,17 @@ impl<'a> Verifier<'a> {
             Answer::Unsat(_) => return Status::Empty,
             Answer::Unknown(_) => return Status::Unknown,
         };
-        let blockers: Vec<usize> = self
-            .overlapping(&classes)
-            .into_iter()
-            .filter(|&q| q != i && self.rule(q).is_some_and(|q| blocks(q, r)))
+        let min = if core.len() > 1 {
+            self.minimize(std::slice::from_ref(&m), &negs, core, r.head)
+        } else {
+            core
+        };
+        let mut set: Vec<usize> = min
+            .iter()
+            .filter_map(|&k| blockers.get(k).copied())
             .collect();
-        if blockers.is_empty() {
-            return Status::Matches;
-        }
-        let negs: Vec<F> = blockers.iter().map(|&q| self.m(q).not()).collect();
-        match self.ask(
-            std::slice::from_ref(&m),
-            &negs,
-            r.head,
-            "whether this rule can take effect",
-        ) {
-            Answer::Sat(_) => Status::Matches,
-            Answer::Unsat(core) => {
-                let min = self.minimize(&[m], &negs, core, r.head);
-                let mut set: Vec<usize> = min
-                    .iter()
-                    .filter_map(|&k| blockers.get(k).copied())
-                    .collect();
-                set.sort_unstable();
-                Status::Blocked(set, point)
-            }
-            Answer::Unknown(_) => Status::Unknown,
-        }
+        set.sort_unstable();
+        Status::Blocked(set, point)
     }
 }
 
@@ -418,7 +440,11 @@ impl Verifier<'_> {
         ) else {
             return;
         };
-        let min = self.minimize(&goals, &assumptions, core, r.head);
+        let min = if core.len() > 1 {
+            self.minimize(&goals, &assumptions, core, r.head)
+        } else {
+            core
+        };
         let cover: Vec<usize> = min
             .iter()
             .filter_map(|&k| later_same.get(k).copied())
@@ -478,7 +504,43 @@ pub(super) fn compared_arguments(c: &crate::ir::Cond, out: &mut Vec<Operand>) {
     }
 }
 
+/// The slots a condition reads.
+pub(super) fn slots_of(space: &Space, c: &crate::ir::Cond) -> Vec<usize> {
+    let mut out = Vec::new();
+    super::catalog::tests(c, &mut |t| {
+        if let Some(i) = space.slot(&t.operand)
+            && !out.contains(&i)
+        {
+            out.push(i);
+        }
+    });
+    out
+}
+
 impl Verifier<'_> {
+    /// Sets the domain for questions about the rules that can match these tool classes, plus
+    /// extra slots.
+    pub(super) fn focus_on(&mut self, classes: &[usize], extra: &[usize]) {
+        let mut slots: Vec<usize> = extra.to_vec();
+        for r in self.overlapping(classes) {
+            if let Some(list) = self.rule_slots.get(r) {
+                slots.extend(list);
+            }
+        }
+        slots.sort_unstable();
+        slots.dedup();
+        self.focus = self.req.domain_for(&slots);
+    }
+
+    fn focus_on_rule(&mut self, i: usize) {
+        let classes = self.classes_of(i);
+        self.focus_on(&classes, &[]);
+    }
+
+    pub(super) fn focus_domain(&self) -> Vec<F> {
+        self.focus.clone()
+    }
+
     pub(super) fn classes_of(&self, i: usize) -> Vec<usize> {
         self.classes.get(i).cloned().unwrap_or_default()
     }
