@@ -3,7 +3,8 @@
 # Idempotent: installs only what is missing. Needs root (apt-get) the first time.
 set -euo pipefail
 
-apt_packages=(libz3-dev pkg-config clang libclang-dev)
+# libz3-dev: the `verify` feature (default) links Debian's libz3 4.8.12 through pkg-config.
+apt_packages=(libz3-dev pkg-config)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

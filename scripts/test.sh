@@ -11,6 +11,6 @@ export NO_COLOR=1
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
 cargo test
-cargo run --quiet -- check examples/
+cargo run --quiet -- check examples/*.warden
 cargo run --quiet -- test examples/
 cargo run --quiet -- fmt --check examples/

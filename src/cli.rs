@@ -5,6 +5,8 @@
 
 mod check;
 mod compile;
+#[cfg(feature = "verify")]
+mod diff;
 mod eval;
 mod fmt;
 mod import;
@@ -36,6 +38,8 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     Check(check::Args),
+    #[cfg(feature = "verify")]
+    Diff(diff::Args),
     Fmt(fmt::Args),
     Eval(eval::Args),
     Test(test::Args),
@@ -70,6 +74,8 @@ pub fn run(cli: Cli) -> u8 {
     let color = cli.color.enabled();
     match cli.command {
         Command::Check(args) => check::run(args, color),
+        #[cfg(feature = "verify")]
+        Command::Diff(args) => diff::run(args, color),
         Command::Fmt(args) => fmt::run(args, color),
         Command::Eval(args) => eval::run(args, color),
         Command::Test(args) => test::run(args, color),

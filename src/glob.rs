@@ -18,8 +18,9 @@ pub struct Glob {
     tokens: Vec<Token>,
 }
 
+/// One element of a parsed pattern, for consumers that build automata (the verifier).
 #[derive(Clone, Debug, PartialEq, Eq)]
-enum Token {
+pub enum Token {
     /// One character, matched exactly (escapes already removed).
     Literal(char),
     /// `?`: any one character.
@@ -35,7 +36,7 @@ enum Token {
 
 impl Token {
     /// Whether this single-character token matches `c` (a `Star` matches nothing here).
-    fn matches(&self, c: char) -> bool {
+    pub fn matches(&self, c: char) -> bool {
         match self {
             Token::Literal(l) => *l == c,
             Token::Any => true,
@@ -103,6 +104,11 @@ impl Glob {
     /// The pattern as written.
     pub fn as_str(&self) -> &str {
         &self.source
+    }
+
+    /// The parsed tokens (consecutive stars collapsed), for building automata.
+    pub fn tokens(&self) -> &[Token] {
+        &self.tokens
     }
 
     /// Whether the whole of `s` matches.

@@ -1,15 +1,17 @@
-//! `warden check`: parse, lower and lint policies; report every diagnostic of every file.
+//! `warden check`: parse, lower and lint policies, then verify every policy that lowered
+//! without errors (crate::check); report every diagnostic of every file.
 
 use super::{EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
-use crate::diagnostic::{Severity, render};
+use crate::check::{Catalog, Options, Stats};
+use crate::diagnostic::{Severity, code, render};
 use crate::pipeline;
 use clap::ValueEnum;
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
 #[command(
-    about = "Check policies: syntax, names, types and lints, all files in one run",
-    after_help = "Examples:\n  warden check examples/\n  warden check --format json policy.warden\n  warden check --format sarif policies/ > warden.sarif\n\nExit status: 0 no errors, 1 errors (or warnings with --deny-warnings), 2 usage or I/O errors."
+    about = "Check policies: syntax, names, types, lints and proofs (unreachable, conflicting, redundant rules, assertions)",
+    after_help = "Examples:\n  warden check examples/\n  warden check --format json policy.warden\n  warden check --format sarif policies/ > warden.sarif\n  warden check --catalog tools.json policy.warden\n\nExit status: 0 no errors, 1 errors (or warnings with --deny-warnings, or inconclusive\nproofs with --fail-on-inconclusive), 2 usage or I/O errors."
 )]
 pub struct Args {
     /// Policy files, or directories searched for *.warden files.
@@ -21,6 +23,16 @@ pub struct Args {
     /// Treat warnings as errors for the exit status.
     #[arg(long)]
     pub deny_warnings: bool,
+    /// A server's `tools/list` result (JSON `{"tools": [...]}`): check tool names, argument
+    /// paths and types against it, and verify over its tools only.
+    #[arg(long, value_name = "FILE")]
+    pub catalog: Option<PathBuf>,
+    /// Per solver query timeout in milliseconds; a query that runs out is inconclusive.
+    #[arg(long, value_name = "N", default_value_t = crate::check::DEFAULT_TIMEOUT_MS)]
+    pub timeout_ms: u32,
+    /// Exit 1 when any proof is inconclusive.
+    #[arg(long)]
+    pub fail_on_inconclusive: bool,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -31,11 +43,41 @@ pub enum Format {
 }
 
 pub fn run(args: Args, color: bool) -> u8 {
-    let ws = pipeline::load(&args.paths);
+    let catalog = match &args.catalog {
+        None => None,
+        Some(path) => match std::fs::read_to_string(path)
+            .map_err(|e| e.to_string())
+            .and_then(|t| Catalog::from_json(&t))
+        {
+            Ok(c) => Some(c),
+            Err(e) => {
+                eprintln!("error: catalog `{}`: {e}", pipeline::display(path));
+                return EXIT_USAGE;
+            }
+        },
+    };
+    let options = Options {
+        timeout_ms: args.timeout_ms,
+        catalog,
+    };
+    let mut ws = pipeline::load(&args.paths);
+    let mut stats = Stats::default();
+    for file in &ws.files {
+        if file.has_errors {
+            continue;
+        }
+        if let Some(policy) = &file.policy {
+            let (mut found, s) = crate::check::check(policy, &options);
+            stats.add(&s);
+            ws.diagnostics.append(&mut found);
+        }
+    }
+    crate::diagnostic::sort(&mut ws.diagnostics);
     match args.format {
         Format::Human => {
             print!("{}", render::human(&ws.diagnostics, &ws.sources, color));
             println!("{}", render::summary(&ws.diagnostics, ws.files.len()));
+            println!("{}", summary(&stats));
         }
         Format::Json => print!("{}", render::json_lines(&ws.diagnostics, &ws.sources)),
         Format::Sarif => println!(
@@ -46,11 +88,32 @@ pub fn run(args: Args, color: bool) -> u8 {
     for (path, err) in &ws.io_errors {
         eprintln!("error: cannot read `{}`: {err}", pipeline::display(path));
     }
+    let inconclusive = ws.diagnostics.iter().any(|d| d.code == code::INCONCLUSIVE);
     if !ws.io_errors.is_empty() {
         EXIT_USAGE
-    } else if ws.has_errors() || (args.deny_warnings && ws.count(Severity::Warning) > 0) {
+    } else if ws.has_errors()
+        || (args.deny_warnings && ws.count(Severity::Warning) > 0)
+        || (args.fail_on_inconclusive && inconclusive)
+    {
         EXIT_FINDINGS
     } else {
         EXIT_OK
     }
+}
+
+/// "verified 12 rules: 40 solver queries, 0 inconclusive, 35 ms".
+fn summary(stats: &Stats) -> String {
+    if !stats.verified {
+        return format!(
+            "{} rules linted; proofs skipped (built without the `verify` feature)",
+            stats.rules
+        );
+    }
+    format!(
+        "verified {} rules: {} solver queries, {} inconclusive, {} ms",
+        stats.rules,
+        stats.queries,
+        stats.inconclusive,
+        stats.elapsed.as_millis()
+    )
 }

@@ -70,6 +70,19 @@ codes! {
     INVALID_TEST_CALL = "WD2016", "invalid-test-call", Error, "a test call is not a call a client could make";
     NON_BOOLEAN_CONDITION = "WD2017", "non-boolean-condition", Error, "a bare value used as a condition is not a boolean";
 
+    UNREACHABLE_RULE = "WD3001", "unreachable-rule", Error, "every call a rule matches is decided by rules of higher precedence";
+    EMPTY_RULE = "WD3002", "empty-rule", Error, "a rule's targets and condition can never hold together";
+    CONFLICTING_RULES = "WD3003", "conflicting-rules", Warning, "rules of different effects partly overlap";
+    REDUNDANT_RULE = "WD3004", "redundant-rule", Warning, "removing a rule would change no decision";
+    LIMIT_NEVER_APPLIES = "WD3005", "limit-never-applies", Error, "a limit is on a rule whose calls are never forwarded";
+    ASSERTION_VIOLATED = "WD3006", "assertion-violated", Error, "a call breaks an `assert`";
+    MISSING_ARGUMENT_HAZARD = "WD3007", "missing-argument-hazard", Warning, "leaving out an argument, or giving it another type, gets a call past a deny";
+    INCONCLUSIVE = "WD3008", "verification-inconclusive", Warning, "the solver could not answer a question in time";
+    WITNESS_MISMATCH = "WD3009", "witness-replay-failed", Error, "internal: a witness did not replay through the evaluator";
+    UNKNOWN_TOOL = "WD3010", "unknown-tool", Warning, "a rule names a tool the catalog does not have";
+    UNMATCHED_TOOL_PATTERN = "WD3011", "unmatched-tool-pattern", Warning, "a tool glob matches no tool in the catalog";
+    UNKNOWN_ARGUMENT = "WD3012", "unknown-argument", Warning, "a condition looks at an argument the tool's input schema does not have";
+    SCHEMA_TYPE_MISMATCH = "WD3013", "schema-type-mismatch", Warning, "a test compares an argument with a JSON type its schema rules out";
     PJ_GLOB_TARGET = "WD4001", "policy-json-glob-target", Error, "a glob target cannot be written in policy.json without a catalog to expand it";
     PJ_SERVER_TARGET = "WD4002", "policy-json-server-target", Error, "a target is qualified by a server, but a policy.json governs one server";
     PJ_IDENTITY_CONDITION = "WD4003", "policy-json-identity-condition", Error, "a condition looks at the grant, agent or session, which policy.json conditions cannot";

@@ -1,0 +1,573 @@
+//! The verifier's questions about one policy, each a satisfiability query over one symbolic
+//! request, and the diagnostics they give.
+//!
+//! Rules are indexed by tool class ([`Space::tool_classes`]): a question about a rule only
+//! involves the rules that can match one of its tools. One solver session holds the domain
+//! and every query runs between push and pop. Precedence: a rule `Q` *blocks* `R` when `Q`'s
+//! effect is stronger (hide > deny > approve > allow), or the same and `Q` comes first.
+//! Every finding that claims a call exists is replayed through [`crate::eval`] first.
+
+use super::smt::{Answer, Decisions, F, Point, Request, Session};
+use super::space::Space;
+use super::witness;
+use super::{Options, Stats};
+use crate::call::Call;
+use crate::diagnostic::{Diagnostic, Severity, code};
+use crate::eval::{self, Decider};
+use crate::ir::{Effect, Operand, Policy, Rule};
+use crate::source::Span;
+
+pub(super) struct Verifier<'a> {
+    pub policy: &'a Policy,
+    pub space: &'a Space,
+    pub req: Request<'a>,
+    pub session: Session,
+    /// Per rule, the tool classes it can match.
+    classes: Vec<Vec<usize>>,
+    /// Per tool class, the rules that can match it.
+    by_class: Vec<Vec<usize>>,
+    matches: Vec<F>,
+    /// Per rule, the slots its condition reads.
+    rule_slots: Vec<Vec<usize>>,
+    /// The domain constraints of the slots the current questions involve.
+    focus: Vec<F>,
+    pub out: Vec<Diagnostic>,
+    pub inconclusive: usize,
+}
+
+/// What the first two questions found about a rule.
+#[derive(Clone)]
+pub(super) enum Status {
+    Empty,
+    /// Matches something, and decides some of it.
+    Matches,
+    /// Every call it matches is decided by these rules; a call it matches.
+    Blocked(Vec<usize>, Point),
+    Unknown,
+}
+
+fn blocks(q: &Rule, r: &Rule) -> bool {
+    q.effect.precedence() > r.effect.precedence() || (q.effect == r.effect && q.index < r.index)
+}
+
+fn denies(e: Effect) -> bool {
+    matches!(e, Effect::Deny | Effect::Hide)
+}
+
+impl<'a> Verifier<'a> {
+    pub fn new(policy: &'a Policy, space: &'a Space, options: &Options) -> Verifier<'a> {
+        let req = Request::new(space, "");
+        let session = Session::new(options.timeout_ms, &req.domain);
+        let classes: Vec<Vec<usize>> = policy
+            .rules
+            .iter()
+            .map(|r| space.tool_classes(&r.targets))
+            .collect();
+        let mut by_class = vec![Vec::new(); space.tools.classes.len()];
+        for (i, cs) in classes.iter().enumerate() {
+            for &c in cs {
+                if let Some(list) = by_class.get_mut(c) {
+                    list.push(i);
+                }
+            }
+        }
+        let matches = policy.rules.iter().map(|r| req.rule(r)).collect();
+        let rule_slots = policy
+            .rules
+            .iter()
+            .map(|r| slots_of(space, &r.condition))
+            .collect();
+        Verifier {
+            rule_slots,
+            focus: Vec::new(),
+            policy,
+            space,
+            req,
+            session,
+            classes,
+            by_class,
+            matches,
+            out: Vec::new(),
+            inconclusive: 0,
+        }
+    }
+
+    /// The rules that can match one of these tool classes, in source order.
+    pub fn overlapping(&self, classes: &[usize]) -> Vec<usize> {
+        let mut out: Vec<usize> = classes
+            .iter()
+            .filter_map(|&c| self.by_class.get(c))
+            .flatten()
+            .copied()
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    fn rule(&self, i: usize) -> Option<&'a Rule> {
+        self.policy.rules.get(i)
+    }
+
+    fn m(&self, i: usize) -> F {
+        self.matches.get(i).cloned().unwrap_or_else(F::ff)
+    }
+
+    /// Runs a query; unknown answers become an inconclusive diagnostic at `span`.
+    pub fn ask(&mut self, goals: &[F], assumptions: &[F], span: Span, question: &str) -> Answer {
+        let mut all = self.focus.clone();
+        all.extend(goals.iter().cloned());
+        let answer = self.session.check(&all, assumptions, &[&self.req]);
+        if let Answer::Unknown(reason) = &answer {
+            let reason = reason.clone();
+            self.unknown(span, question, &reason);
+        }
+        answer
+    }
+
+    /// The call for a point, if `claim` holds for it under the evaluator; otherwise records
+    /// why not (an inconclusive regex, or a bug) and gives `None`.
+    pub fn replay(&mut self, p: &Point, span: Span, claim: impl Fn(&Call) -> bool) -> Option<Call> {
+        let annotations = self.space.annotations.get(p.tool).copied().flatten();
+        let built = witness::build(self.space, p, annotations);
+        if claim(&built.call) {
+            return Some(witness::shrink(built.call, claim));
+        }
+        let json = built.call.to_json().to_string();
+        if built.exact {
+            self.out.push(
+                Diagnostic::new(
+                    code::WITNESS_MISMATCH,
+                    span,
+                    "a witness did not replay: this is a bug in warden",
+                )
+                .note(format!("witness: {json}"))
+                .help("please report it with this policy"),
+            );
+        } else {
+            self.inconclusive += 1;
+            self.out.push(
+                Diagnostic::new(
+                    code::INCONCLUSIVE,
+                    span,
+                    "could not build a call for a finding here",
+                )
+                .label("a regular expression is involved, which the verifier approximates")
+                .note(format!("closest call tried: {json}")),
+            );
+        }
+        None
+    }
+
+    /// Shrinks an unsat core of assumptions to a minimal one (deletion-based).
+    fn minimize(
+        &mut self,
+        goals: &[F],
+        candidates: &[F],
+        core: Vec<usize>,
+        span: Span,
+    ) -> Vec<usize> {
+        let mut keep = core;
+        let mut k = 0;
+        while k < keep.len() {
+            let trial: Vec<usize> = keep
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != k)
+                .map(|(_, &x)| x)
+                .collect();
+            let assumptions: Vec<F> = trial
+                .iter()
+                .filter_map(|&x| candidates.get(x).cloned())
+                .collect();
+            let mut all = self.focus.clone();
+            all.extend(goals.iter().cloned());
+            match self.session.check(&all, &assumptions, &[]) {
+                Answer::Unsat(core) => {
+                    keep = core.iter().filter_map(|&c| trial.get(c).copied()).collect();
+                    k = 0;
+                    keep.sort_unstable();
+                    // Restart over the smaller core, skipping what was already tried is not
+                    // worth the bookkeeping: cores are small.
+                    if keep.len() <= 1 {
+                        break;
+                    }
+                    continue;
+                }
+                Answer::Sat(_) => k += 1,
+                Answer::Unknown(reason) => {
+                    self.unknown(
+                        span,
+                        "whether a smaller set of rules blocks this one",
+                        &reason,
+                    );
+                    k += 1;
+                }
+            }
+        }
+        keep
+    }
+
+    pub fn run(&mut self) -> Stats {
+        let n = self.policy.rules.len();
+        let mut status = Vec::with_capacity(n);
+        for i in 0..n {
+            self.focus_on_rule(i);
+            let s = self.status(i);
+            status.push(s);
+        }
+        for i in 0..n {
+            self.focus_on_rule(i);
+            self.report_status(i, &status);
+        }
+        for i in 0..n {
+            self.focus_on_rule(i);
+            if let Some(Status::Matches) = status.get(i) {
+                self.redundant(i, &status);
+                self.conflicts(i, &status);
+                self.hazards(i);
+            }
+        }
+        for a in 0..self.policy.assertions.len() {
+            self.assertion(a);
+        }
+        Stats {
+            rules: n,
+            queries: self.session.queries(),
+            inconclusive: self.inconclusive,
+            ..Stats::default()
+        }
+    }
+
+    /// Empty? Blocked? A call it matches.
+    fn status(&mut self, i: usize) -> Status {
+        let Some(r) = self.rule(i) else {
+            return Status::Unknown;
+        };
+        let classes = self.classes.get(i).cloned().unwrap_or_default();
+        if classes.is_empty() {
+            return Status::Empty;
+        }
+        let m = self.m(i);
+        let blockers: Vec<usize> = self
+            .overlapping(&classes)
+            .into_iter()
+            .filter(|&q| q != i && self.rule(q).is_some_and(|q| blocks(q, r)))
+            .collect();
+        // One query answers both questions when the rule decides something (the usual case).
+        let negs: Vec<F> = blockers.iter().map(|&q| self.m(q).not()).collect();
+        let core = match self.ask(
+            std::slice::from_ref(&m),
+            &negs,
+            r.head,
+            "whether this rule can take effect",
+        ) {
+            Answer::Sat(_) => return Status::Matches,
+            Answer::Unknown(_) => return Status::Unknown,
+            Answer::Unsat(core) => core,
+        };
+        if blockers.is_empty() {
+            return Status::Empty;
+        }
+        let point = match self.ask(
+            std::slice::from_ref(&m),
+            &[],
+            r.head,
+            "whether this rule can match",
+        ) {
+            Answer::Sat(mut ps) => match ps.pop() {
+                Some(p) => p,
+                None => return Status::Unknown,
+            },
+            Answer::Unsat(_) => return Status::Empty,
+            Answer::Unknown(_) => return Status::Unknown,
+        };
+        let min = if core.len() > 1 {
+            self.minimize(std::slice::from_ref(&m), &negs, core, r.head)
+        } else {
+            core
+        };
+        let mut set: Vec<usize> = min
+            .iter()
+            .filter_map(|&k| blockers.get(k).copied())
+            .collect();
+        set.sort_unstable();
+        Status::Blocked(set, point)
+    }
+}
+
+fn effect_word(e: Effect) -> &'static str {
+    e.keyword()
+}
+
+impl Verifier<'_> {
+    fn report_status(&mut self, i: usize, status: &[Status]) {
+        let Some(r) = self.rule(i) else { return };
+        match status.get(i) {
+            Some(Status::Empty) => {
+                if self.space.closed_tools && self.classes.get(i).is_some_and(Vec::is_empty) {
+                    return; // the catalog check reports the unknown tools
+                }
+                self.out.push(
+                    Diagnostic::new(
+                        code::EMPTY_RULE,
+                        r.head,
+                        format!("{} rule `{}` can never match", effect_word(r.effect), r.id),
+                    )
+                    .label("no call satisfies its targets and condition together")
+                    .secondary(r.span, "look for comparisons that contradict each other")
+                    .help("fix the condition, or delete the rule"),
+                );
+            }
+            Some(Status::Blocked(by, point)) => self.report_blocked(r, by, point, status),
+            _ => {}
+        }
+    }
+
+    fn report_blocked(&mut self, r: &Rule, by: &[usize], point: &Point, status: &[Status]) {
+        let _ = status;
+        if r.effect.forwards() && !r.limits.is_empty() {
+            // Its limits still count on forwarded calls even when another rule decides.
+            let stoppers: Vec<F> = self
+                .overlapping(&self.classes.get(r.index).cloned().unwrap_or_default())
+                .into_iter()
+                .filter(|&q| self.rule(q).is_some_and(|q| denies(q.effect)))
+                .map(|q| self.m(q).not())
+                .collect();
+            let mut goals = vec![self.m(r.index)];
+            goals.extend(stoppers);
+            match self.ask(&goals, &[], r.head, "whether this rule's limits ever apply") {
+                Answer::Sat(_) | Answer::Unknown(_) => return,
+                Answer::Unsat(_) => {
+                    if let Some(l) = r.limits.first() {
+                        self.out.push(
+                            Diagnostic::new(
+                                code::LIMIT_NEVER_APPLIES,
+                                l.span,
+                                format!("this limit on `{}` never counts a call", r.id),
+                            )
+                            .label("every call the rule matches is denied")
+                            .help("limits count forwarded calls only: move the limit to a rule that allows"),
+                        );
+                    }
+                }
+            }
+        }
+        let idx = r.index;
+        let Some(call) = self.replay(point, r.head, |c| {
+            eval::rule_matches(r, c) && eval::evaluate(self.policy, c).decider != Decider::Rule(idx)
+        }) else {
+            return;
+        };
+        let other = by
+            .iter()
+            .filter_map(|&q| self.rule(q))
+            .any(|q| q.effect != r.effect);
+        let mut d = Diagnostic::new(
+            code::UNREACHABLE_RULE,
+            r.head,
+            format!(
+                "{} rule `{}` can never take effect",
+                effect_word(r.effect),
+                r.id
+            ),
+        )
+        .label("every call it matches is decided by another rule first")
+        .severity(if other {
+            Severity::Error
+        } else {
+            Severity::Warning
+        })
+        .witness(call.to_json());
+        for q in by.iter().filter_map(|&q| self.rule(q)) {
+            let why = if q.effect == r.effect {
+                format!("by this earlier {}", effect_word(q.effect))
+            } else {
+                format!("by this {}", effect_word(q.effect))
+            };
+            d = d.secondary(q.head, why);
+        }
+        d = d.help(if other {
+            "narrow the blocking rules, or delete this one: as written it does nothing"
+        } else {
+            "delete it: the blocking rules already decide the same"
+        });
+        self.out.push(d);
+    }
+
+    /// Does removing the rule change no decision?
+    fn redundant(&mut self, i: usize, status: &[Status]) {
+        let Some(r) = self.rule(i) else { return };
+        if !r.limits.is_empty() {
+            return; // its limits count: removing it changes them
+        }
+        let near = self.overlapping(&self.classes.get(i).cloned().unwrap_or_default());
+        // A reason is part of the decision: a cover must give the same one.
+        let later_same: Vec<usize> = near
+            .iter()
+            .copied()
+            .filter(|&q| {
+                q > i
+                    && self
+                        .rule(q)
+                        .is_some_and(|q| q.effect == r.effect && q.reason == r.reason)
+            })
+            .collect();
+        let default_same =
+            self.policy.default.effect == r.effect && self.policy.default.reason == r.reason;
+        if later_same.is_empty() && !default_same {
+            return;
+        }
+        let mut goals = vec![self.m(i)];
+        let mut lower = Vec::new();
+        for &q in &near {
+            let Some(rq) = self.rule(q) else { continue };
+            if q != i && blocks(rq, r) {
+                goals.push(self.m(q).not());
+            } else if rq.effect.precedence() < r.effect.precedence() {
+                lower.push(self.m(q));
+            }
+        }
+        if default_same {
+            goals.push(F::or(&lower));
+        }
+        let assumptions: Vec<F> = later_same.iter().map(|&q| self.m(q).not()).collect();
+        let Answer::Unsat(core) = self.ask(
+            &goals,
+            &assumptions,
+            r.head,
+            "whether this rule is redundant",
+        ) else {
+            return;
+        };
+        let min = if core.len() > 1 {
+            self.minimize(&goals, &assumptions, core, r.head)
+        } else {
+            core
+        };
+        let cover: Vec<usize> = min
+            .iter()
+            .filter_map(|&k| later_same.get(k).copied())
+            .collect();
+        // Two rules covering each other: the later one is reported as unreachable already.
+        let mutual = !cover.is_empty()
+            && cover
+                .iter()
+                .all(|&q| matches!(status.get(q), Some(Status::Blocked(by, _)) if by.contains(&i)));
+        if mutual {
+            return;
+        }
+        let mut d = Diagnostic::new(
+            code::REDUNDANT_RULE,
+            r.head,
+            format!("{} rule `{}` is redundant", effect_word(r.effect), r.id),
+        )
+        .label("removing it changes no decision")
+        .help("delete it");
+        for q in cover.iter().filter_map(|&q| self.rule(q)) {
+            d = d.secondary(
+                q.head,
+                format!(
+                    "this {} decides the same calls the same way",
+                    effect_word(q.effect)
+                ),
+            );
+        }
+        if cover.is_empty() {
+            d = d.secondary(
+                self.policy.default.span,
+                format!(
+                    "the default ({}) decides the same",
+                    effect_word(self.policy.default.effect)
+                ),
+            );
+        }
+        self.out.push(d);
+    }
+}
+
+/// Arguments a condition compares (not just tests for presence), for the hazard check.
+pub(super) fn compared_arguments(c: &crate::ir::Cond, out: &mut Vec<Operand>) {
+    use crate::ir::{Cond, Pred};
+    match c {
+        Cond::True | Cond::False => {}
+        Cond::And(cs) | Cond::Or(cs) => cs.iter().for_each(|c| compared_arguments(c, out)),
+        Cond::Not(c) => compared_arguments(c, out),
+        Cond::Test(t) => {
+            if matches!(t.operand, Operand::Arg(_))
+                && !matches!(t.pred, Pred::Exists)
+                && !out.contains(&t.operand)
+            {
+                out.push(t.operand.clone());
+            }
+        }
+    }
+}
+
+/// The slots a condition reads.
+pub(super) fn slots_of(space: &Space, c: &crate::ir::Cond) -> Vec<usize> {
+    let mut out = Vec::new();
+    super::catalog::tests(c, &mut |t| {
+        if let Some(i) = space.slot(&t.operand)
+            && !out.contains(&i)
+        {
+            out.push(i);
+        }
+    });
+    out
+}
+
+impl Verifier<'_> {
+    /// Sets the domain for questions about the rules that can match these tool classes, plus
+    /// extra slots.
+    pub(super) fn focus_on(&mut self, classes: &[usize], extra: &[usize]) {
+        let mut slots: Vec<usize> = extra.to_vec();
+        for r in self.overlapping(classes) {
+            if let Some(list) = self.rule_slots.get(r) {
+                slots.extend(list);
+            }
+        }
+        slots.sort_unstable();
+        slots.dedup();
+        self.focus = self.req.domain_for(&slots);
+    }
+
+    fn focus_on_rule(&mut self, i: usize) {
+        let classes = self.classes_of(i);
+        self.focus_on(&classes, &[]);
+    }
+
+    pub(super) fn focus_domain(&self) -> Vec<F> {
+        self.focus.clone()
+    }
+
+    pub(super) fn classes_of(&self, i: usize) -> Vec<usize> {
+        self.classes.get(i).cloned().unwrap_or_default()
+    }
+
+    pub(super) fn rule_at(&self, i: usize) -> Option<&Rule> {
+        self.rule(i)
+    }
+
+    pub(super) fn matches_of(&self, i: usize) -> F {
+        self.m(i)
+    }
+
+    pub(super) fn decisions(&self, rules: &[usize], req: &Request<'_>) -> Decisions {
+        Decisions::new(self.policy, rules, req)
+    }
+
+    /// Records an unknown answer.
+    pub(super) fn unknown(&mut self, span: Span, question: &str, reason: &str) {
+        self.inconclusive += 1;
+        self.out.push(
+            Diagnostic::new(
+                code::INCONCLUSIVE,
+                span,
+                format!("could not decide {question}"),
+            )
+            .label(format!("the solver answered unknown: {reason}"))
+            .help("raise `--timeout-ms`, or simplify the rule; this is not a pass"),
+        );
+    }
+}

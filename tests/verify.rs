@@ -1,0 +1,354 @@
+//! The verifier: snapshot cases (tests/verify/*.warden, source and findings together), witness
+//! replay, a differential property test against the evaluator, and `warden diff`.
+
+#![cfg(feature = "verify")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers fail loudly"
+)]
+
+use proptest::prelude::*;
+use std::path::Path;
+use warden::call::Call;
+use warden::check::{Catalog, Options};
+use warden::diagnostic::{Diagnostic, code, render};
+use warden::eval;
+use warden::ir::{Effect, Policy};
+use warden::pipeline::Workspace;
+
+/// Loads one policy source; panics on lowering errors (cases are meant to lower cleanly).
+fn load(name: &str, text: &str) -> (Workspace, Policy) {
+    let mut ws = Workspace::default();
+    ws.add_source(Path::new(name), text.to_string());
+    assert!(
+        !ws.has_errors(),
+        "{name} does not lower: {:?}",
+        ws.diagnostics
+    );
+    let policy = ws.files[0].policy.clone().expect("a policy");
+    (ws, policy)
+}
+
+fn verify(policy: &Policy, catalog: Option<Catalog>) -> Vec<Diagnostic> {
+    let options = Options {
+        catalog,
+        ..Options::default()
+    };
+    let (diags, stats) = warden::check::check(policy, &options);
+    assert!(stats.verified);
+    for d in &diags {
+        assert_ne!(
+            d.code,
+            code::WITNESS_MISMATCH,
+            "a witness did not replay: {d:?}"
+        );
+    }
+    diags
+}
+
+#[test]
+fn snapshot_cases() {
+    insta::glob!("verify/*.warden", |path| {
+        let text = std::fs::read_to_string(path).unwrap();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        let (ws, policy) = load(&name, &text);
+        let catalog = std::fs::read_to_string(path.with_extension("json"))
+            .ok()
+            .map(|t| Catalog::from_json(&t).unwrap());
+        let diags = verify(&policy, catalog);
+        let mut out = ws.diagnostics.clone();
+        out.extend(diags.iter().cloned());
+        warden::diagnostic::sort(&mut out);
+        let rendered = render::human(&out, &ws.sources, false);
+        insta::assert_snapshot!(format!("{text}\n---\n{rendered}"));
+    });
+}
+
+/// The rule whose head a diagnostic points at.
+fn rule_of<'p>(policy: &'p Policy, d: &Diagnostic) -> Option<&'p warden::ir::Rule> {
+    policy.rules.iter().find(|r| r.head == d.primary.span)
+}
+
+fn codes(diags: &[Diagnostic]) -> Vec<&'static str> {
+    diags.iter().map(|d| d.code.name).collect()
+}
+
+#[test]
+fn every_witness_replays_to_its_claim() {
+    let text = std::fs::read_to_string("tests/verify/conflict.warden").unwrap();
+    let (_, policy) = load("conflict.warden", &text);
+    let diags = verify(&policy, None);
+    let conflicts: Vec<&Diagnostic> = diags
+        .iter()
+        .filter(|d| d.code == code::CONFLICTING_RULES)
+        .collect();
+    assert_eq!(conflicts.len(), 3, "{:?}", codes(&diags));
+    for d in conflicts {
+        let call = Call::from_json(d.witness.as_ref().unwrap()).unwrap();
+        let a = rule_of(&policy, d).unwrap();
+        assert!(eval::rule_matches(a, &call));
+        assert!(eval::evaluate(&policy, &call).effect.precedence() > a.effect.precedence());
+    }
+}
+
+#[test]
+fn unreachable_reports_the_minimal_blocking_set() {
+    let text = std::fs::read_to_string("tests/verify/unreachable.warden").unwrap();
+    let (_, policy) = load("unreachable.warden", &text);
+    let diags = verify(&policy, None);
+    let size = policy.rules.iter().find(|r| r.id == "allow-size").unwrap();
+    let d = diags
+        .iter()
+        .find(|d| d.code == code::UNREACHABLE_RULE && d.primary.span == size.head)
+        .unwrap();
+    // `3 < n < 7` needs both denies (`n < 5` and `n >= 5`), and not the unrelated rules.
+    let spans: Vec<_> = d.secondary.iter().map(|l| l.span).collect();
+    assert_eq!(spans, vec![policy.rules[3].head, policy.rules[4].head]);
+}
+
+// ------------------------------------------------------------------ differential property
+
+const TOOLS: [&str; 4] = ["a", "b", "c_x", "d"];
+
+fn rule_text() -> impl Strategy<Value = String> {
+    let effect = prop::sample::select(vec!["allow", "deny", "approve"]);
+    let target = prop::sample::select(vec!["a", "b", "c_*", "a, b", "*"]);
+    let cond = prop::sample::select(vec![
+        "",
+        " when args.n > 3",
+        " when args.n < 5",
+        " when args.n == 5",
+        " when args.n >= 3 and args.n <= 5",
+        " when args.s startswith \"ab\"",
+        " when args.s == \"abc\"",
+        " when args.s matches \"*c\"",
+        " when not (args.s exists)",
+        " when args.n != 5",
+        " when grant == \"ci\"",
+        " when args.n > 3 or args.s == \"b\"",
+    ]);
+    (effect, target, cond).prop_map(|(e, t, c)| format!("  {e} {t}{c}\n"))
+}
+
+fn calls() -> Vec<Call> {
+    let ns = [
+        None,
+        Some("0"),
+        Some("3"),
+        Some("4"),
+        Some("5"),
+        Some("7"),
+        Some("\"x\""),
+    ];
+    let ss = [
+        None,
+        Some("\"ab\""),
+        Some("\"abc\""),
+        Some("\"b\""),
+        Some("\"xc\""),
+        Some("1"),
+    ];
+    let mut out = Vec::new();
+    for tool in TOOLS {
+        for n in ns {
+            for s in ss {
+                for grant in [None, Some("ci")] {
+                    let mut args = serde_json::Map::new();
+                    if let Some(n) = n {
+                        args.insert("n".into(), serde_json::from_str(n).unwrap());
+                    }
+                    if let Some(s) = s {
+                        args.insert("s".into(), serde_json::from_str(s).unwrap());
+                    }
+                    let mut call = Call::new(tool);
+                    call.arguments = Some(serde_json::Value::Object(args));
+                    call.grant = grant.map(str::to_string);
+                    out.push(call);
+                }
+            }
+        }
+    }
+    out
+}
+
+fn without(policy: &Policy, index: usize) -> Policy {
+    let mut p = policy.clone();
+    p.rules.remove(index);
+    for (i, r) in p.rules.iter_mut().enumerate() {
+        r.index = i;
+    }
+    p
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    #[test]
+    fn findings_agree_with_the_evaluator(
+        rules in prop::collection::vec(rule_text(), 1..6),
+        default in prop::sample::select(vec!["allow", "deny"]),
+    ) {
+        let text = format!("policy p {{\n  default {default}\n{}}}\n", rules.concat());
+        let mut ws = Workspace::default();
+        ws.add_source(Path::new("p.warden"), text.clone());
+        let Some(policy) = ws.files[0].policy.clone().filter(|_| !ws.has_errors()) else {
+            return Ok(());
+        };
+        let diags = verify(&policy, None);
+        let calls = calls();
+        for d in &diags {
+            prop_assert!(d.code != code::INCONCLUSIVE, "{text}: {d:?}");
+            let Some(rule) = rule_of(&policy, d) else { continue };
+            let decided_by_rule = |c: &Call| {
+                eval::evaluate(&policy, c).decider == eval::Decider::Rule(rule.index)
+            };
+            if d.code == code::EMPTY_RULE {
+                prop_assert!(!calls.iter().any(|c| eval::rule_matches(rule, c)), "{text}");
+            }
+            if d.code == code::UNREACHABLE_RULE || d.code == code::EMPTY_RULE {
+                prop_assert!(!calls.iter().any(decided_by_rule), "{text}: {}", rule.id);
+            }
+            if d.code == code::REDUNDANT_RULE {
+                let smaller = without(&policy, rule.index);
+                for c in &calls {
+                    prop_assert_eq!(
+                        eval::evaluate(&policy, c).effect,
+                        eval::evaluate(&smaller, c).effect,
+                        "{}: removing {} changes {:?}", text, rule.id, c
+                    );
+                }
+            }
+            if d.code == code::CONFLICTING_RULES {
+                let call = Call::from_json(d.witness.as_ref().unwrap()).unwrap();
+                let other = policy.rules.iter().find(|r| r.head == d.secondary[0].span).unwrap();
+                prop_assert!(eval::rule_matches(rule, &call) && eval::rule_matches(other, &call));
+            }
+        }
+        // Conversely: a rule that decides some generated call is neither empty nor unreachable.
+        for r in &policy.rules {
+            if calls.iter().any(|c| eval::evaluate(&policy, c).decider == eval::Decider::Rule(r.index)) {
+                let flagged = diags.iter().any(|d| {
+                    d.primary.span == r.head
+                        && (d.code == code::EMPTY_RULE || d.code == code::UNREACHABLE_RULE)
+                });
+                prop_assert!(!flagged, "{}: {} decides a call", text, r.id);
+            }
+        }
+        let _ = Effect::Allow;
+    }
+}
+
+// ------------------------------------------------------------------ warden diff
+
+fn diff(old: &str, new: &str) -> warden::check::diff::Report {
+    let (_, a) = load("old.warden", old);
+    let (_, b) = load("new.warden", new);
+    let report = warden::check::diff::diff(&a, &b, &Options::default()).unwrap();
+    assert!(report.inconclusive.is_empty(), "{:?}", report.inconclusive);
+    for c in &report.changes {
+        // Every witness replays: decisions differ as reported.
+        assert_eq!(eval::evaluate(&a, &c.witness), c.old);
+        assert_eq!(eval::evaluate(&b, &c.witness), c.new);
+    }
+    report
+}
+
+fn kinds(r: &warden::check::diff::Report) -> Vec<(String, String, bool)> {
+    r.changes
+        .iter()
+        .map(|c| (c.tool.clone(), c.kind.describe(), c.more_permissive))
+        .collect()
+}
+
+const KESTRA_OLD: &str = r#"policy kestra {
+  allow list_flows, get_flow
+  allow execute_flow when args.namespace matches "company.team.*" limit 10 per minute per grant
+  approve delete_*
+}"#;
+
+const KESTRA_NEW: &str = r#"policy kestra {
+  allow list_flows
+  allow execute_flow when args.namespace matches "company.*" limit 20 per minute per grant
+  deny execute_flow when args.namespace == "company.prod.billing"
+  approve delete_*
+  allow delete_flow when args.namespace startswith "dev."
+}"#;
+
+#[test]
+fn diff_finds_new_access_lost_access_and_limit_changes() {
+    use warden::check::diff::Verdict;
+    let r = diff(KESTRA_OLD, KESTRA_NEW);
+    assert_eq!(r.verdict, Verdict::Incomparable);
+    assert_eq!(
+        kinds(&r),
+        vec![
+            ("get_flow".into(), "newly denied".into(), false),
+            ("execute_flow".into(), "newly allowed".into(), true),
+            ("execute_flow".into(), "limits changed".into(), false),
+        ]
+    );
+    assert!(r.new_access());
+    // The reverse direction: the same calls, the other way round.
+    let back = diff(KESTRA_NEW, KESTRA_OLD);
+    assert_eq!(back.verdict, Verdict::Incomparable);
+}
+
+#[test]
+fn diff_verdicts() {
+    use warden::check::diff::Verdict;
+    let same = diff(KESTRA_OLD, KESTRA_OLD);
+    assert_eq!(same.verdict, Verdict::Equivalent);
+    assert!(same.changes.is_empty() && !same.new_access());
+
+    let tighter = diff(
+        "policy p { allow run }",
+        "policy p { allow run\n deny run when args.env == \"prod\" }",
+    );
+    assert_eq!(tighter.verdict, Verdict::LessPermissive);
+    assert!(!tighter.new_access());
+    assert_eq!(
+        tighter.changes[0].witness.to_json().to_string(),
+        r#"{"arguments":{"env":"prod"},"name":"run"}"#
+    );
+
+    // Reordering rules changes nothing: precedence does not depend on order.
+    let reordered = diff(
+        "policy p { allow run\n deny run when args.n > 3 }",
+        "policy p { deny run when args.n > 3\n allow run }",
+    );
+    assert_eq!(reordered.verdict, Verdict::Equivalent);
+
+    // hide → deny lists the tool again: more access.
+    let unhidden = diff("policy p { hide admin_* }", "policy p { deny admin_* }");
+    assert_eq!(unhidden.verdict, Verdict::MorePermissive);
+    assert_eq!(kinds(&unhidden)[0].1, "newly denied");
+
+    // Approval turned into allow.
+    let looser = diff("policy p { approve pay }", "policy p { allow pay }");
+    assert_eq!(looser.verdict, Verdict::MorePermissive);
+}
+
+#[test]
+fn the_flawed_example_shows_every_finding() {
+    let text = std::fs::read_to_string("examples/flawed/flawed.warden").unwrap();
+    let (ws, policy) = load("examples/flawed/flawed.warden", &text);
+    let diags = verify(&policy, None);
+    for c in [
+        code::EMPTY_RULE,
+        code::UNREACHABLE_RULE,
+        code::CONFLICTING_RULES,
+        code::REDUNDANT_RULE,
+        code::LIMIT_NEVER_APPLIES,
+        code::ASSERTION_VIOLATED,
+        code::MISSING_ARGUMENT_HAZARD,
+    ] {
+        assert!(diags.iter().any(|d| d.code == c), "no {}", c.name);
+    }
+    for d in &diags {
+        assert_ne!(d.code, code::INCONCLUSIVE);
+    }
+    let mut all = ws.diagnostics.clone();
+    all.extend(diags);
+    warden::diagnostic::sort(&mut all);
+    insta::assert_snapshot!(render::human(&all, &ws.sources, false));
+}
