@@ -352,3 +352,33 @@ fn the_flawed_example_shows_every_finding() {
     warden::diagnostic::sort(&mut all);
     insta::assert_snapshot!(render::human(&all, &ws.sources, false));
 }
+
+/// The shipped examples verify without errors: in particular no witness fails to replay
+/// (array elements with `contains` once produced one in examples/shell.warden).
+#[test]
+fn shipped_examples_verify_without_errors() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let mut names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "warden"))
+        .collect();
+    names.sort();
+    assert!(names.len() >= 6);
+    for path in names {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let (ws, policy) = load(&path.file_name().unwrap().to_string_lossy(), &text);
+        let diags = verify(&policy, None);
+        let errors: Vec<String> = diags
+            .iter()
+            .filter(|d| d.is_error())
+            .map(|d| render::human(std::slice::from_ref(d), &ws.sources, false))
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "{}:\n{}",
+            path.display(),
+            errors.join("\n")
+        );
+    }
+}

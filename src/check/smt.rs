@@ -227,6 +227,32 @@ impl<'s> Request<'s> {
                     }
                 }
             }
+            // An array too short to have this element keeps what it contains among the
+            // elements before it, when every index below is tracked (none is free to hold it).
+            if array
+                && let Operand::Arg(path) = &slot.operand
+                && let Some(PathSeg::Index(n)) = path.last()
+                && let (Some(pslot), Some(pv)) =
+                    (self.space.slots.get(parent), self.slots.get(parent))
+            {
+                let below: Vec<usize> = self
+                    .space
+                    .slots
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, other)| other.parent.map(|x| x.0) == Some(parent))
+                    .filter(|(_, other)| matches!(&other.operand, Operand::Arg(p2) if matches!(p2.last(), Some(PathSeg::Index(m)) if m < n)))
+                    .map(|(j, _)| j)
+                    .collect();
+                if below.len() == *n {
+                    for (k, lit) in pslot.contains.iter().enumerate() {
+                        if let Some(c) = pv.contains.get(k) {
+                            let held: Vec<F> = below.iter().map(|j| self.lit_eq(*j, lit)).collect();
+                            d.push(F::and(&[F(c.clone()), present.not()]).implies(&F::or(&held)));
+                        }
+                    }
+                }
+            }
             // An element equal to a literal the array is said not to contain is impossible.
             if let Some(pslot) = self.space.slots.get(parent)
                 && array

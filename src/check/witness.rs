@@ -61,15 +61,24 @@ pub fn build(space: &Space, p: &Point, annotations: Option<Annotations>) -> Buil
             _ => {}
         }
     }
-    // Arrays that must contain a literal get it appended.
-    for (slot, v) in space.slots.iter().zip(&p.slots) {
-        if let (Operand::Arg(path), Some(JsonType::Array)) = (&slot.operand, v.ty)
-            && let Some(Value::Array(items)) = lookup_mut(&mut args, path)
-        {
+    // Arrays that must contain a literal get it in a free position: appended, unless a tracked
+    // index must stay absent, then in an untracked gap below that index.
+    for (index, (slot, v)) in space.slots.iter().zip(&p.slots).enumerate() {
+        if let (Operand::Arg(path), Some(JsonType::Array)) = (&slot.operand, v.ty) {
+            let (tracked, limit) = array_elements(space, p, index);
+            let Some(Value::Array(items)) = lookup_mut(&mut args, path) else {
+                continue;
+            };
             for (lit, wanted) in slot.contains.iter().zip(&v.contains) {
-                let json = lit.to_json();
-                if *wanted && !items.iter().any(|i| crate::eval::lit_eq(i, lit)) {
-                    items.push(json);
+                if !*wanted || items.iter().any(|i| crate::eval::lit_eq(i, lit)) {
+                    continue;
+                }
+                if limit.is_none_or(|k| items.len() < k) {
+                    items.push(lit.to_json());
+                } else if let Some(gap) = (0..items.len()).find(|j| !tracked.contains(j)) {
+                    items[gap] = lit.to_json();
+                } else {
+                    exact = false;
                 }
             }
         }
@@ -78,6 +87,27 @@ pub fn build(space: &Space, p: &Point, annotations: Option<Annotations>) -> Buil
         call.arguments = Some(args);
     }
     Built { call, exact }
+}
+
+/// The tracked element indices of the array at slot `array`, and the smallest tracked index the
+/// point says is absent (the array must be shorter than it).
+fn array_elements(space: &Space, p: &Point, array: usize) -> (Vec<usize>, Option<usize>) {
+    let mut tracked = Vec::new();
+    let mut limit: Option<usize> = None;
+    for (slot, v) in space.slots.iter().zip(&p.slots) {
+        if slot.parent.map(|x| x.0) != Some(array) {
+            continue;
+        }
+        if let Operand::Arg(path) = &slot.operand
+            && let Some(PathSeg::Index(n)) = path.last()
+        {
+            tracked.push(*n);
+            if v.ty.is_none() {
+                limit = Some(limit.map_or(*n, |l| l.min(*n)));
+            }
+        }
+    }
+    (tracked, limit)
 }
 
 /// The slot's string: the class representative, or with regexes a candidate that keeps the
