@@ -4,6 +4,7 @@
 //! `fmt --check` found a file to reformat), 2 usage or I/O errors.
 
 mod check;
+mod compile;
 mod eval;
 mod fmt;
 mod test;
@@ -33,6 +34,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     Check(check::Args),
+    Compile(compile::Args),
     Fmt(fmt::Args),
     Eval(eval::Args),
     Test(test::Args),
@@ -64,6 +66,7 @@ pub fn run(cli: Cli) -> u8 {
     let color = cli.color.enabled();
     match cli.command {
         Command::Check(args) => check::run(args, color),
+        Command::Compile(args) => compile::run(args, color),
         Command::Fmt(args) => fmt::run(args, color),
         Command::Eval(args) => eval::run(args, color),
         Command::Test(args) => test::run(args, color),

@@ -19,4 +19,5 @@ pub mod num;
 pub mod pipeline;
 pub mod source;
 pub mod syntax;
+pub mod table;
 pub mod testing;
