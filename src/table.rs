@@ -28,8 +28,8 @@ pub use decide::{CallRef, TableDecision, decide};
 pub use format::{FORMAT_VERSION, MAGIC};
 
 use crate::ir::{Cond, Effect, Scope, Window};
+use rustc_hash::FxHashMap;
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
 use std::fmt;
 
 /// What a table file says about where it came from.
@@ -138,7 +138,8 @@ pub struct Table {
     header: Header,
     spec: Spec,
     rules: Vec<build::RuleRt>,
-    tools: HashMap<Box<str>, Box<[build::Cand]>>,
+    /// FxHash: the keys are the policy's own names, so a caller cannot pick colliding keys.
+    tools: FxHashMap<Box<str>, Box<[build::Cand]>>,
     fallback: Option<build::Fallback>,
     server_globs: Vec<regex::Regex>,
 }

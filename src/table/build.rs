@@ -16,7 +16,8 @@ use crate::ir::{Cond, Effect, NamePattern, Policy, Test};
 use crate::source::Span;
 use regex_automata::util::pool::Pool;
 use regex_automata::{MatchKind, PatternSet, meta};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use rustc_hash::FxHashMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::panic::{RefUnwindSafe, UnwindSafe};
 
 /// A rule as the decision loop needs it.
@@ -240,7 +241,7 @@ pub fn compile(header: Header, spec: Spec) -> Result<Table, String> {
         .tools
         .iter()
         .map(|s| Ok((Box::from(s.name.as_str()), candidates(s)?)))
-        .collect::<Result<HashMap<_, _>, String>>()?;
+        .collect::<Result<FxHashMap<_, _>, String>>()?;
     let fallback = if spec.tool_globs.is_empty() {
         None
     } else {

@@ -6,10 +6,11 @@
 //! tests in tests/table.rs hold the two together.
 
 use super::CallRef;
-use super::json::{self, Decimal, ExactNum, Val};
+use super::json::{self, Decimal, ExactNum, Top, Val};
 use crate::ir::{Annotation, CmpOp, Cond, JsonType, Literal, Operand, PathSeg, Pred, Test};
+use rustc_hash::FxHashSet;
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 /// The deepest condition nesting a table holds (deeper policies are refused at build and
 /// load, so that evaluation cannot exhaust the stack).
@@ -70,7 +71,7 @@ struct CSet {
     null: bool,
     has_true: bool,
     has_false: bool,
-    strs: HashSet<Box<str>>,
+    strs: FxHashSet<Box<str>>,
     /// Sorted by value, for binary search against raw number text.
     nums: Vec<ExactNum>,
 }
@@ -178,27 +179,28 @@ fn type_bit(t: JsonType) -> u8 {
 }
 
 impl Compiled {
-    /// Whether the condition holds for the call (see [`crate::eval::holds`]).
-    pub(crate) fn holds(&self, call: &CallRef<'_>) -> bool {
+    /// Whether the condition holds for the call (see [`crate::eval::holds`]). `top` indexes
+    /// the call's arguments' top-level members on first use; one serves a whole decision.
+    pub(crate) fn holds<'a>(&self, call: &CallRef<'a>, top: &mut Top<'a>) -> bool {
         match self {
             Compiled::True => true,
             Compiled::False => false,
-            Compiled::And(cs) => cs.iter().all(|c| c.holds(call)),
-            Compiled::Or(cs) => cs.iter().any(|c| c.holds(call)),
-            Compiled::Not(c) => !c.holds(call),
-            Compiled::Test(t) => resolve(&t.operand, call).is_some_and(|v| t.pred.holds(&v)),
+            Compiled::And(cs) => cs.iter().all(|c| c.holds(call, top)),
+            Compiled::Or(cs) => cs.iter().any(|c| c.holds(call, top)),
+            Compiled::Not(c) => !c.holds(call, top),
+            Compiled::Test(t) => resolve(&t.operand, call, top).is_some_and(|v| t.pred.holds(&v)),
         }
     }
 }
 
-fn resolve<'a>(operand: &COperand, call: &CallRef<'a>) -> Option<Val<'a>> {
+fn resolve<'a>(operand: &COperand, call: &CallRef<'a>, top: &mut Top<'a>) -> Option<Val<'a>> {
     let ident = |s: Option<&'a str>| s.map(|s| Val::Str(Cow::Borrowed(s)));
     match operand {
         COperand::Grant => ident(call.grant),
         COperand::Agent => ident(call.agent),
         COperand::Session => ident(call.session),
         COperand::Annotation(a) => Some(Val::Bool(call.annotations.get(*a))),
-        COperand::Arg(path) => json::value(json::lookup(call.arguments?.get(), path)?),
+        COperand::Arg(path) => json::value(top.lookup(path)?),
     }
 }
 

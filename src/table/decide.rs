@@ -13,6 +13,7 @@
 
 use super::Table;
 use super::build::Cand;
+use super::json::Top;
 use crate::call::{Annotations, Call};
 use crate::eval::{Decider, Decision, LimitRef};
 use crate::ir::Effect;
@@ -140,9 +141,10 @@ pub fn decide(table: &Table, call: &CallRef<'_>) -> TableDecision {
         best: None,
         limits: SmallVec::new(),
     };
+    let mut top = Top::new(call.arguments.map(|a| a.get()));
     if let Some(cands) = table.tools.get(call.tool) {
         for c in cands.iter() {
-            consider(table, c, call, &mut acc);
+            consider(table, c, call, &mut top, &mut acc);
         }
     } else if let Some(fb) = &table.fallback {
         let mut set = fb.sets.get();
@@ -152,7 +154,7 @@ pub fn decide(table: &Table, call: &CallRef<'_>) -> TableDecision {
         let several = set.len() > 1;
         for pattern in set.iter() {
             for c in fb.slots.get(pattern.as_usize()).into_iter().flatten() {
-                consider(table, c, call, &mut acc);
+                consider(table, c, call, &mut top, &mut acc);
             }
         }
         if several {
@@ -179,7 +181,7 @@ pub fn decide(table: &Table, call: &CallRef<'_>) -> TableDecision {
     }
 }
 
-fn consider(table: &Table, c: &Cand, call: &CallRef<'_>, acc: &mut Acc) {
+fn consider<'a>(table: &Table, c: &Cand, call: &CallRef<'a>, top: &mut Top<'a>, acc: &mut Acc) {
     let Some(rule) = table.rules.get(c.rule as usize) else {
         return;
     };
@@ -193,7 +195,7 @@ fn consider(table: &Table, c: &Cand, call: &CallRef<'_>, acc: &mut Acc) {
             return;
         }
     }
-    if !server_matches(table, c, call.server) || !rule.cond.holds(call) {
+    if !server_matches(table, c, call.server) || !rule.cond.holds(call, top) {
         return;
     }
     let wins = acc.best.is_none_or(|(best, at)| {

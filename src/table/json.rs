@@ -41,7 +41,10 @@ impl Val<'_> {
 
 /// The raw text of the value at `path` inside `raw`, or `None` when absent.
 pub(crate) fn lookup<'a>(raw: &'a str, path: &[PathSeg]) -> Option<&'a str> {
-    let mut v = raw.trim_matches(is_ws);
+    let mut v = raw;
+    if v.starts_with(is_ws) || v.ends_with(is_ws) {
+        v = v.trim_matches(is_ws);
+    }
     for seg in path {
         v = match seg {
             PathSeg::Key(k) => members(v)?
@@ -52,6 +55,80 @@ pub(crate) fn lookup<'a>(raw: &'a str, path: &[PathSeg]) -> Option<&'a str> {
         };
     }
     Some(v)
+}
+
+/// How many top-level members [`Top`] indexes; an object with more is searched directly.
+const TOP_MEMBERS: usize = 8;
+
+/// The top-level members of a call's arguments, found in one scan on first use and shared by
+/// every condition of one decision. Lives on the stack: no allocation.
+#[derive(Debug)]
+pub(crate) struct Top<'a> {
+    raw: Option<&'a str>,
+    /// (raw key, whether the key holds escapes, raw value).
+    members: [(&'a str, bool, &'a str); TOP_MEMBERS],
+    len: usize,
+    state: TopState,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TopState {
+    Unscanned,
+    /// `members` holds every member.
+    Complete,
+    /// Not an object, or too many members: lookups scan `raw`.
+    Direct,
+}
+
+impl<'a> Top<'a> {
+    pub(crate) fn new(raw: Option<&'a str>) -> Top<'a> {
+        Top {
+            raw: raw.map(|r| r.trim_matches(is_ws)),
+            members: [("", false, ""); TOP_MEMBERS],
+            len: 0,
+            state: TopState::Unscanned,
+        }
+    }
+
+    fn scan(&mut self) {
+        self.state = TopState::Direct;
+        let Some(members) = self.raw.and_then(members) else {
+            return;
+        };
+        for (key, value) in members {
+            let Some(slot) = self.members.get_mut(self.len) else {
+                return;
+            };
+            *slot = (key, key.as_bytes().contains(&b'\\'), value);
+            self.len += 1;
+        }
+        self.state = TopState::Complete;
+    }
+
+    /// The raw text of the value at `path`, as [`lookup`] on the whole arguments.
+    pub(crate) fn lookup(&mut self, path: &[PathSeg]) -> Option<&'a str> {
+        if self.state == TopState::Unscanned {
+            self.scan();
+        }
+        match path.split_first() {
+            Some((PathSeg::Key(k), rest)) if self.state == TopState::Complete => {
+                let (_, _, value) =
+                    self.members
+                        .get(..self.len)?
+                        .iter()
+                        .rev()
+                        .find(|(key, escaped, _)| {
+                            if *escaped {
+                                key_eq(key, k)
+                            } else {
+                                *key == k.as_str()
+                            }
+                        })?;
+                lookup(value, rest)
+            }
+            _ => lookup(self.raw?, path),
+        }
+    }
 }
 
 /// Classifies one raw value (no surrounding whitespace).
@@ -128,10 +205,14 @@ fn skip_ws(bytes: &[u8], mut at: usize) -> usize {
 fn string_end(bytes: &[u8], at: usize) -> Option<usize> {
     let mut i = at + 1;
     loop {
+        // Argument strings are short: a plain scan beats memchr's setup.
+        i += bytes
+            .get(i..)?
+            .iter()
+            .position(|&b| b == b'"' || b == b'\\')?;
         match bytes.get(i)? {
             b'"' => return Some(i + 1),
-            b'\\' => i += 2,
-            _ => i += 1,
+            _ => i += 2,
         }
     }
 }
@@ -190,7 +271,7 @@ fn key_eq(raw: &str, key: &str) -> bool {
 
 /// Decodes a raw string body: borrowed when it has no escapes.
 pub(crate) fn unescape(raw: &str) -> Option<Cow<'_, str>> {
-    if !raw.contains('\\') {
+    if !raw.bytes().any(|b| b == b'\\') {
         return Some(Cow::Borrowed(raw));
     }
     let mut out = String::with_capacity(raw.len());
