@@ -469,9 +469,9 @@ fn agree(policy: &Policy, table: &Table, text: &str) -> Result<(), TestCaseError
 }
 
 const POLICIES: u32 = 1_000;
-const CALLS_PER_POLICY: usize = 120;
+const CALLS_PER_POLICY: usize = 100;
 
-/// The core property: on 1,000 generated policies × 120 generated calls (120,000 decisions),
+/// The core property: on 1,000 generated policies × 100 generated calls (100,000 decisions),
 /// the table (built, written, loaded back) decides exactly as the reference evaluator.
 #[test]
 fn table_agrees_with_reference_evaluator() {
