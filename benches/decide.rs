@@ -7,8 +7,8 @@
 //! - 3 argument conditions: `allow tool_i when args.namespace == "ns-i" and args.count < 100
 //!   and args.env in ["dev", "staging"]`.
 //!
-//! The call is `tool_{N/2}` with arguments that satisfy its rule. Cedar gets the same policy:
-//! tool = action, arguments = context.
+//! The call is `tool_{N/2}` with arguments that satisfy its rule. With `--features cedar`,
+//! Cedar gets the same policy (tool = action, arguments = context) and is timed beside it.
 
 #![allow(
     clippy::unwrap_used,
@@ -16,7 +16,6 @@
     reason = "a benchmark fails loudly on its own fixtures"
 )]
 
-use cedar_policy::{Authorizer, Context, Entities, EntityUid, PolicySet, Request};
 use criterion::{BenchmarkId, Criterion, black_box};
 use serde_json::value::RawValue;
 use std::time::{Duration, Instant};
@@ -79,8 +78,7 @@ struct Fixture {
     bytes: Vec<u8>,
     call: Call,
     raw: Box<RawValue>,
-    cedar: PolicySet,
-    request: Request,
+    cedar: cedar::Fixture,
 }
 
 fn fixture(kind: Kind, n: usize) -> Fixture {
@@ -99,15 +97,7 @@ fn fixture(kind: Kind, n: usize) -> Fixture {
         ..Call::default()
     };
     let raw = serde_json::value::to_raw_value(&args).unwrap();
-    let cedar: PolicySet = cedar_text(kind, n).parse().unwrap();
-    let request = Request::new(
-        r#"User::"ci""#.parse::<EntityUid>().unwrap(),
-        format!(r#"Action::"tool_{}""#, n / 2).parse().unwrap(),
-        r#"Server::"kestra""#.parse().unwrap(),
-        Context::from_json_value(args, None).unwrap(),
-        None,
-    )
-    .unwrap();
+    let cedar = cedar::Fixture::new(&cedar_text(kind, n), n, args);
     Fixture {
         policy,
         table,
@@ -115,7 +105,6 @@ fn fixture(kind: Kind, n: usize) -> Fixture {
         call,
         raw,
         cedar,
-        request,
     }
 }
 
@@ -128,9 +117,77 @@ impl Fixture {
         let expected = evaluate(&self.policy, &self.call);
         assert_eq!(decide(&self.table, &self.call_ref()), expected);
         assert_eq!(expected.effect, warden::ir::Effect::Allow);
-        let answer =
-            Authorizer::new().is_authorized(&self.request, &self.cedar, &Entities::empty());
-        assert_eq!(answer.decision(), cedar_policy::Decision::Allow);
+        self.cedar.check();
+    }
+}
+
+#[cfg(feature = "cedar")]
+mod cedar {
+    use cedar_policy::{Authorizer, Context, Entities, EntityUid, PolicySet, Request};
+
+    pub struct Fixture {
+        policies: PolicySet,
+        request: Request,
+        authorizer: Authorizer,
+        entities: Entities,
+    }
+
+    impl Fixture {
+        pub fn new(text: &str, n: usize, args: serde_json::Value) -> Fixture {
+            let request = Request::new(
+                r#"User::"ci""#.parse::<EntityUid>().unwrap(),
+                format!(r#"Action::"tool_{}""#, n / 2).parse().unwrap(),
+                r#"Server::"kestra""#.parse().unwrap(),
+                Context::from_json_value(args, None).unwrap(),
+                None,
+            )
+            .unwrap();
+            Fixture {
+                policies: text.parse().unwrap(),
+                request,
+                authorizer: Authorizer::new(),
+                entities: Entities::empty(),
+            }
+        }
+
+        pub fn enabled(&self) -> bool {
+            true
+        }
+
+        pub fn decide(&self) -> bool {
+            let answer = self.authorizer.is_authorized(
+                std::hint::black_box(&self.request),
+                &self.policies,
+                &self.entities,
+            );
+            answer.decision() == cedar_policy::Decision::Allow
+        }
+
+        pub fn check(&self) {
+            assert!(self.decide(), "Cedar denies the call the policy allows");
+        }
+    }
+}
+
+/// Without `--features cedar`: no Cedar figures.
+#[cfg(not(feature = "cedar"))]
+mod cedar {
+    pub struct Fixture;
+
+    impl Fixture {
+        pub fn new(_text: &str, _n: usize, _args: serde_json::Value) -> Fixture {
+            Fixture
+        }
+
+        pub fn enabled(&self) -> bool {
+            false
+        }
+
+        pub fn decide(&self) -> bool {
+            false
+        }
+
+        pub fn check(&self) {}
     }
 }
 
@@ -156,6 +213,12 @@ fn ns_per(mut f: impl FnMut()) -> f64 {
     rounds[rounds.len() / 2]
 }
 
+fn cedar_note() {
+    if !cfg!(feature = "cedar") {
+        println!("(Cedar columns are NaN: run with `--features cedar` to time Cedar)");
+    }
+}
+
 fn main() {
     let mut c = Criterion::default()
         .warm_up_time(Duration::from_millis(200))
@@ -176,11 +239,11 @@ fn main() {
         group.bench_with_input(BenchmarkId::new("reference", n), n, |b, _| {
             b.iter(|| evaluate(black_box(&f.policy), black_box(&f.call)))
         });
-        let authorizer = Authorizer::new();
-        let entities = Entities::empty();
-        group.bench_with_input(BenchmarkId::new("cedar", n), n, |b, _| {
-            b.iter(|| authorizer.is_authorized(black_box(&f.request), &f.cedar, &entities))
-        });
+        if f.cedar.enabled() {
+            group.bench_with_input(BenchmarkId::new("cedar", n), n, |b, _| {
+                b.iter(|| f.cedar.decide())
+            });
+        }
         if *n == 10_000 {
             group.bench_function("load-10000", |b| {
                 b.iter(|| Table::from_bytes(black_box(&f.bytes)).unwrap())
@@ -196,6 +259,7 @@ fn main() {
 
 fn summary(fixtures: &[(Kind, usize, Fixture)]) {
     println!("\n## Summary (median ns per decision)\n");
+    cedar_note();
     println!("| rules | policy | table | reference | reference/table | cedar | cedar/table |");
     println!("|---:|---|---:|---:|---:|---:|---:|");
     let mut table_ns = Vec::new();
@@ -207,11 +271,13 @@ fn summary(fixtures: &[(Kind, usize, Fixture)]) {
         let r = ns_per(|| {
             black_box(evaluate(black_box(&f.policy), black_box(&f.call)));
         });
-        let authorizer = Authorizer::new();
-        let entities = Entities::empty();
-        let cd = ns_per(|| {
-            black_box(authorizer.is_authorized(black_box(&f.request), &f.cedar, &entities));
-        });
+        let cd = if f.cedar.enabled() {
+            ns_per(|| {
+                black_box(f.cedar.decide());
+            })
+        } else {
+            f64::NAN
+        };
         println!(
             "| {n} | {} | {t:.1} | {r:.1} | {:.0}× | {cd:.0} | {:.0}× |",
             kind.name(),
