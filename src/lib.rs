@@ -22,4 +22,5 @@ pub mod pipeline;
 pub mod proxy;
 pub mod source;
 pub mod syntax;
+pub mod table;
 pub mod testing;

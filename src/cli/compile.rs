@@ -1,17 +1,20 @@
-//! `warden compile`: a checked policy → its enforcement artifacts. Today `--json` writes
-//! PolicyLayer's policy.json; every output is a flag of this one command, so that one run
-//! writes several artifacts from one check (the `output` argument group needs at least one).
+//! `warden compile`: a checked policy → its enforcement artifacts: `--json` writes
+//! PolicyLayer's policy.json, `--table` the decision table the proxy loads. Every output is a
+//! flag of this one command, so that one run writes several artifacts from one check (the
+//! `output` argument group needs at least one).
 
 use super::{EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
 use crate::backend::{Catalog, policy_json};
 use crate::diagnostic::render;
+use crate::ir::Policy;
 use crate::pipeline;
+use crate::table::{Header, Table, content_hash};
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args, Debug)]
 #[command(
-    about = "Compile a policy to PolicyLayer's policy.json",
-    after_help = "Examples:\n  warden compile examples/kestra.warden --json kestra.json\n  warden compile policy.warden --json - --catalog tools.json   # to stdout; globs expanded\n  warden compile examples/kestra.warden --json ci.json --grant ci --catalog tests/catalogs/kestra.json\n\nThe catalog is a server's MCP `tools/list` result ({\"tools\": [{\"name\", \"annotations\"}, …]}).\nWhat policy.json cannot express is an error (nothing is written) or a documented lowering with a\nwarning; docs/formats.md has the mapping.\n\nExit status: 0 written (warnings allowed), 1 the policy has errors or cannot be expressed, 2 usage or I/O errors."
+    about = "Compile a policy to PolicyLayer's policy.json or a decision table",
+    after_help = "Examples:\n  warden compile examples/kestra.warden --table kestra.wdt   # for warden proxy / eval\n  warden compile examples/kestra.warden --json kestra.json\n  warden compile policy.warden --json - --catalog tools.json   # to stdout; globs expanded\n  warden compile examples/kestra.warden --json ci.json --grant ci --catalog tests/catalogs/kestra.json\n\nThe catalog is a server's MCP `tools/list` result ({\"tools\": [{\"name\", \"annotations\"}, …]}).\nWhat policy.json cannot express is an error (nothing is written) or a documented lowering with a\nwarning; docs/formats.md has the mapping.\n\nExit status: 0 written (warnings allowed), 1 the policy has errors or cannot be expressed, 2 usage or I/O errors."
 )]
 #[command(group = clap::ArgGroup::new("output").required(true).multiple(true))]
 pub struct Args {
@@ -23,6 +26,9 @@ pub struct Args {
     /// A server's `tools/list` result: expands globs to its tool names, resolves annotations.
     #[arg(long, value_name = "FILE")]
     pub catalog: Option<PathBuf>,
+    /// Write the decision table (for `warden proxy` and `warden eval`) to this file.
+    #[arg(long, value_name = "OUT", group = "output")]
+    pub table: Option<PathBuf>,
     /// Compile the policy as one grant sees it (PolicyLayer attaches a policy to one grant):
     /// conditions on `grant` become true or false.
     #[arg(long, value_name = "NAME")]
@@ -61,6 +67,15 @@ pub fn run(args: Args, color: bool) -> u8 {
     };
     let mut diagnostics = ws.diagnostics.clone();
     let mut status = EXIT_OK;
+    if let Some(out) = &args.table {
+        // The table keeps every grant's rules: the proxy knows the grant per call.
+        let hash = ws
+            .files
+            .first()
+            .and_then(|f| ws.sources.get(f.id))
+            .map(|s| content_hash(&s.text));
+        status = status.max(write_table(policy, hash.unwrap_or_default(), out));
+    }
     if let Some(out) = &args.json {
         let specialised = args.grant.as_deref().map(|g| policy.for_grant(g));
         let compiled =
@@ -100,4 +115,31 @@ fn write(out: &Path, json: &serde_json::Value) -> u8 {
             EXIT_USAGE
         }
     }
+}
+
+/// Builds the decision table (marked as from a policy that checked clean: only such a policy
+/// gets here) and writes it.
+fn write_table(policy: &Policy, hash: [u8; 32], out: &Path) -> u8 {
+    let table = match Table::build(policy, Header::new(hash, true)) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_FINDINGS;
+        }
+    };
+    let bytes = table.to_bytes();
+    if let Err(e) = std::fs::write(out, &bytes) {
+        eprintln!("error: cannot write `{}`: {e}", pipeline::display(out));
+        return EXIT_USAGE;
+    }
+    let spec = table.spec();
+    eprintln!(
+        "wrote `{}`: {} rules, {} tools, {} tool globs, {} bytes",
+        pipeline::display(out),
+        spec.rules.len(),
+        spec.tools.len(),
+        spec.tool_globs.len(),
+        bytes.len()
+    );
+    EXIT_OK
 }

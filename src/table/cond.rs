@@ -1,0 +1,281 @@
+//! Precompiled conditions: the IR's conditions with regexes and globs turned into automata,
+//! `in` lists into hash sets (strings) and sorted arrays (exact numbers), and number literals
+//! into a form that compares against raw JSON number text without allocating.
+//!
+//! [`Compiled::holds`] has exactly the meaning of [`crate::eval::holds`]; the differential
+//! tests in tests/table.rs hold the two together.
+
+use super::CallRef;
+use super::json::{self, Decimal, ExactNum, Top, Val};
+use crate::ir::{Annotation, CmpOp, Cond, JsonType, Literal, Operand, PathSeg, Pred, Test};
+use rustc_hash::FxHashSet;
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+/// The deepest condition nesting a table holds (deeper policies are refused at build and
+/// load, so that evaluation cannot exhaust the stack).
+pub(crate) const MAX_DEPTH: usize = 256;
+
+#[derive(Clone, Debug)]
+pub(crate) enum Compiled {
+    True,
+    False,
+    And(Box<[Compiled]>),
+    Or(Box<[Compiled]>),
+    Not(Box<Compiled>),
+    Test(Box<CTest>),
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct CTest {
+    operand: COperand,
+    pred: CPred,
+}
+
+#[derive(Clone, Debug)]
+enum COperand {
+    Arg(Box<[PathSeg]>),
+    Grant,
+    Agent,
+    Session,
+    Annotation(Annotation),
+}
+
+#[derive(Clone, Debug)]
+enum CPred {
+    Exists,
+    Eq(CLit),
+    Ne(CLit),
+    Cmp(CmpOp, ExactNum),
+    In(CSet),
+    NotIn(CSet),
+    /// A glob (as an anchored regex) or a regex.
+    Match(regex::Regex),
+    StartsWith(Box<str>),
+    EndsWith(Box<str>),
+    Contains(CLit),
+}
+
+#[derive(Clone, Debug)]
+enum CLit {
+    Null,
+    Bool(bool),
+    Num(ExactNum),
+    Str(Box<str>),
+}
+
+/// An `in` list: which types it holds, and its values by type.
+#[derive(Clone, Debug, Default)]
+struct CSet {
+    types: u8,
+    null: bool,
+    has_true: bool,
+    has_false: bool,
+    strs: FxHashSet<Box<str>>,
+    /// Sorted by value, for binary search against raw number text.
+    nums: Vec<ExactNum>,
+}
+
+/// Why a condition could not be compiled.
+pub(crate) type CompileError = String;
+
+/// Compiles conditions, sharing one automaton per distinct pattern.
+#[derive(Default)]
+pub(crate) struct Compiler {
+    regexes: HashMap<String, regex::Regex>,
+}
+
+impl Compiler {
+    pub(crate) fn regex(&mut self, source: &str) -> Result<regex::Regex, CompileError> {
+        if let Some(r) = self.regexes.get(source) {
+            return Ok(r.clone());
+        }
+        let r = regex::Regex::new(source)
+            .map_err(|e| format!("regex `{source}` does not compile: {e}"))?;
+        self.regexes.insert(source.to_owned(), r.clone());
+        Ok(r)
+    }
+
+    pub(crate) fn cond(&mut self, c: &Cond, depth: usize) -> Result<Compiled, CompileError> {
+        if depth > MAX_DEPTH {
+            return Err(format!("a condition is nested more than {MAX_DEPTH} deep"));
+        }
+        let all = |me: &mut Compiler, cs: &[Cond]| -> Result<Box<[Compiled]>, CompileError> {
+            cs.iter().map(|c| me.cond(c, depth + 1)).collect()
+        };
+        Ok(match c {
+            Cond::True => Compiled::True,
+            Cond::False => Compiled::False,
+            Cond::And(cs) => Compiled::And(all(self, cs)?),
+            Cond::Or(cs) => Compiled::Or(all(self, cs)?),
+            Cond::Not(c) => Compiled::Not(Box::new(self.cond(c, depth + 1)?)),
+            Cond::Test(t) => Compiled::Test(Box::new(self.test(t)?)),
+        })
+    }
+
+    fn test(&mut self, t: &Test) -> Result<CTest, CompileError> {
+        let operand = match &t.operand {
+            Operand::Arg(path) => COperand::Arg(path.clone().into_boxed_slice()),
+            Operand::Grant => COperand::Grant,
+            Operand::Agent => COperand::Agent,
+            Operand::Session => COperand::Session,
+            Operand::Annotation(a) => COperand::Annotation(*a),
+        };
+        let pred = match &t.pred {
+            Pred::Exists => CPred::Exists,
+            Pred::Eq(l) => CPred::Eq(lit(l)?),
+            Pred::Ne(l) => CPred::Ne(lit(l)?),
+            Pred::Cmp(op, n) => CPred::Cmp(*op, exact(n)?),
+            Pred::In(list) => CPred::In(set(list)?),
+            Pred::NotIn(list) => CPred::NotIn(set(list)?),
+            Pred::Glob(g) => CPred::Match(self.regex(&g.to_regex())?),
+            Pred::Regex(r) => CPred::Match(
+                self.regexes
+                    .entry(r.source.clone())
+                    .or_insert_with(|| r.compiled.clone())
+                    .clone(),
+            ),
+            Pred::StartsWith(s) => CPred::StartsWith(s.as_str().into()),
+            Pred::EndsWith(s) => CPred::EndsWith(s.as_str().into()),
+            Pred::Contains(l) => CPred::Contains(lit(l)?),
+        };
+        Ok(CTest { operand, pred })
+    }
+}
+
+fn exact(n: &crate::num::Num) -> Result<ExactNum, CompileError> {
+    ExactNum::new(n).ok_or_else(|| format!("number `{n}` is out of range"))
+}
+
+fn lit(l: &Literal) -> Result<CLit, CompileError> {
+    Ok(match l {
+        Literal::Null => CLit::Null,
+        Literal::Bool(b) => CLit::Bool(*b),
+        Literal::Num(n) => CLit::Num(exact(n)?),
+        Literal::Str(s) => CLit::Str(s.as_str().into()),
+    })
+}
+
+fn set(list: &[Literal]) -> Result<CSet, CompileError> {
+    let mut out = CSet::default();
+    for l in list {
+        out.types |= type_bit(l.json_type());
+        match l {
+            Literal::Null => out.null = true,
+            Literal::Bool(true) => out.has_true = true,
+            Literal::Bool(false) => out.has_false = true,
+            Literal::Num(n) => out.nums.push(exact(n)?),
+            Literal::Str(s) => {
+                out.strs.insert(s.as_str().into());
+            }
+        }
+    }
+    out.nums.sort_by(|x, y| x.view().cmp(&y.view()));
+    Ok(out)
+}
+
+fn type_bit(t: JsonType) -> u8 {
+    1 << (t as u8)
+}
+
+impl Compiled {
+    /// Whether the condition holds for the call (see [`crate::eval::holds`]). `top` indexes
+    /// the call's arguments' top-level members on first use; one serves a whole decision.
+    pub(crate) fn holds<'a>(&self, call: &CallRef<'a>, top: &mut Top<'a>) -> bool {
+        match self {
+            Compiled::True => true,
+            Compiled::False => false,
+            Compiled::And(cs) => cs.iter().all(|c| c.holds(call, top)),
+            Compiled::Or(cs) => cs.iter().any(|c| c.holds(call, top)),
+            Compiled::Not(c) => !c.holds(call, top),
+            Compiled::Test(t) => resolve(&t.operand, call, top).is_some_and(|v| t.pred.holds(&v)),
+        }
+    }
+}
+
+fn resolve<'a>(operand: &COperand, call: &CallRef<'a>, top: &mut Top<'a>) -> Option<Val<'a>> {
+    let ident = |s: Option<&'a str>| s.map(|s| Val::Str(Cow::Borrowed(s)));
+    match operand {
+        COperand::Grant => ident(call.grant),
+        COperand::Agent => ident(call.agent),
+        COperand::Session => ident(call.session),
+        COperand::Annotation(a) => Some(Val::Bool(call.annotations.get(*a))),
+        COperand::Arg(path) => json::value(top.lookup(path)?),
+    }
+}
+
+impl CPred {
+    fn holds(&self, v: &Val<'_>) -> bool {
+        match self {
+            CPred::Exists => true,
+            CPred::Eq(l) => l.eq(v),
+            CPred::Ne(l) => l.json_type() == v.json_type() && !l.eq(v),
+            CPred::Cmp(op, n) => number(v).is_some_and(|x| op.holds(x.cmp(&n.view()))),
+            CPred::In(set) => set.contains(v),
+            CPred::NotIn(set) => set.types & type_bit(v.json_type()) != 0 && !set.contains(v),
+            CPred::Match(re) => string(v).is_some_and(|s| re.is_match(s)),
+            CPred::StartsWith(p) => string(v).is_some_and(|s| s.starts_with(&**p)),
+            CPred::EndsWith(p) => string(v).is_some_and(|s| s.ends_with(&**p)),
+            CPred::Contains(l) => match (v, l) {
+                (Val::Str(s), CLit::Str(sub)) => s.contains(&**sub),
+                (Val::Array(raw), _) => json::elements(raw).is_some_and(|mut items| {
+                    items.any(|item| json::value(item).is_some_and(|x| l.eq(&x)))
+                }),
+                _ => false,
+            },
+        }
+    }
+}
+
+fn string<'v>(v: &'v Val<'_>) -> Option<&'v str> {
+    match v {
+        Val::Str(s) => Some(s),
+        _ => None,
+    }
+}
+
+fn number<'v>(v: &Val<'v>) -> Option<Decimal<'v>> {
+    match v {
+        Val::Num(text) => Decimal::parse(text),
+        _ => None,
+    }
+}
+
+impl CLit {
+    fn json_type(&self) -> JsonType {
+        match self {
+            CLit::Null => JsonType::Null,
+            CLit::Bool(_) => JsonType::Bool,
+            CLit::Num(_) => JsonType::Number,
+            CLit::Str(_) => JsonType::String,
+        }
+    }
+
+    /// Same type and same value (numbers exactly), as [`crate::eval::lit_eq`].
+    fn eq(&self, v: &Val<'_>) -> bool {
+        match (v, self) {
+            (Val::Null, CLit::Null) => true,
+            (Val::Bool(a), CLit::Bool(b)) => a == b,
+            (Val::Num(_), CLit::Num(n)) => {
+                number(v).is_some_and(|x| x.cmp(&n.view()) == std::cmp::Ordering::Equal)
+            }
+            (Val::Str(a), CLit::Str(b)) => **a == **b,
+            _ => false,
+        }
+    }
+}
+
+impl CSet {
+    fn contains(&self, v: &Val<'_>) -> bool {
+        match v {
+            Val::Null => self.null,
+            Val::Bool(true) => self.has_true,
+            Val::Bool(false) => self.has_false,
+            Val::Str(s) => self.strs.contains(&**s),
+            Val::Num(_) => {
+                number(v).is_some_and(|x| self.nums.binary_search_by(|n| n.view().cmp(&x)).is_ok())
+            }
+            Val::Array(_) | Val::Object => false,
+        }
+    }
+}

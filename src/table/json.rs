@@ -1,0 +1,591 @@
+//! Reading a call's arguments straight from their raw JSON text, without building a
+//! `serde_json::Value`: path lookup, JSON types, string unescaping and exact number comparison.
+//!
+//! The text is a `serde_json::value::RawValue`, so it is known to be well-formed JSON; the code
+//! is still written so that malformed text gives `None`, never a panic. Semantics follow the
+//! reference evaluator: object keys compare after unescaping, the last of duplicate keys wins
+//! (as in `serde_json::Value`), and numbers compare as exact decimals the way
+//! [`crate::num::Num`] does, without allocating.
+
+use crate::ir::{JsonType, PathSeg};
+use crate::num::Num;
+use std::borrow::Cow;
+use std::cmp::Ordering;
+
+/// One JSON value, read lazily: numbers keep their text, arrays their raw text.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Val<'a> {
+    Null,
+    Bool(bool),
+    /// The number's text as written.
+    Num(&'a str),
+    /// The decoded string: borrowed unless it holds escapes.
+    Str(Cow<'a, str>),
+    /// The array's raw text, brackets included.
+    Array(&'a str),
+    Object,
+}
+
+impl Val<'_> {
+    pub(crate) fn json_type(&self) -> JsonType {
+        match self {
+            Val::Null => JsonType::Null,
+            Val::Bool(_) => JsonType::Bool,
+            Val::Num(_) => JsonType::Number,
+            Val::Str(_) => JsonType::String,
+            Val::Array(_) => JsonType::Array,
+            Val::Object => JsonType::Object,
+        }
+    }
+}
+
+/// The raw text of the value at `path` inside `raw`, or `None` when absent.
+pub(crate) fn lookup<'a>(raw: &'a str, path: &[PathSeg]) -> Option<&'a str> {
+    let mut v = raw;
+    if v.starts_with(is_ws) || v.ends_with(is_ws) {
+        v = v.trim_matches(is_ws);
+    }
+    for seg in path {
+        v = match seg {
+            PathSeg::Key(k) => members(v)?
+                .filter(|(key, _)| key_eq(key, k))
+                .last()
+                .map(|(_, value)| value)?,
+            PathSeg::Index(i) => elements(v)?.nth(*i)?,
+        };
+    }
+    Some(v)
+}
+
+/// How many top-level members [`Top`] indexes; an object with more is searched directly.
+const TOP_MEMBERS: usize = 8;
+
+/// The top-level members of a call's arguments, found in one scan on first use and shared by
+/// every condition of one decision. Lives on the stack: no allocation.
+#[derive(Debug)]
+pub(crate) struct Top<'a> {
+    raw: Option<&'a str>,
+    /// (raw key, whether the key holds escapes, raw value).
+    members: [(&'a str, bool, &'a str); TOP_MEMBERS],
+    len: usize,
+    state: TopState,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TopState {
+    Unscanned,
+    /// `members` holds every member.
+    Complete,
+    /// Not an object, or too many members: lookups scan `raw`.
+    Direct,
+}
+
+impl<'a> Top<'a> {
+    pub(crate) fn new(raw: Option<&'a str>) -> Top<'a> {
+        Top {
+            raw: raw.map(|r| r.trim_matches(is_ws)),
+            members: [("", false, ""); TOP_MEMBERS],
+            len: 0,
+            state: TopState::Unscanned,
+        }
+    }
+
+    fn scan(&mut self) {
+        self.state = TopState::Direct;
+        let Some(members) = self.raw.and_then(members) else {
+            return;
+        };
+        for (key, value) in members {
+            let Some(slot) = self.members.get_mut(self.len) else {
+                return;
+            };
+            *slot = (key, key.as_bytes().contains(&b'\\'), value);
+            self.len += 1;
+        }
+        self.state = TopState::Complete;
+    }
+
+    /// The raw text of the value at `path`, as [`lookup`] on the whole arguments.
+    pub(crate) fn lookup(&mut self, path: &[PathSeg]) -> Option<&'a str> {
+        if self.state == TopState::Unscanned {
+            self.scan();
+        }
+        match path.split_first() {
+            Some((PathSeg::Key(k), rest)) if self.state == TopState::Complete => {
+                let (_, _, value) =
+                    self.members
+                        .get(..self.len)?
+                        .iter()
+                        .rev()
+                        .find(|(key, escaped, _)| {
+                            if *escaped {
+                                key_eq(key, k)
+                            } else {
+                                *key == k.as_str()
+                            }
+                        })?;
+                lookup(value, rest)
+            }
+            _ => lookup(self.raw?, path),
+        }
+    }
+}
+
+/// Classifies one raw value (no surrounding whitespace).
+pub(crate) fn value(raw: &str) -> Option<Val<'_>> {
+    Some(match raw.as_bytes().first()? {
+        b'n' => Val::Null,
+        b't' => Val::Bool(true),
+        b'f' => Val::Bool(false),
+        b'"' => Val::Str(unescape(raw.get(1..raw.len().checked_sub(1)?)?)?),
+        b'[' => Val::Array(raw),
+        b'{' => Val::Object,
+        _ => Val::Num(raw),
+    })
+}
+
+/// The members of a raw object: (raw key body without quotes, raw value).
+pub(crate) fn members(raw: &str) -> Option<impl Iterator<Item = (&str, &str)>> {
+    let bytes = raw.as_bytes();
+    (bytes.first() == Some(&b'{')).then_some(())?;
+    let mut at = 1;
+    Some(std::iter::from_fn(move || {
+        at = skip_ws(bytes, at);
+        if bytes.get(at) == Some(&b',') {
+            at = skip_ws(bytes, at + 1);
+        }
+        if bytes.get(at) != Some(&b'"') {
+            return None;
+        }
+        let key_end = string_end(bytes, at)?;
+        let key = raw.get(at + 1..key_end - 1)?;
+        at = skip_ws(bytes, key_end);
+        (bytes.get(at) == Some(&b':')).then_some(())?;
+        let start = skip_ws(bytes, at + 1);
+        let end = value_end(bytes, start)?;
+        at = end;
+        Some((key, raw.get(start..end)?))
+    }))
+}
+
+/// The elements of a raw array.
+pub(crate) fn elements(raw: &str) -> Option<impl Iterator<Item = &str>> {
+    let bytes = raw.as_bytes();
+    (bytes.first() == Some(&b'[')).then_some(())?;
+    let mut at = 1;
+    Some(std::iter::from_fn(move || {
+        at = skip_ws(bytes, at);
+        if bytes.get(at) == Some(&b',') {
+            at = skip_ws(bytes, at + 1);
+        }
+        if matches!(bytes.get(at), Some(b']') | None) {
+            return None;
+        }
+        let start = at;
+        at = value_end(bytes, start)?;
+        raw.get(start..at)
+    }))
+}
+
+fn is_ws(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\r')
+}
+
+fn skip_ws(bytes: &[u8], mut at: usize) -> usize {
+    while bytes
+        .get(at)
+        .is_some_and(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+    {
+        at += 1;
+    }
+    at
+}
+
+/// Just past the closing quote of the string whose opening quote is at `at`.
+fn string_end(bytes: &[u8], at: usize) -> Option<usize> {
+    let mut i = at + 1;
+    loop {
+        // Argument strings are short: a plain scan beats memchr's setup.
+        i += bytes
+            .get(i..)?
+            .iter()
+            .position(|&b| b == b'"' || b == b'\\')?;
+        match bytes.get(i)? {
+            b'"' => return Some(i + 1),
+            _ => i += 2,
+        }
+    }
+}
+
+/// Just past the value that starts at `at`.
+fn value_end(bytes: &[u8], at: usize) -> Option<usize> {
+    match bytes.get(at)? {
+        b'"' => string_end(bytes, at),
+        b'{' | b'[' => {
+            let mut depth = 0usize;
+            let mut i = at;
+            loop {
+                match bytes.get(i)? {
+                    b'"' => {
+                        i = string_end(bytes, i)?;
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth = depth.checked_sub(1)?;
+                        if depth == 0 {
+                            return Some(i + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                i += 1;
+            }
+        }
+        _ => {
+            let mut i = at;
+            while bytes
+                .get(i)
+                .is_some_and(|b| !matches!(b, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r'))
+            {
+                i += 1;
+            }
+            (i > at).then_some(i)
+        }
+    }
+}
+
+/// Whether a raw key body (between the quotes) decodes to `key`.
+fn key_eq(raw: &str, key: &str) -> bool {
+    if !raw.contains('\\') {
+        return raw == key;
+    }
+    let mut want = key.chars();
+    let mut ok = true;
+    let complete = decode(raw, |c| {
+        ok &= want.next() == Some(c);
+        ok
+    });
+    complete && ok && want.next().is_none()
+}
+
+/// Decodes a raw string body: borrowed when it has no escapes.
+pub(crate) fn unescape(raw: &str) -> Option<Cow<'_, str>> {
+    if !raw.bytes().any(|b| b == b'\\') {
+        return Some(Cow::Borrowed(raw));
+    }
+    let mut out = String::with_capacity(raw.len());
+    decode(raw, |c| {
+        out.push(c);
+        true
+    })
+    .then_some(Cow::Owned(out))
+}
+
+/// Feeds the decoded chars of a raw string body to `sink` until it returns false. Returns
+/// whether the whole body was decoded (false on a bad escape or when the sink stopped).
+fn decode(raw: &str, mut sink: impl FnMut(char) -> bool) -> bool {
+    let mut chars = raw.chars();
+    while let Some(c) = chars.next() {
+        let decoded = if c != '\\' {
+            Some(c)
+        } else {
+            match chars.next() {
+                Some('"') => Some('"'),
+                Some('\\') => Some('\\'),
+                Some('/') => Some('/'),
+                Some('b') => Some('\u{8}'),
+                Some('f') => Some('\u{c}'),
+                Some('n') => Some('\n'),
+                Some('r') => Some('\r'),
+                Some('t') => Some('\t'),
+                Some('u') => hex4(&mut chars).and_then(|hi| {
+                    if (0xD800..0xDC00).contains(&hi) {
+                        let rest = chars.as_str();
+                        let lo = rest.strip_prefix("\\u").and_then(|r| {
+                            let mut it = r.chars();
+                            let lo = hex4(&mut it)?;
+                            chars = it;
+                            Some(lo)
+                        })?;
+                        (0xDC00..0xE000).contains(&lo).then_some(())?;
+                        char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00))
+                    } else {
+                        char::from_u32(hi)
+                    }
+                }),
+                _ => None,
+            }
+        };
+        match decoded {
+            Some(c) if sink(c) => {}
+            _ => return false,
+        }
+    }
+    true
+}
+
+fn hex4(chars: &mut std::str::Chars<'_>) -> Option<u32> {
+    let mut v = 0;
+    for _ in 0..4 {
+        v = v * 16 + chars.next()?.to_digit(16)?;
+    }
+    Some(v)
+}
+
+/// An exact decimal, normalized like [`Num`]: `±0.d1d2… × 10^exp` with the digits `a ++ b`
+/// free of leading and trailing zeros (both empty for zero).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Decimal<'a> {
+    negative: bool,
+    a: &'a [u8],
+    b: &'a [u8],
+    exp: i64,
+}
+
+/// An owned [`Decimal`]: a policy literal, precompiled.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ExactNum {
+    negative: bool,
+    digits: Box<[u8]>,
+    exp: i64,
+}
+
+impl ExactNum {
+    /// The same value as `n`.
+    pub(crate) fn new(n: &Num) -> Option<ExactNum> {
+        let text = n.to_string();
+        let d = Decimal::parse(&text)?;
+        Some(ExactNum {
+            negative: d.negative,
+            digits: d.a.iter().chain(d.b).copied().collect(),
+            exp: d.exp,
+        })
+    }
+
+    pub(crate) fn view(&self) -> Decimal<'_> {
+        Decimal {
+            negative: self.negative,
+            a: &self.digits,
+            b: &[],
+            exp: self.exp,
+        }
+    }
+}
+
+impl<'a> Decimal<'a> {
+    /// Parses JSON number text exactly as [`Num::parse`] does (same `None` cases), borrowing.
+    pub(crate) fn parse(text: &'a str) -> Option<Decimal<'a>> {
+        let bytes = text.as_bytes();
+        let (negative, rest) = match bytes.split_first() {
+            Some((b'-', rest)) => (true, rest),
+            _ => (false, bytes),
+        };
+        let int_len = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+        let (int, rest) = rest.split_at_checked(int_len)?;
+        if int.is_empty() || (int.len() > 1 && int.first() == Some(&b'0')) {
+            return None;
+        }
+        let (frac, rest) = match rest.split_first() {
+            Some((b'.', after)) => {
+                let n = after.iter().take_while(|b| b.is_ascii_digit()).count();
+                after.split_at_checked(n).filter(|(f, _)| !f.is_empty())?
+            }
+            _ => (&[][..], rest),
+        };
+        let written = match rest.split_first() {
+            None => 0,
+            Some((b'e' | b'E', after)) => exponent(after)?,
+            Some(_) => return None,
+        };
+        let lz_int = int.iter().take_while(|&&b| b == b'0').count();
+        let (a, b, lz) = if lz_int < int.len() {
+            (int.get(lz_int..)?, frac, lz_int)
+        } else {
+            let lz_frac = frac.iter().take_while(|&&b| b == b'0').count();
+            (&[][..], frac.get(lz_frac..)?, int.len() + lz_frac)
+        };
+        let (a, b) = match trim_zeros(b) {
+            [] => (trim_zeros(a), &[][..]),
+            b => (a, b),
+        };
+        if a.is_empty() && b.is_empty() {
+            return Some(Decimal {
+                negative: false,
+                a,
+                b,
+                exp: 0,
+            });
+        }
+        let exp = i128::try_from(int.len()).ok()? - i128::try_from(lz).ok()? + i128::from(written);
+        let exp = i64::try_from(exp).ok().filter(|&e| e != i64::MIN)?;
+        Some(Decimal {
+            negative,
+            a,
+            b,
+            exp,
+        })
+    }
+
+    fn is_zero(&self) -> bool {
+        self.a.is_empty() && self.b.is_empty()
+    }
+
+    fn signum(&self) -> i8 {
+        match (self.is_zero(), self.negative) {
+            (true, _) => 0,
+            (false, true) => -1,
+            (false, false) => 1,
+        }
+    }
+
+    /// Compares by value, as `Num`'s `Ord` does.
+    pub(crate) fn cmp(&self, other: &Decimal<'_>) -> Ordering {
+        let by_sign = self.signum().cmp(&other.signum());
+        if by_sign != Ordering::Equal || self.is_zero() {
+            return by_sign;
+        }
+        let mine = self.a.iter().chain(self.b);
+        let theirs = other.a.iter().chain(other.b);
+        let by_magnitude = self.exp.cmp(&other.exp).then_with(|| mine.cmp(theirs));
+        if self.negative {
+            by_magnitude.reverse()
+        } else {
+            by_magnitude
+        }
+    }
+}
+
+fn trim_zeros(digits: &[u8]) -> &[u8] {
+    let keep = digits.len() - digits.iter().rev().take_while(|&&b| b == b'0').count();
+    digits.get(..keep).unwrap_or(digits)
+}
+
+/// `[+-]?[0-9]+` to the end, as `Num::parse` reads an exponent.
+fn exponent(bytes: &[u8]) -> Option<i64> {
+    let (negative, digits) = match bytes.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        Some((b'+', rest)) => (false, rest),
+        _ => (false, bytes),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let limit = i128::from(i64::MAX) + 1;
+    let mut value: i128 = 0;
+    for &b in digits {
+        value = value * 10 + i128::from(b - b'0');
+        if value > limit {
+            return None;
+        }
+    }
+    i64::try_from(if negative { -value } else { value }).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn lookup_follows_paths_and_last_duplicate_wins() {
+        let raw =
+            r#" {"a": {"b": [1, "x", {"c": null}]}, "k y": true, "a\u0062": 5, "d": 1, "d": 2} "#;
+        let key = |k: &str| PathSeg::Key(k.into());
+        assert_eq!(
+            lookup(raw, &[key("a"), key("b"), PathSeg::Index(1)]),
+            Some(r#""x""#)
+        );
+        assert_eq!(
+            lookup(raw, &[key("a"), key("b"), PathSeg::Index(2), key("c")]),
+            Some("null")
+        );
+        assert_eq!(lookup(raw, &[key("k y")]), Some("true"));
+        assert_eq!(lookup(raw, &[key("ab")]), Some("5"));
+        assert_eq!(lookup(raw, &[key("d")]), Some("2"));
+        assert_eq!(lookup(raw, &[key("a"), PathSeg::Index(0)]), None);
+        assert_eq!(lookup(raw, &[key("a"), key("b"), PathSeg::Index(3)]), None);
+        assert_eq!(lookup(raw, &[key("zz")]), None);
+    }
+
+    #[test]
+    fn strings_decode_escapes() {
+        assert_eq!(
+            value(r#""a\"b\\\n\u00e9\ud83d\ude00""#),
+            Some(Val::Str("a\"b\\\né😀".into()))
+        );
+        assert_eq!(
+            value(r#""\ud83d""#),
+            None,
+            "a lone surrogate is not a string"
+        );
+        assert!(matches!(
+            value(r#""plain""#),
+            Some(Val::Str(Cow::Borrowed("plain")))
+        ));
+    }
+
+    fn n(text: &str) -> Num {
+        Num::parse(text).unwrap()
+    }
+
+    #[test]
+    fn decimals_compare_like_num() {
+        let texts = [
+            "0",
+            "-0",
+            "0.000",
+            "1",
+            "1.0",
+            "10e-1",
+            "0.1e1",
+            "-1",
+            "123456789012345678901234567890",
+            "123456789012345678901234567891",
+            "1e400",
+            "-1e400",
+            "1e-400",
+            "2.5",
+            "0.25e1",
+            "100",
+            "1E2",
+            "1e+2",
+            "0.001e5",
+        ];
+        for x in texts {
+            for y in texts {
+                let (dx, dy) = (Decimal::parse(x).unwrap(), Decimal::parse(y).unwrap());
+                assert_eq!(dx.cmp(&dy), n(x).cmp(&n(y)), "{x} vs {y}");
+                let ex = ExactNum::new(&n(x)).unwrap();
+                assert_eq!(ex.view().cmp(&dy), n(x).cmp(&n(y)), "{x} vs {y}");
+            }
+        }
+        for bad in [
+            "1e9223372036854775808",
+            "10e9223372036854775807",
+            "+1",
+            "01",
+            "1.",
+        ] {
+            assert!(Decimal::parse(bad).is_none(), "{bad}");
+            assert!(Num::parse(bad).is_none(), "{bad}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn decimal_agrees_with_num(
+            x in r"-?(0|[1-9][0-9]{0,3})(\.[0-9]{1,3})?([eE][+-]?[0-9]{1,3})?",
+            y in r"-?(0|[1-9][0-9]{0,3})(\.[0-9]{1,3})?([eE][+-]?[0-9]{1,3})?",
+        ) {
+            let (dx, dy) = (Decimal::parse(&x).unwrap(), Decimal::parse(&y).unwrap());
+            prop_assert_eq!(dx.cmp(&dy), n(&x).cmp(&n(&y)));
+        }
+
+        #[test]
+        fn scanning_never_panics(raw in any::<String>(), key in "[a-c]{0,2}") {
+            let _ = lookup(&raw, &[PathSeg::Key(key), PathSeg::Index(1)]);
+            let _ = value(&raw);
+        }
+    }
+}
