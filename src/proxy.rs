@@ -12,8 +12,8 @@
 //! - `approval`: approval prompts and the signed `requestState` of 2026-07-28 approvals;
 //! - `audit`: the JSON-lines audit log.
 //!
-//! It never uses `syntax`, `lower` internals or the verifier directly: a policy is loaded
-//! through `pipeline` once and then only the IR is consulted.
+//! Decisions go through the compiled decision table (`table`). A `.warden` source is loaded
+//! through `pipeline` and compiled once per (re)load; the proxy never uses the verifier.
 
 pub mod approval;
 pub mod audit;

@@ -25,7 +25,7 @@ pub mod format;
 mod json;
 
 pub use decide::{CallRef, TableDecision, decide};
-pub use format::{FORMAT_VERSION, MAGIC};
+pub use format::{FORMAT_VERSION, MAGIC, is_table};
 
 use crate::ir::{Cond, Effect, Scope, Window};
 use rustc_hash::FxHashMap;

@@ -12,7 +12,8 @@ use std::time::Duration;
     after_help = "Put warden where the MCP client starts the server, and the server after `--`.\n\nExamples:\n  warden proxy --policy examples/everything.warden -- npx -y @modelcontextprotocol/server-everything stdio\n  warden proxy --policy kestra.warden --grant ci --audit audit.jsonl -- python -m kestra_mcp\n\nIn an MCP client's configuration:\n  {\"command\": \"warden\", \"args\": [\"proxy\", \"--policy\", \"policy.warden\", \"--\", \"npx\", \"-y\", \"@modelcontextprotocol/server-everything\", \"stdio\"]}"
 )]
 pub struct Args {
-    /// The policy (`.warden` source; checked at start, refusing to start on errors).
+    /// The policy: a `.warden` source (checked and compiled at start; warden refuses to start
+    /// on errors) or a decision table from `warden compile --table`.
     #[arg(long)]
     pub policy: PathBuf,
     /// The grant (credential name) this connection's calls are counted and decided for.

@@ -55,6 +55,10 @@ impl Sink {
         }
     }
 
+    pub fn is_off(&self) -> bool {
+        matches!(self, Sink::Off)
+    }
+
     /// Writes one entry (or any serializable event) as a line. Errors are reported once on
     /// stderr; the proxy never stops deciding because its log is unwritable.
     pub fn write<T: Serialize>(&self, entry: &T) {

@@ -9,12 +9,16 @@ use super::approval::Signer;
 use super::audit::{self, Entry, Sink};
 use super::jsonrpc::{self, Id};
 use super::limits::{CounterState, Counters, Exceeded, Reservation, Subject};
-use crate::call::{Annotations, Call};
-use crate::eval::{self, Decider};
-use crate::ir::{Effect, Limit, Policy};
+use crate::call::Annotations;
+use crate::eval::Decider;
+use crate::ir::Effect;
+use crate::table::{CallRef, Header, LimitSpec, Table, content_hash, decide};
 use arc_swap::ArcSwap;
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -33,32 +37,47 @@ pub mod codes {
 /// The `_meta` key under which warden explains a denial.
 pub const META_KEY: &str = "warden/decision";
 
-/// A policy ready to enforce.
+/// A policy ready to enforce: its decision table.
 #[derive(Debug)]
 pub struct Loaded {
-    pub policy: Policy,
-    /// SHA-256 of the source, hex: which policy version decided (logged on reload).
+    pub table: Table,
+    /// SHA-256 of the policy source, hex: which policy version decided (logged on reload).
     pub hash: String,
     pub path: PathBuf,
 }
 
-/// Reads, parses and lowers a `.warden` policy; refuses one with errors.
+/// Loads a policy for enforcement: a compiled decision table (refused when corrupt, of another
+/// format version, or not compiled from a policy that checked clean), or a `.warden` source
+/// (parsed, checked and compiled here; refused when it has errors).
 pub fn load(path: &Path) -> Result<Loaded, String> {
-    let text = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let ws = crate::pipeline::load(&[path.to_path_buf()]);
-    if ws.has_errors() || !ws.io_errors.is_empty() {
-        let rendered = crate::diagnostic::render::human(&ws.diagnostics, &ws.sources, false);
-        return Err(format!("{} has errors:\n{rendered}", path.display()));
-    }
-    let policy = ws
-        .files
-        .into_iter()
-        .next()
-        .and_then(|f| f.policy)
-        .ok_or_else(|| format!("{} holds no policy", path.display()))?;
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let table = if crate::table::is_table(&bytes) {
+        let table = Table::from_bytes(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+        if !table.header().checked {
+            return Err(format!(
+                "{}: the table was not compiled from a policy that checked clean",
+                path.display()
+            ));
+        }
+        table
+    } else {
+        let ws = crate::pipeline::load(&[path.to_path_buf()]);
+        if ws.has_errors() || !ws.io_errors.is_empty() {
+            let rendered = crate::diagnostic::render::human(&ws.diagnostics, &ws.sources, false);
+            return Err(format!("{} has errors:\n{rendered}", path.display()));
+        }
+        let policy = ws
+            .files
+            .into_iter()
+            .next()
+            .and_then(|f| f.policy)
+            .ok_or_else(|| format!("{} holds no policy", path.display()))?;
+        let header = Header::new(content_hash(&String::from_utf8_lossy(&bytes)), true);
+        Table::build(&policy, header).map_err(|e| format!("{}: {e}", path.display()))?
+    };
     Ok(Loaded {
-        policy,
-        hash: hex(&Sha256::digest(&text)),
+        hash: table.header().policy_hash_hex(),
+        table,
         path: path.to_path_buf(),
     })
 }
@@ -89,31 +108,37 @@ pub struct Identity {
 pub struct CallRequest {
     pub id: Id,
     pub tool: String,
-    pub arguments: Option<Value>,
+    /// The `arguments` object as the client wrote it (numbers keep their digits).
+    pub arguments: Option<Box<RawValue>>,
     pub annotations: Annotations,
     pub era: Era,
+}
+
+#[derive(Deserialize)]
+struct CallParams {
+    name: Option<Value>,
+    arguments: Option<Box<RawValue>>,
 }
 
 impl CallRequest {
     /// Reads `params` of a `tools/call`: `name` a string, `arguments` an object if present.
     pub fn parse(
         id: Id,
-        params: Option<&serde_json::value::RawValue>,
+        params: Option<&RawValue>,
         annotations: impl Fn(&str) -> Annotations,
         era: Era,
     ) -> Result<CallRequest, String> {
-        let params: Value = match params {
-            Some(p) => serde_json::from_str(p.get()).map_err(|e| format!("Invalid params: {e}"))?,
-            None => return Err("Invalid params: tools/call needs params".into()),
+        let params = params.ok_or("Invalid params: tools/call needs params")?;
+        let parsed: CallParams =
+            serde_json::from_str(params.get()).map_err(|e| format!("Invalid params: {e}"))?;
+        let tool = match parsed.name {
+            Some(Value::String(s)) => s,
+            _ => return Err("Invalid params: `name` must be a string".into()),
         };
-        let tool = params
-            .get("name")
-            .and_then(Value::as_str)
-            .ok_or("Invalid params: `name` must be a string")?
-            .to_string();
-        let arguments = match params.get("arguments") {
-            None | Some(Value::Null) => None,
-            Some(a @ Value::Object(_)) => Some(a.clone()),
+        let arguments = match parsed.arguments {
+            None => None,
+            Some(a) if a.get().trim_start().starts_with('{') => Some(a),
+            Some(a) if a.get().trim() == "null" => None,
             Some(_) => return Err("Invalid params: `arguments` must be an object".into()),
         };
         Ok(CallRequest {
@@ -125,10 +150,26 @@ impl CallRequest {
         })
     }
 
+    /// The arguments as a JSON value (for prompts and hashes; the decision reads the raw text).
+    pub fn arguments_value(&self) -> Option<Value> {
+        self.arguments
+            .as_ref()
+            .and_then(|a| serde_json::from_str(a.get()).ok())
+    }
+
     /// SHA-256 of the tool and its canonical arguments (keys sorted): what an approval binds to.
     pub fn hash(&self) -> String {
-        let canonical = json!({"name": self.tool, "arguments": self.arguments});
+        let canonical = json!({"name": self.tool, "arguments": self.arguments_value()});
         hex(&Sha256::digest(canonical.to_string().as_bytes()))
+    }
+
+    /// The sorted top-level argument keys (the audit log never holds values).
+    fn argument_keys(&self) -> Vec<String> {
+        let keys: Option<BTreeMap<String, serde::de::IgnoredAny>> = self
+            .arguments
+            .as_ref()
+            .and_then(|a| serde_json::from_str(a.get()).ok());
+        keys.map(|k| k.into_keys().collect()).unwrap_or_default()
     }
 }
 
@@ -149,7 +190,7 @@ pub struct Approval {
     pub rule: String,
     pub reason: Option<String>,
     pub call_hash: String,
-    limits: Vec<Limit>,
+    limits: Vec<LimitSpec>,
     started: Instant,
 }
 
@@ -200,23 +241,24 @@ impl Engine {
     pub fn decide(&self, req: &CallRequest, who: &Identity) -> Ruling {
         let started = Instant::now();
         let loaded = self.policy();
-        let policy = &loaded.policy;
-        let call = Call {
-            server: who.server.clone(),
-            tool: req.tool.clone(),
-            arguments: req.arguments.clone(),
-            grant: Some(who.grant.clone()),
-            agent: who.agent.clone(),
-            session: Some(who.session.clone()),
+        let table = &loaded.table;
+        let call = CallRef {
+            server: who.server.as_deref(),
+            tool: &req.tool,
+            arguments: req.arguments.as_deref(),
+            grant: Some(&who.grant),
+            agent: who.agent.as_deref(),
+            session: Some(&who.session),
             annotations: req.annotations,
         };
-        let decision = eval::evaluate(policy, &call);
-        let rule = decision.rule_id(policy).to_string();
-        let reason = decision.reason(policy).map(str::to_string);
-        let limits: Vec<Limit> = decision
+        let decision = decide(table, &call);
+        let rule = decision.rule_id(table).to_string();
+        let reason = decision.reason(table).map(str::to_string);
+        let spec = table.spec();
+        let limits: Vec<LimitSpec> = decision
             .limits
             .iter()
-            .filter_map(|l| policy.rules.get(l.rule)?.limits.get(l.limit).cloned())
+            .filter_map(|l| spec.rules.get(l.rule)?.limits.get(l.limit).cloned())
             .collect();
         let log = |effect: Effect, code: &str, counters: &[CounterState]| {
             self.log(
@@ -342,7 +384,7 @@ impl Engine {
         &self,
         req: &CallRequest,
         who: &Identity,
-        limits: &[Limit],
+        limits: &[LimitSpec],
         effect: Effect,
         rule: &str,
         started: Instant,
@@ -353,8 +395,7 @@ impl Engine {
             agent: who.agent.as_deref().unwrap_or(""),
             tool: &req.tool,
         };
-        let refs: Vec<&Limit> = limits.iter().collect();
-        match self.counters.reserve(&refs, &subject, audit::unix_now()) {
+        match self.counters.reserve(limits, &subject, audit::unix_now()) {
             Ok((reservation, states)) => {
                 self.log(
                     req,
@@ -437,13 +478,10 @@ impl Engine {
         started: Instant,
         call_hash: Option<&str>,
     ) {
-        let mut keys: Vec<&str> = req
-            .arguments
-            .as_ref()
-            .and_then(Value::as_object)
-            .map(|m| m.keys().map(String::as_str).collect())
-            .unwrap_or_default();
-        keys.sort_unstable();
+        if self.audit.is_off() {
+            return;
+        }
+        let keys = req.argument_keys();
         self.audit.write(&Entry {
             time: audit::now_rfc3339(),
             event: "decision",
@@ -459,7 +497,7 @@ impl Engine {
             reason,
             counters,
             latency_ns: u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX),
-            argument_keys: keys,
+            argument_keys: keys.iter().map(String::as_str).collect(),
             dry_run: self.dry_run,
             call_hash,
         });

@@ -7,7 +7,8 @@
 //! every full minute since the Unix epoch. Counters are keyed by counter name and scope value,
 //! not by rule, so they survive a policy reload.
 
-use crate::ir::{Limit, Scope, Window};
+use crate::ir::{Scope, Window};
+use crate::table::LimitSpec;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -90,7 +91,7 @@ impl Counters {
     /// Reserves one slot in every limit, at `now` (seconds since the Unix epoch), or none.
     pub fn reserve(
         &self,
-        limits: &[&Limit],
+        limits: &[LimitSpec],
         subject: &Subject,
         now: u64,
     ) -> Result<(Reservation, Vec<CounterState>), Exceeded> {
@@ -169,15 +170,12 @@ fn release_locked(slots: &mut HashMap<Key, Slot>, reservation: Reservation) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::source::Span;
-
-    fn limit(counter: &str, max: u64, window: Window, scope: Scope) -> Limit {
-        Limit {
+    fn limit(counter: &str, max: u64, window: Window, scope: Scope) -> LimitSpec {
+        LimitSpec {
             counter: counter.into(),
             max,
             window,
             scope,
-            span: Span::default(),
         }
     }
 
@@ -196,15 +194,25 @@ mod tests {
         let l = limit("runs", 2, Window::Minute, Scope::Grant);
         let now = 120; // the start of a minute
         for _ in 0..2 {
-            let (r, _) = c.reserve(&[&l], &subject("ci"), now).unwrap();
+            let (r, _) = c
+                .reserve(std::slice::from_ref(&l), &subject("ci"), now)
+                .unwrap();
             c.commit(r);
         }
-        let e = c.reserve(&[&l], &subject("ci"), now + 10).unwrap_err();
+        let e = c
+            .reserve(std::slice::from_ref(&l), &subject("ci"), now + 10)
+            .unwrap_err();
         assert_eq!(e.retry_after, 50);
         // another grant has its own counter
-        assert!(c.reserve(&[&l], &subject("other"), now).is_ok());
+        assert!(
+            c.reserve(std::slice::from_ref(&l), &subject("other"), now)
+                .is_ok()
+        );
         // the next window starts empty
-        assert!(c.reserve(&[&l], &subject("ci"), 180).is_ok());
+        assert!(
+            c.reserve(std::slice::from_ref(&l), &subject("ci"), 180)
+                .is_ok()
+        );
     }
 
     #[test]
@@ -212,13 +220,20 @@ mod tests {
         let c = Counters::new();
         let a = limit("a", 5, Window::Minute, Scope::Global);
         let b = limit("b", 1, Window::Hour, Scope::Grant);
-        let (r, states) = c.reserve(&[&a, &b], &subject("g"), 0).unwrap();
+        let (r, states) = c
+            .reserve(&[a.clone(), b.clone()], &subject("g"), 0)
+            .unwrap();
         assert_eq!(states.len(), 2);
         c.commit(r);
         // b is full: a must not keep the slot it took before b refused
-        assert!(c.reserve(&[&a, &b], &subject("g"), 1).is_err());
+        assert!(
+            c.reserve(&[a.clone(), b.clone()], &subject("g"), 1)
+                .is_err()
+        );
         assert_eq!(c.count("a", "", Window::Minute, 1), 1);
-        let (r, _) = c.reserve(&[&a], &subject("g"), 2).unwrap();
+        let (r, _) = c
+            .reserve(std::slice::from_ref(&a), &subject("g"), 2)
+            .unwrap();
         assert_eq!(c.count("a", "", Window::Minute, 2), 2);
         c.release(r);
         assert_eq!(c.count("a", "", Window::Minute, 2), 1);
@@ -228,8 +243,12 @@ mod tests {
     fn a_release_after_the_window_turned_does_not_touch_the_new_window() {
         let c = Counters::new();
         let l = limit("x", 1, Window::Second, Scope::Global);
-        let (r, _) = c.reserve(&[&l], &subject("g"), 10).unwrap();
-        let (r2, _) = c.reserve(&[&l], &subject("g"), 11).unwrap();
+        let (r, _) = c
+            .reserve(std::slice::from_ref(&l), &subject("g"), 10)
+            .unwrap();
+        let (r2, _) = c
+            .reserve(std::slice::from_ref(&l), &subject("g"), 11)
+            .unwrap();
         c.release(r);
         assert_eq!(c.count("x", "", Window::Second, 11), 1);
         c.commit(r2);

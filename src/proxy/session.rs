@@ -451,8 +451,7 @@ impl Session {
             Some(Pending::ToolsList) => {
                 let policy = self.engine.policy();
                 let who = self.identity();
-                let filtered =
-                    tools_list::filter(&line, &policy.policy, &who, !self.engine.dry_run);
+                let filtered = tools_list::filter(&line, &policy.table, &who, !self.engine.dry_run);
                 self.state().annotations.extend(filtered.annotations);
                 vec![Action::ToClient(filtered.replacement.unwrap_or(line))]
             }

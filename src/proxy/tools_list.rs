@@ -9,7 +9,8 @@
 use super::engine::Identity;
 use crate::call::{Annotations, Call};
 use crate::eval::holds_without_arguments;
-use crate::ir::{Effect, Policy};
+use crate::ir::Effect;
+use crate::table::Table;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::collections::BTreeMap;
@@ -32,7 +33,7 @@ pub struct Filtered {
 
 /// Filters one `tools/list` response line. A line that is not a result with a `tools` array
 /// is left alone (errors, odd servers).
-pub fn filter(line: &[u8], policy: &Policy, who: &Identity, enforce: bool) -> Filtered {
+pub fn filter(line: &[u8], table: &Table, who: &Identity, enforce: bool) -> Filtered {
     let mut out = Filtered {
         replacement: None,
         annotations: Vec::new(),
@@ -65,7 +66,7 @@ pub fn filter(line: &[u8], policy: &Policy, who: &Identity, enforce: bool) -> Fi
             .and_then(|a| Annotations::from_json(a).ok())
             .unwrap_or_default();
         out.annotations.push((head.name.clone(), annotations));
-        if listed(policy, who, &head.name, annotations) {
+        if listed(table, who, &head.name, annotations) {
             kept.push(raw.get());
         } else {
             out.dropped.push(head.name);
@@ -92,7 +93,7 @@ pub fn filter(line: &[u8], policy: &Policy, who: &Identity, enforce: bool) -> Fi
 
 /// Whether `tools/list` shows a tool to this caller: not hidden, and not denied for every
 /// possible set of arguments.
-pub fn listed(policy: &Policy, who: &Identity, tool: &str, annotations: Annotations) -> bool {
+pub fn listed(table: &Table, who: &Identity, tool: &str, annotations: Annotations) -> bool {
     let call = Call {
         server: who.server.clone(),
         tool: tool.to_string(),
@@ -102,15 +103,12 @@ pub fn listed(policy: &Policy, who: &Identity, tool: &str, annotations: Annotati
         session: Some(who.session.clone()),
         annotations,
     };
+    let spec = table.spec();
     let mut may_forward = false;
-    for rule in &policy.rules {
-        if !rule
-            .targets
-            .iter()
-            .any(|t| t.matches(who.server.as_deref(), tool))
-        {
+    for index in table.candidate_rules(who.server.as_deref(), tool) {
+        let Some(rule) = spec.rules.get(index) else {
             continue;
-        }
+        };
         let holds = holds_without_arguments(&rule.condition, &call);
         match rule.effect {
             Effect::Hide | Effect::Deny if holds == Some(true) => return false,
@@ -118,5 +116,5 @@ pub fn listed(policy: &Policy, who: &Identity, tool: &str, annotations: Annotati
             _ => {}
         }
     }
-    may_forward || policy.default.effect == Effect::Allow
+    may_forward || spec.default == Effect::Allow
 }

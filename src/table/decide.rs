@@ -231,3 +231,34 @@ fn server_matches(table: &Table, c: &Cand, server: Option<&str>) -> bool {
             .is_some_and(|g| g.is_match(server)),
     })
 }
+
+impl Table {
+    /// The rules whose targets match this server and tool (whatever their conditions), in rule
+    /// order: what `tools/list` filtering looks at.
+    pub fn candidate_rules(&self, server: Option<&str>, tool: &str) -> Vec<usize> {
+        let mut out = Vec::new();
+        let mut take = |c: &Cand| {
+            if server_matches(self, c, server) {
+                out.push(c.rule as usize);
+            }
+        };
+        if let Some(cands) = self.tools.get(tool) {
+            cands.iter().for_each(&mut take);
+        } else if let Some(fb) = &self.fallback {
+            let mut set = fb.sets.get();
+            set.clear();
+            fb.automaton
+                .which_overlapping_matches(&Input::new(tool), &mut set);
+            for pattern in set.iter() {
+                fb.slots
+                    .get(pattern.as_usize())
+                    .into_iter()
+                    .flatten()
+                    .for_each(&mut take);
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+}
