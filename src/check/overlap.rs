@@ -67,15 +67,25 @@ impl Verifier<'_> {
                 },
                 _ => continue,
             };
+            // An exception: on the weaker rule's own tools, the stronger rule lies inside it
+            // (a deny that also covers other tools is still an exception for this allow).
+            let on_a_tools = self.req.targets(&a.targets);
             let exception = matches!(
                 self.ask(
-                    &[mb.clone(), ma.not()],
+                    &[mb.clone(), on_a_tools, ma.not()],
                     &[],
                     b.head,
                     "whether one rule lies inside another"
                 ),
                 Answer::Unsat(_)
             );
+            // A visible exception too: the stronger rule names one of the weaker rule's
+            // targets itself, so its author wrote it against these calls knowingly.
+            let visible = a.targets.iter().any(|ta| {
+                b.targets
+                    .iter()
+                    .any(|tb| tb.tool.as_str() == ta.tool.as_str() && tb.server == ta.server)
+            });
             let policy = self.policy;
             let Some(call) = self.replay(&point, a.head, |c| {
                 eval::rule_matches(&a, c)
@@ -95,8 +105,15 @@ impl Verifier<'_> {
             .witness(call.to_json());
             d = if exception {
                 d.severity(Severity::Info)
-                    .note(format!("every call `{}` matches is also matched by `{}`: an exception carved out of it", b.id, a.id))
+                    .note(format!("every call to its tools that `{}` matches is also matched by `{}`: an exception carved out of it", b.id, a.id))
                     .help("fine if intended; nothing to fix")
+            } else if visible {
+                d.severity(Severity::Info)
+                    .note(format!(
+                        "`{}` names these tools itself: a restriction layered over `{}`",
+                        b.id, a.id
+                    ))
+                    .help("fine if intended; the witness shows one call it takes away")
             } else {
                 d.help("make the conditions disjoint, or make one rule contain the other")
             };
