@@ -254,3 +254,80 @@ fn test_reports_passes_and_failures() {
     );
     assert!(text.contains("1 passed, 1 failed"), "{text}");
 }
+
+#[test]
+fn diff_gates_new_access_and_reports_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = write(
+        dir.path(),
+        "old.warden",
+        "policy p {\n  allow list_flows\n  deny execute_flow\n}\n",
+    );
+    let tighter = write(
+        dir.path(),
+        "tighter.warden",
+        "policy p {\n  deny execute_flow\n}\n",
+    );
+    let looser = write(
+        dir.path(),
+        "looser.warden",
+        "policy p {\n  allow list_flows\n  allow execute_flow when args.ns == \"dev\"\n}\n",
+    );
+    // Less access passes the gate, more access fails it; without the gate both exit 0.
+    warden()
+        .arg("diff")
+        .arg(&old)
+        .arg(&tighter)
+        .args(["--fail-on", "new-access"])
+        .assert()
+        .code(0);
+    warden()
+        .arg("diff")
+        .arg(&old)
+        .arg(&looser)
+        .args(["--fail-on", "new-access"])
+        .assert()
+        .code(1);
+    warden().arg("diff").arg(&old).arg(&looser).assert().code(0);
+    warden()
+        .arg("diff")
+        .arg(&old)
+        .arg(&old)
+        .args(["--fail-on", "new-access"])
+        .assert()
+        .code(0);
+    let out = warden()
+        .arg("diff")
+        .arg(&old)
+        .arg(&looser)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let text = report.to_string();
+    assert!(text.contains("execute_flow"), "{text}");
+    assert!(text.contains("more"), "{text}");
+    warden()
+        .arg("diff")
+        .arg(&old)
+        .arg(dir.path().join("missing.warden"))
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn check_fails_on_inconclusive_only_when_asked() {
+    // examples/shell.warden has a finding whose regex the verifier cannot build a call for: it
+    // is reported inconclusive (WD3008), never as a pass.
+    let shell = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/shell.warden");
+    let out = warden().arg("check").arg(&shell).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("WD3008"), "{text}");
+    assert_eq!(out.status.code(), Some(0));
+    warden()
+        .arg("check")
+        .arg("--fail-on-inconclusive")
+        .arg(&shell)
+        .assert()
+        .code(1);
+}
