@@ -3,6 +3,22 @@
 //! Exit codes, for every command: 0 success, 1 the policy has errors (or tests failed, or
 //! `fmt --check` found a file to reformat), 2 usage or I/O errors.
 
+/// `print!` to stdout that ignores a closed pipe (`warden check | head`) instead of panicking.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// `println!` to stdout that ignores a closed pipe.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 mod check;
 mod compile;
 #[cfg(feature = "verify")]
@@ -10,6 +26,7 @@ mod diff;
 mod eval;
 mod fmt;
 mod import;
+mod progress;
 mod proxy;
 mod test;
 
@@ -88,5 +105,5 @@ pub fn run(cli: Cli) -> u8 {
 /// Prints the diagnostics of a workspace in human form and says whether there were I/O errors.
 fn print_diagnostics(ws: &crate::pipeline::Workspace, color: bool) {
     let text = crate::diagnostic::render::human(&ws.diagnostics, &ws.sources, color);
-    print!("{text}");
+    out!("{text}");
 }

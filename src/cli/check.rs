@@ -62,25 +62,28 @@ pub fn run(args: Args, color: bool) -> u8 {
     };
     let mut ws = pipeline::load(&args.paths);
     let mut stats = Stats::default();
+    let progress = super::progress::Progress::new(ws.files.len());
     for file in &ws.files {
-        if file.has_errors {
-            continue;
-        }
-        if let Some(policy) = &file.policy {
+        progress.file(&pipeline::display(&file.path));
+        if !file.has_errors
+            && let Some(policy) = &file.policy
+        {
             let (mut found, s) = crate::check::check(policy, &options);
             stats.add(&s);
             ws.diagnostics.append(&mut found);
         }
+        progress.done_one();
     }
+    progress.finish();
     crate::diagnostic::sort(&mut ws.diagnostics);
     match args.format {
         Format::Human => {
-            print!("{}", render::human(&ws.diagnostics, &ws.sources, color));
-            println!("{}", render::summary(&ws.diagnostics, ws.files.len()));
-            println!("{}", summary(&stats));
+            out!("{}", render::human(&ws.diagnostics, &ws.sources, color));
+            outln!("{}", render::summary(&ws.diagnostics, ws.files.len()));
+            outln!("{}", summary(&stats));
         }
-        Format::Json => print!("{}", render::json_lines(&ws.diagnostics, &ws.sources)),
-        Format::Sarif => println!(
+        Format::Json => out!("{}", render::json_lines(&ws.diagnostics, &ws.sources)),
+        Format::Sarif => outln!(
             "{}",
             render::sarif(&ws.diagnostics, &ws.sources, env!("CARGO_PKG_VERSION"))
         ),

@@ -105,7 +105,7 @@ fn write(out: &Path, json: &serde_json::Value) -> u8 {
     };
     text.push('\n');
     if out == Path::new("-") {
-        print!("{text}");
+        out!("{text}");
         return EXIT_OK;
     }
     match std::fs::write(out, text) {

@@ -98,8 +98,8 @@ pub fn run(args: Args, color: bool) -> u8 {
         }
     };
     match args.format {
-        Format::Json => println!("{}", report.to_json(&old, &new)),
-        Format::Human => print!("{}", human(&report, &old, &new, &args)),
+        Format::Json => outln!("{}", report.to_json(&old, &new)),
+        Format::Human => out!("{}", human(&report, &old, &new, &args)),
     }
     if matches!(args.fail_on, Some(FailOn::NewAccess)) && report.new_access() {
         EXIT_FINDINGS

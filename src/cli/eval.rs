@@ -56,7 +56,7 @@ pub fn run(args: Args, color: bool) -> u8 {
         Err(code) => return code,
     };
     let decision = evaluate(policy, &call);
-    println!("{}", decision.to_json(policy));
+    outln!("{}", decision.to_json(policy));
     EXIT_OK
 }
 
@@ -76,7 +76,7 @@ fn run_table(bytes: &[u8], args: Args) -> u8 {
     let raw = crate::table::decide::raw_arguments(&call);
     let call_ref = crate::table::CallRef::new(&call, raw.as_deref());
     let decision = crate::table::decide(&table, &call_ref);
-    println!("{}", decision.to_json(&table));
+    outln!("{}", decision.to_json(&table));
     EXIT_OK
 }
 

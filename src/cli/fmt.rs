@@ -47,15 +47,15 @@ pub fn run(args: Args, color: bool) -> u8 {
             continue;
         }
         if args.check {
-            println!("would reformat {}", pipeline::display(&path));
+            outln!("would reformat {}", pipeline::display(&path));
             unformatted += 1;
         } else if let Err(e) = std::fs::write(&path, formatted) {
             io_errors.push((path, e.to_string()));
         } else {
-            println!("formatted {}", pipeline::display(&path));
+            outln!("formatted {}", pipeline::display(&path));
         }
     }
-    print!("{}", render::human(&diagnostics, &sources, color));
+    out!("{}", render::human(&diagnostics, &sources, color));
     for (path, err) in &io_errors {
         eprintln!("error: `{}`: {err}", pipeline::display(path));
     }

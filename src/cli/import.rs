@@ -63,7 +63,7 @@ pub fn run(args: Args) -> u8 {
     }
     match &args.output {
         None => {
-            print!("{}", imported.source);
+            out!("{}", imported.source);
             EXIT_OK
         }
         Some(out) => match std::fs::write(out, &imported.source) {

@@ -36,7 +36,7 @@ pub fn run(args: Args, color: bool) -> u8 {
             continue;
         };
         let results = testing::run(policy);
-        println!(
+        outln!(
             "{} ({} cases)",
             pipeline::display(&file.path),
             results.len()
@@ -49,18 +49,18 @@ pub fn run(args: Args, color: bool) -> u8 {
             };
             if r.passed {
                 passed += 1;
-                println!("  ok    {}:{line} {} => {expected}", r.test, r.call.tool);
+                outln!("  ok    {}:{line} {} => {expected}", r.test, r.call.tool);
             } else {
                 failed += 1;
-                println!("  FAIL  {}:{line} {} => {expected}", r.test, r.call.tool);
-                println!("        call:     {}", r.call.to_json());
-                println!("        expected: {expected}");
+                outln!("  FAIL  {}:{line} {} => {expected}", r.test, r.call.tool);
+                outln!("        call:     {}", r.call.to_json());
+                outln!("        expected: {expected}");
                 let reason = r
                     .got
                     .reason(policy)
                     .map(|s| format!(" ({s})"))
                     .unwrap_or_default();
-                println!(
+                outln!(
                     "        got:      {} by {}{reason}",
                     r.got.effect.keyword(),
                     r.got_by
@@ -68,6 +68,6 @@ pub fn run(args: Args, color: bool) -> u8 {
             }
         }
     }
-    println!("{passed} passed, {failed} failed");
+    outln!("{passed} passed, {failed} failed");
     if failed > 0 { EXIT_FINDINGS } else { EXIT_OK }
 }
