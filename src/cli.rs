@@ -4,8 +4,10 @@
 //! `fmt --check` found a file to reformat), 2 usage or I/O errors.
 
 mod check;
+mod compile;
 mod eval;
 mod fmt;
+mod import;
 mod proxy;
 mod test;
 
@@ -37,6 +39,8 @@ pub enum Command {
     Fmt(fmt::Args),
     Eval(eval::Args),
     Test(test::Args),
+    Compile(compile::Args),
+    Import(import::Args),
     Proxy(proxy::Args),
 }
 
@@ -69,6 +73,8 @@ pub fn run(cli: Cli) -> u8 {
         Command::Fmt(args) => fmt::run(args, color),
         Command::Eval(args) => eval::run(args, color),
         Command::Test(args) => test::run(args, color),
+        Command::Compile(args) => compile::run(args, color),
+        Command::Import(args) => import::run(args),
         Command::Proxy(args) => proxy::run(args),
     }
 }

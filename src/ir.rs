@@ -12,6 +12,7 @@ use crate::source::{FileId, Span};
 use std::collections::BTreeMap;
 
 mod display;
+mod specialize;
 
 pub use crate::ast::Effect;
 

@@ -8,6 +8,7 @@
 //! docs/architecture.md describes each stage and the invariants between them.
 
 pub mod ast;
+pub mod backend;
 pub mod call;
 pub mod cli;
 pub mod diagnostic;

@@ -69,6 +69,23 @@ codes! {
     COUNTER_NAME_CLASH = "WD2015", "counter-name-clash", Error, "two unnamed limits of one rule would share a counter name";
     INVALID_TEST_CALL = "WD2016", "invalid-test-call", Error, "a test call is not a call a client could make";
     NON_BOOLEAN_CONDITION = "WD2017", "non-boolean-condition", Error, "a bare value used as a condition is not a boolean";
+
+    PJ_GLOB_TARGET = "WD4001", "policy-json-glob-target", Error, "a glob target cannot be written in policy.json without a catalog to expand it";
+    PJ_SERVER_TARGET = "WD4002", "policy-json-server-target", Error, "a target is qualified by a server, but a policy.json governs one server";
+    PJ_IDENTITY_CONDITION = "WD4003", "policy-json-identity-condition", Error, "a condition looks at the grant, agent or session, which policy.json conditions cannot";
+    PJ_ANNOTATION_CONDITION = "WD4004", "policy-json-annotation-condition", Error, "a condition looks at tool annotations, which policy.json can only have resolved from a catalog";
+    PJ_INEXPRESSIBLE_CONDITION = "WD4005", "policy-json-inexpressible-condition", Error, "a condition has no exact policy.json form";
+    PJ_UNPORTABLE_REGEX = "WD4006", "policy-json-unportable-regex", Error, "a regex would match differently in policy.json's Go regex engine";
+    PJ_UNSUPPORTED_LIMIT = "WD4007", "policy-json-unsupported-limit", Error, "a limit's window or scope has no policy.json form";
+    PJ_CONDITIONAL_LIMIT = "WD4008", "policy-json-conditional-limit", Error, "a limit counts only some calls of a tool, but policy.json limits count every allowed call";
+    PJ_APPROVAL_DENIES = "WD4009", "policy-json-approval-denies", Warning, "policy.json has no approval hold: an `approve` rule becomes a deny with a message";
+    PJ_SHARED_COUNTER = "WD4010", "policy-json-shared-counter", Warning, "one counter limits several tools, which policy.json engines may count apart";
+    PJ_REASON_DROPPED = "WD4011", "policy-json-reason-dropped", Warning, "a reason has no place in policy.json and is left out";
+    PJ_INEXACT_NUMBER = "WD4012", "policy-json-inexact-number", Error, "a number is not exactly what a 64-bit float reads back";
+    PJ_UNSUPPORTED_PATH = "WD4013", "policy-json-unsupported-path", Error, "an argument path has an array index or a key policy.json's dotted paths cannot spell";
+    PJ_HIDE_GLOB_LISTED = "WD4014", "policy-json-hide-glob-listed", Warning, "a `hide` glob without a catalog denies the tools but cannot remove them from `tools/list`";
+    PJ_OPEN_EXPANSION = "WD4015", "policy-json-open-expansion", Warning, "under `default allow`, a glob expanded from the catalog misses tools the server adds later";
+    PJ_ALTERNATIVE_ALLOWS = "WD4016", "policy-json-alternative-allows", Error, "a tool is allowed under alternative conditions, but policy.json's `require` is one list that must all hold";
 }
 
 /// Looks a code up by id (`WD2003`) or name (`invalid-regex`).
