@@ -102,6 +102,10 @@ pub fn run(args: Args) -> u8 {
         ));
         stdio::run(engine, options).await
     });
+    // tokio reads stdin on a blocking thread that returns only with the client's next bytes or
+    // EOF; dropping the runtime would wait for it, so a server that exits (or a SIGTERM) while
+    // the client keeps its end open would leave warden hanging. Everything is relayed by now.
+    runtime.shutdown_background();
     u8::try_from(code).unwrap_or(1)
 }
 

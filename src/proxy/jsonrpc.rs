@@ -62,6 +62,9 @@ pub struct Rejection {
 #[derive(Deserialize)]
 struct Envelope {
     jsonrpc: Option<String>,
+    /// `None` only when the key is absent (a notification): `"id": null` is kept as the raw
+    /// `null`, an invalid id, so that it is refused instead of relayed as a notification.
+    #[serde(default, deserialize_with = "present")]
     id: Option<Box<RawValue>>,
     method: Option<String>,
     params: Option<Box<RawValue>>,
@@ -98,18 +101,6 @@ pub fn parse(line: &[u8], strict: bool) -> Result<Message, Rejection> {
             reject(None, PARSE_ERROR, &format!("Parse error: {e}"))
         }
     })?;
-    let id = env.id.as_ref().map(|r| Id(r.get().to_string()));
-    if strict {
-        check_duplicates(text)
-            .map_err(|e| reject(None, INVALID_REQUEST, &format!("Invalid Request: {e}")))?;
-    }
-    if env.jsonrpc.as_deref() != Some("2.0") {
-        return Err(reject(
-            id,
-            INVALID_REQUEST,
-            "Invalid Request: `jsonrpc` must be \"2.0\"",
-        ));
-    }
     if let Some(id_raw) = &env.id {
         let first = id_raw.get().as_bytes().first().copied();
         if !matches!(first, Some(b'"' | b'-' | b'0'..=b'9')) {
@@ -119,6 +110,24 @@ pub fn parse(line: &[u8], strict: bool) -> Result<Message, Rejection> {
                 "Invalid Request: `id` must be a string or a number",
             ));
         }
+    }
+    // The id is valid from here on, and unique (a duplicate `id` fails the envelope): echo it.
+    let id = env.id.as_ref().map(|r| Id(r.get().to_string()));
+    if strict {
+        check_duplicates(text).map_err(|e| {
+            reject(
+                id.clone(),
+                INVALID_REQUEST,
+                &format!("Invalid Request: {e}"),
+            )
+        })?;
+    }
+    if env.jsonrpc.as_deref() != Some("2.0") {
+        return Err(reject(
+            id,
+            INVALID_REQUEST,
+            "Invalid Request: `jsonrpc` must be \"2.0\"",
+        ));
     }
     match (env.method, id, env.result.is_some() || env.error.is_some()) {
         (Some(method), Some(id), false) => Ok(Message::Request {
@@ -141,6 +150,11 @@ pub fn parse(line: &[u8], strict: bool) -> Result<Message, Rejection> {
             "Invalid Request: not a request, notification or response",
         )),
     }
+}
+
+/// An `Option` field that is `Some` whenever the key is present, even as `null`.
+fn present<'de, D: de::Deserializer<'de>>(d: D) -> Result<Option<Box<RawValue>>, D::Error> {
+    Box::<RawValue>::deserialize(d).map(Some)
 }
 
 /// `{"jsonrpc":"2.0","id":ID,"error":{"code":…,"message":…}}` (id `null` when unknown).
@@ -263,6 +277,9 @@ mod tests {
         assert_eq!(e.id, Some(Id("7".into())));
         assert!(parse(br#"{"jsonrpc":"2.0","id":{},"method":"x"}"#, true).is_err());
         assert!(parse(br#"{"jsonrpc":"2.0","id":true,"method":"x"}"#, true).is_err());
+        let e = parse(br#"{"jsonrpc":"2.0","id":null,"method":"x"}"#, true).unwrap_err();
+        assert_eq!((e.id, e.code), (None, INVALID_REQUEST));
+        assert_eq!(parse(dup, true).unwrap_err().id, Some(Id("1".into())));
         assert!(parse(br#"{"jsonrpc":"2.0"}"#, true).is_err());
     }
 

@@ -223,6 +223,10 @@ impl Session {
         }
         let pending = match method {
             "initialize" => {
+                // A client in auto mode opens with an envelope `server/discover` and falls back
+                // to `initialize` when the server refuses it: from here on the connection
+                // speaks the handshake era, whatever the discover said.
+                s.era = Era::Handshake;
                 let p = params_value.as_ref();
                 if let Some(name) = p
                     .and_then(|p| p.pointer("/clientInfo/name"))

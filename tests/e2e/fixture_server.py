@@ -1,0 +1,60 @@
+"""A small real MCP server (the official Python SDK's MCPServer, both protocol eras) for the
+cases the reference servers cannot produce on demand:
+
+- `echo {message}`: answers `Echo: <message>`;
+- `fail {}`: answers with a JSON-RPC error (-32000), not a tool result;
+- `slow {seconds}`: answers after a delay (a call still in flight when the client leaves);
+- `die {code}`: the process exits with `code` without answering (a server dying mid-call);
+- `approve_me {n}`: answers `approved <n>` (a tool the approval policy guards);
+- `ask {}`: asks the client a question (a server-to-client `elicitation/create`, numbered by
+  the server from 0, colliding with the client's own ids) and answers with the reply.
+"""
+
+import os
+
+import anyio
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.shared.exceptions import MCPError
+from pydantic import BaseModel
+
+app = MCPServer("warden-fixture")
+
+
+@app.tool()
+def echo(message: str) -> str:
+    return f"Echo: {message}"
+
+
+@app.tool()
+def fail() -> str:
+    raise MCPError(code=-32000, message="fixture failure")
+
+
+@app.tool()
+async def slow(seconds: float) -> str:
+    await anyio.sleep(seconds)
+    return f"slept {seconds}"
+
+
+@app.tool()
+def die(code: int = 3) -> str:
+    os._exit(code)
+
+
+@app.tool()
+def approve_me(n: int = 0) -> str:
+    return f"approved {n}"
+
+
+class Answer(BaseModel):
+    word: str
+
+
+@app.tool()
+async def ask(ctx: Context) -> str:
+    reply = await ctx.elicit(message="say a word", schema=Answer)
+    return f"{reply.action}: {reply.data.word if reply.data else ''}"
+
+
+if __name__ == "__main__":
+    app.run()
