@@ -60,7 +60,7 @@ pub async fn run(engine: Arc<Engine>, options: Options) -> i32 {
     let (to_server, server_rx) = mpsc::channel::<Vec<u8>>(QUEUE);
     let (to_client, client_rx) = mpsc::channel::<Vec<u8>>(QUEUE);
     let server_writer = tokio::spawn(write_lines(child_in, server_rx));
-    let client_writer = tokio::spawn(write_lines(tokio::io::stdout(), client_rx));
+    let client_writer = tokio::spawn(write_lines(client_output(), client_rx));
 
     let max = options.max_message_bytes;
     let client_reader = {
@@ -68,7 +68,7 @@ pub async fn run(engine: Arc<Engine>, options: Options) -> i32 {
             (session.clone(), to_server.clone(), to_client.clone());
         let timeout = options.approval_timeout;
         tokio::spawn(async move {
-            let mut reader = LineReader::new(BufReader::new(tokio::io::stdin()), max);
+            let mut reader = LineReader::new(BufReader::new(client_input()), max);
             loop {
                 let actions = match reader.next().await {
                     Ok(Frame::Line(line)) if line.iter().all(u8::is_ascii_whitespace) => continue,
@@ -242,14 +242,52 @@ async fn perform(
     }
 }
 
+/// Writes queued lines; whatever is queued when the writer wakes goes out in one write.
 async fn write_lines<W: AsyncWrite + Unpin>(mut out: W, mut rx: mpsc::Receiver<Vec<u8>>) {
-    while let Some(mut line) = rx.recv().await {
-        line.push(b'\n');
-        if out.write_all(&line).await.is_err() || out.flush().await.is_err() {
+    let mut batch = Vec::new();
+    while let Some(line) = rx.recv().await {
+        batch.clear();
+        batch.extend_from_slice(&line);
+        batch.push(b'\n');
+        while let Ok(more) = rx.try_recv() {
+            batch.extend_from_slice(&more);
+            batch.push(b'\n');
+        }
+        if out.write_all(&batch).await.is_err() || out.flush().await.is_err() {
             break;
         }
     }
     let _ = out.shutdown().await;
+}
+
+/// The client's side of stdio. When stdin and stdout are pipes (as when an MCP client starts
+/// warden) they are driven as non-blocking pipes on the event loop; tokio's `stdin()` and
+/// `stdout()` instead hand every read and write to a blocking thread, which costs two context
+/// switches per message. Terminals and files keep the portable path.
+fn client_input() -> Box<dyn tokio::io::AsyncRead + Unpin + Send> {
+    use std::os::fd::AsFd;
+    let pipe = std::io::stdin()
+        .as_fd()
+        .try_clone_to_owned()
+        .ok()
+        .and_then(|fd| tokio::net::unix::pipe::Receiver::from_owned_fd(fd).ok());
+    match pipe {
+        Some(p) => Box::new(p),
+        None => Box::new(tokio::io::stdin()),
+    }
+}
+
+fn client_output() -> Box<dyn AsyncWrite + Unpin + Send> {
+    use std::os::fd::AsFd;
+    let pipe = std::io::stdout()
+        .as_fd()
+        .try_clone_to_owned()
+        .ok()
+        .and_then(|fd| tokio::net::unix::pipe::Sender::from_owned_fd(fd).ok());
+    match pipe {
+        Some(p) => Box::new(p),
+        None => Box::new(tokio::io::stdout()),
+    }
 }
 
 fn terminate(child: &Child) {
