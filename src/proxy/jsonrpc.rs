@@ -102,12 +102,19 @@ pub fn parse(line: &[u8], strict: bool) -> Result<Message, Rejection> {
         }
     })?;
     if let Some(id_raw) = &env.id {
-        let first = id_raw.get().as_bytes().first().copied();
-        if !matches!(first, Some(b'"' | b'-' | b'0'..=b'9')) {
+        // MCP request ids are strings or integers (JSON-RPC discourages fractions, and servers
+        // silently drop them, leaving the client waiting).
+        let raw = id_raw.get();
+        let integer = raw
+            .bytes()
+            .enumerate()
+            .all(|(i, b)| b.is_ascii_digit() || (i == 0 && b == b'-'))
+            && raw.bytes().any(|b| b.is_ascii_digit());
+        if !(raw.starts_with('"') || integer) {
             return Err(reject(
                 None,
                 INVALID_REQUEST,
-                "Invalid Request: `id` must be a string or a number",
+                "Invalid Request: `id` must be a string or an integer",
             ));
         }
     }
@@ -277,6 +284,9 @@ mod tests {
         assert_eq!(e.id, Some(Id("7".into())));
         assert!(parse(br#"{"jsonrpc":"2.0","id":{},"method":"x"}"#, true).is_err());
         assert!(parse(br#"{"jsonrpc":"2.0","id":true,"method":"x"}"#, true).is_err());
+        assert!(parse(br#"{"jsonrpc":"2.0","id":1.5,"method":"x"}"#, true).is_err());
+        assert!(parse(br#"{"jsonrpc":"2.0","id":1e2,"method":"x"}"#, true).is_err());
+        assert!(parse(br#"{"jsonrpc":"2.0","id":-7,"method":"x"}"#, true).is_ok());
         let e = parse(br#"{"jsonrpc":"2.0","id":null,"method":"x"}"#, true).unwrap_err();
         assert_eq!((e.id, e.code), (None, INVALID_REQUEST));
         assert_eq!(parse(dup, true).unwrap_err().id, Some(Id("1".into())));

@@ -137,16 +137,13 @@ fn ids_of_every_legal_type_are_echoed_exactly() {
             "{answer}"
         );
     }
-    // Calls warden answers itself echo the id byte for byte, whatever number form it has.
-    for id in [
-        "0",
-        "-1",
-        "1.5",
-        "1e2",
-        r#""s""#,
-        r#""""#,
-        "12345678901234567890",
-    ] {
+    // Fractional ids are refused (MCP ids are strings or integers; a server drops them).
+    for id in ["1.5", "1e2"] {
+        let refused = w.request(&tools_call(id, "echo", r#"{"message":"x"}"#));
+        assert_error(&refused, Value::Null, -32600);
+    }
+    // Calls warden answers itself echo the id byte for byte.
+    for id in ["0", "-1", r#""s""#, r#""""#, "12345678901234567890"] {
         w.send(&tools_call(id, "get-env", "{}"));
         let (raw, answer) = w.response();
         assert!(
