@@ -79,13 +79,24 @@ impl Verifier<'_> {
                 ),
                 Answer::Unsat(_)
             );
-            // A visible exception too: the stronger rule names one of the weaker rule's
-            // targets itself, so its author wrote it against these calls knowingly.
-            let visible = a.targets.iter().any(|ta| {
-                b.targets
-                    .iter()
-                    .any(|tb| tb.tool.as_str() == ta.tool.as_str() && tb.server == ta.server)
-            });
+            // A visible exception too: the stronger rule covers every one of the weaker rule's
+            // targets by name (the same name or pattern, a pattern matching the exact name, or
+            // `*`), so its author wrote it against these calls knowingly.
+            let covers = |tb: &crate::ir::Target, ta: &crate::ir::Target| {
+                (tb.server.is_none() || tb.server == ta.server)
+                    && (tb.tool.as_str() == ta.tool.as_str()
+                        || tb.tool.as_str() == "*"
+                        || matches!(&ta.tool, crate::ir::NamePattern::Exact(n) if tb.tool.matches(n)))
+            };
+            let visible = a.targets.iter().all(|ta| b.targets.iter().any(|tb| covers(tb, ta)))
+                || a.targets.iter().any(|ta| {
+                    b.targets.iter().any(|tb| {
+                        tb.server == ta.server
+                            && (tb.tool.as_str() == ta.tool.as_str()
+                                // singles out a tool of the weaker rule's pattern
+                                || matches!(&tb.tool, crate::ir::NamePattern::Exact(n) if ta.tool.matches(n)))
+                    })
+                });
             let policy = self.policy;
             let Some(call) = self.replay(&point, a.head, |c| {
                 eval::rule_matches(&a, c)
@@ -153,7 +164,8 @@ impl Verifier<'_> {
             let mut goals = vec![
                 self.req.targets(&d.targets),
                 self.matches_of(i).not(),
-                dec.forwards(),
+                // Let through without a person: an approval in its place is a person's call.
+                dec.allow.clone(),
                 other.cond(&d.condition),
                 other.typed(slot, &types),
                 self.req.typed(slot, &types).not(),
@@ -187,7 +199,7 @@ impl Verifier<'_> {
             }
             let policy = self.policy;
             let Some(call) = self.replay(&p1, d.head, |c: &Call| {
-                eval::evaluate(policy, c).effect.forwards() && !eval::rule_matches(&d, c)
+                eval::evaluate(policy, c).effect == Effect::Allow && !eval::rule_matches(&d, c)
             }) else {
                 continue;
             };
