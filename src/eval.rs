@@ -56,28 +56,61 @@ impl Decision {
 
     /// The JSON form `warden eval` prints.
     pub fn to_json(&self, policy: &Policy) -> Value {
-        let limits: Vec<Value> = self
+        let limits = self
             .limits
             .iter()
             .filter_map(|l| {
                 let rule = policy.rules.get(l.rule)?;
                 let limit = rule.limits.get(l.limit)?;
-                Some(serde_json::json!({
-                    "rule": rule.id,
-                    "counter": limit.counter,
-                    "max": limit.max,
-                    "window": limit.window.name(),
-                    "scope": limit.scope.name(),
-                }))
+                Some(limit_json(
+                    &rule.id,
+                    &limit.counter,
+                    limit.max,
+                    limit.window,
+                    limit.scope,
+                ))
             })
             .collect();
-        serde_json::json!({
-            "decision": self.effect.keyword(),
-            "rule": self.rule_id(policy),
-            "reason": self.reason(policy),
-            "limits": limits,
-        })
+        decision_json(
+            self.effect,
+            self.rule_id(policy),
+            self.reason(policy),
+            limits,
+        )
     }
+}
+
+/// `{"decision", "rule", "reason", "limits"}`: the one JSON form of a decision, whichever
+/// engine made it.
+pub fn decision_json(
+    effect: Effect,
+    rule: &str,
+    reason: Option<&str>,
+    limits: Vec<Value>,
+) -> Value {
+    serde_json::json!({
+        "decision": effect.keyword(),
+        "rule": rule,
+        "reason": reason,
+        "limits": limits,
+    })
+}
+
+/// One applicable limit in [`decision_json`].
+pub fn limit_json(
+    rule: &str,
+    counter: &str,
+    max: u64,
+    window: crate::ir::Window,
+    scope: crate::ir::Scope,
+) -> Value {
+    serde_json::json!({
+        "rule": rule,
+        "counter": counter,
+        "max": max,
+        "window": window.name(),
+        "scope": scope.name(),
+    })
 }
 
 /// Decides one call.

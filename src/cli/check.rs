@@ -2,7 +2,7 @@
 //! without errors (crate::check); report every diagnostic of every file.
 
 use super::{EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
-use crate::check::{Catalog, Options, Stats};
+use crate::check::{Options, Stats};
 use crate::diagnostic::{Severity, code, render};
 use crate::pipeline;
 use clap::ValueEnum;
@@ -43,18 +43,9 @@ pub enum Format {
 }
 
 pub fn run(args: Args, color: bool) -> u8 {
-    let catalog = match &args.catalog {
-        None => None,
-        Some(path) => match std::fs::read_to_string(path)
-            .map_err(|e| e.to_string())
-            .and_then(|t| Catalog::from_json(&t))
-        {
-            Ok(c) => Some(c),
-            Err(e) => {
-                eprintln!("error: catalog `{}`: {e}", pipeline::display(path));
-                return EXIT_USAGE;
-            }
-        },
+    let catalog = match super::verifier_catalog(args.catalog.as_deref()) {
+        Ok(c) => c,
+        Err(code) => return code,
     };
     let options = Options {
         timeout_ms: args.timeout_ms,

@@ -2,7 +2,7 @@
 //! (crate::check::diff), grouped by tool and kind of change, with a verdict.
 
 use super::{EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
-use crate::check::{Catalog, Options};
+use crate::check::Options;
 use crate::diagnostic::render;
 use crate::ir::Policy;
 use crate::pipeline;
@@ -73,18 +73,9 @@ pub fn run(args: Args, color: bool) -> u8 {
         (Ok(a), Ok(b)) => (a, b),
         (Err(e), _) | (_, Err(e)) => return e,
     };
-    let catalog = match &args.catalog {
-        None => None,
-        Some(path) => match std::fs::read_to_string(path)
-            .map_err(|e| e.to_string())
-            .and_then(|t| Catalog::from_json(&t))
-        {
-            Ok(c) => Some(c),
-            Err(e) => {
-                eprintln!("error: catalog `{}`: {e}", pipeline::display(path));
-                return EXIT_USAGE;
-            }
-        },
+    let catalog = match super::verifier_catalog(args.catalog.as_deref()) {
+        Ok(c) => c,
+        Err(code) => return code,
     };
     let options = Options {
         timeout_ms: args.timeout_ms,

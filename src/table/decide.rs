@@ -96,27 +96,22 @@ impl TableDecision {
 
     /// The JSON form `warden eval` prints, the same as [`Decision::to_json`].
     pub fn to_json(&self, table: &Table) -> serde_json::Value {
-        let limits: Vec<serde_json::Value> = self
+        let limits = self
             .limits
             .iter()
             .filter_map(|l| {
                 let rule = table.spec.rules.get(l.rule)?;
                 let limit = rule.limits.get(l.limit)?;
-                Some(serde_json::json!({
-                    "rule": rule.id,
-                    "counter": limit.counter,
-                    "max": limit.max,
-                    "window": limit.window.name(),
-                    "scope": limit.scope.name(),
-                }))
+                Some(crate::eval::limit_json(
+                    &rule.id,
+                    &limit.counter,
+                    limit.max,
+                    limit.window,
+                    limit.scope,
+                ))
             })
             .collect();
-        serde_json::json!({
-            "decision": self.effect.keyword(),
-            "rule": self.rule_id(table),
-            "reason": self.reason(table),
-            "limits": limits,
-        })
+        crate::eval::decision_json(self.effect, self.rule_id(table), self.reason(table), limits)
     }
 }
 
