@@ -4,17 +4,16 @@
 //!   with a `WD4xxx` diagnostic; [`import`]: `policy.json` → formatted `.warden` source.
 //! - [`target`]: policy.json's condition model and its engines' (loose) comparison semantics,
 //!   shared by both directions; [`go_regex`]: which regexes Go's engine reads as warden does.
-//! - [`catalog`]: a server's `tools/list`, to expand globs and resolve annotations.
+//! - a server's `tools/list` ([`crate::catalog`]) expands globs and resolves annotations.
 //!
 //! Backends consume the IR and never see syntax, except that `import` generates source text
 //! and runs it through the front end like any policy. docs/formats.md is the mapping reference.
 
-pub mod catalog;
 pub mod go_regex;
 pub mod import;
 pub mod policy_json;
 pub mod target;
 
-pub use catalog::Catalog;
+pub use crate::catalog::Catalog;
 pub use import::{ImportError, Imported, import};
 pub use policy_json::{Compiled, compile};

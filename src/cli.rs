@@ -109,11 +109,11 @@ fn print_diagnostics(ws: &crate::pipeline::Workspace, color: bool) {
 }
 
 /// Reads the verifier's `--catalog FILE`, or says why not (exit 2).
-fn verifier_catalog(path: Option<&std::path::Path>) -> Result<Option<crate::check::Catalog>, u8> {
+fn verifier_catalog(path: Option<&std::path::Path>) -> Result<Option<crate::catalog::Catalog>, u8> {
     let Some(path) = path else { return Ok(None) };
     std::fs::read_to_string(path)
         .map_err(|e| e.to_string())
-        .and_then(|t| crate::check::Catalog::from_json(&t))
+        .and_then(|t| crate::catalog::Catalog::parse(&t))
         .map(Some)
         .map_err(|e| {
             eprintln!("error: catalog `{}`: {e}", crate::pipeline::display(path));

@@ -10,6 +10,7 @@
 pub mod ast;
 pub mod backend;
 pub mod call;
+pub mod catalog;
 pub mod check;
 pub mod cli;
 pub mod diagnostic;

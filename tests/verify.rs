@@ -55,7 +55,7 @@ fn snapshot_cases() {
         let (ws, policy) = load(&name, &text);
         let catalog = std::fs::read_to_string(path.with_extension("json"))
             .ok()
-            .map(|t| Catalog::from_json(&t).unwrap());
+            .map(|t| Catalog::parse(&t).unwrap());
         let diags = verify(&policy, catalog);
         let mut out = ws.diagnostics.clone();
         out.extend(diags.iter().cloned());

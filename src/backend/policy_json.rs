@@ -15,8 +15,8 @@
 mod cond;
 mod limits;
 
-use crate::backend::catalog::Catalog;
 use crate::backend::target::Condition;
+use crate::catalog::Catalog;
 use crate::diagnostic::{Diagnostic, Severity, code};
 use crate::ir::{Cond, Effect, NamePattern, Policy, Rule, Target};
 use cond::Dnf;
@@ -124,7 +124,7 @@ impl<'a> Cx<'a> {
         for tool in &tools {
             let annotations = self
                 .catalog
-                .and_then(|c| c.get(tool))
+                .and_then(|c| c.tool(tool))
                 .map(|t| t.annotations);
             let matching: Vec<&Rule> = rules
                 .iter()

@@ -7,65 +7,13 @@
 //! does not have and comparisons with a JSON type the schema rules out. These checks need no
 //! solver; the verifier also uses the catalog to range over the real tools only.
 
-use crate::call::Annotations;
+pub use crate::catalog::{Catalog, CatalogTool};
 use crate::diagnostic::{Diagnostic, code, did_you_mean};
 use crate::ir::{Cond, JsonType, Literal, NamePattern, Operand, PathSeg, Policy, Pred, Target};
 use serde_json::Value;
 use std::collections::BTreeSet;
 
-/// One tool of the catalog.
-#[derive(Clone, Debug)]
-pub struct CatalogTool {
-    pub name: String,
-    pub annotations: Annotations,
-    pub schema: Value,
-    /// Every property path the schema declares (nested objects included).
-    pub paths: Vec<Vec<PathSeg>>,
-}
-
-#[derive(Clone, Debug, Default)]
-pub struct Catalog {
-    pub tools: Vec<CatalogTool>,
-}
-
 impl Catalog {
-    /// Reads a `tools/list` result. Errors are one line, for the command line.
-    pub fn from_json(text: &str) -> Result<Catalog, String> {
-        let v: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
-        let list = v
-            .get("tools")
-            .or_else(|| v.get("result").and_then(|r| r.get("tools")))
-            .and_then(Value::as_array)
-            .ok_or_else(|| {
-                "expected an object with a `tools` array (a `tools/list` result)".to_string()
-            })?;
-        let mut tools = Vec::new();
-        for (i, t) in list.iter().enumerate() {
-            let name = t
-                .get("name")
-                .and_then(Value::as_str)
-                .ok_or_else(|| format!("tool {i} has no `name` string"))?;
-            let annotations = match t.get("annotations") {
-                None | Some(Value::Null) => Annotations::default(),
-                Some(a) => Annotations::from_json(a).map_err(|e| format!("tool `{name}`: {e}"))?,
-            };
-            let schema = t.get("inputSchema").cloned().unwrap_or(Value::Null);
-            let mut paths = Vec::new();
-            collect_paths(&schema, &mut Vec::new(), &mut paths, 0);
-            tools.push(CatalogTool {
-                name: name.to_string(),
-                annotations,
-                schema,
-                paths,
-            });
-        }
-        Ok(Catalog { tools })
-    }
-
-    pub fn tool(&self, name: &str) -> Option<&CatalogTool> {
-        self.tools.iter().find(|t| t.name == name)
-    }
-
     fn names(&self) -> impl Iterator<Item = &str> + Clone {
         self.tools.iter().map(|t| t.name.as_str())
     }
@@ -76,25 +24,6 @@ impl Catalog {
             .iter()
             .filter(|c| t.tool.matches(&c.name))
             .collect()
-    }
-}
-
-fn collect_paths(
-    schema: &Value,
-    prefix: &mut Vec<PathSeg>,
-    out: &mut Vec<Vec<PathSeg>>,
-    depth: usize,
-) {
-    if depth > 8 {
-        return;
-    }
-    if let Some(props) = schema.get("properties").and_then(Value::as_object) {
-        for (k, sub) in props {
-            prefix.push(PathSeg::Key(k.clone()));
-            out.push(prefix.clone());
-            collect_paths(sub, prefix, out, depth + 1);
-            prefix.pop();
-        }
     }
 }
 
