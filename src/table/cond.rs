@@ -71,9 +71,49 @@ struct CSet {
     null: bool,
     has_true: bool,
     has_false: bool,
-    strs: FxHashSet<Box<str>>,
+    strs: Strs,
     /// Sorted by value, for binary search against raw number text.
     nums: Vec<ExactNum>,
+}
+
+/// The strings of an `in` list: a few are scanned (cheaper than hashing), more are hashed.
+#[derive(Clone, Debug)]
+enum Strs {
+    Few(Vec<Box<str>>),
+    Many(FxHashSet<Box<str>>),
+}
+
+/// Up to how many strings an `in` list scans instead of hashing.
+const FEW_STRS: usize = 8;
+
+impl Default for Strs {
+    fn default() -> Self {
+        Strs::Few(Vec::new())
+    }
+}
+
+impl Strs {
+    fn insert(&mut self, s: &str) {
+        match self {
+            Strs::Few(few) if few.iter().any(|x| **x == *s) => {}
+            Strs::Few(few) if few.len() < FEW_STRS => few.push(s.into()),
+            Strs::Few(few) => {
+                let mut many: FxHashSet<Box<str>> = few.drain(..).collect();
+                many.insert(s.into());
+                *self = Strs::Many(many);
+            }
+            Strs::Many(many) => {
+                many.insert(s.into());
+            }
+        }
+    }
+
+    fn contains(&self, s: &str) -> bool {
+        match self {
+            Strs::Few(few) => few.iter().any(|x| json::short_eq(x, s)),
+            Strs::Many(many) => many.contains(s),
+        }
+    }
 }
 
 /// Why a condition could not be compiled.
@@ -166,7 +206,7 @@ fn set(list: &[Literal]) -> Result<CSet, CompileError> {
             Literal::Bool(false) => out.has_false = true,
             Literal::Num(n) => out.nums.push(exact(n)?),
             Literal::Str(s) => {
-                out.strs.insert(s.as_str().into());
+                out.strs.insert(s);
             }
         }
     }
@@ -259,7 +299,7 @@ impl CLit {
             (Val::Num(_), CLit::Num(n)) => {
                 number(v).is_some_and(|x| x.cmp(&n.view()) == std::cmp::Ordering::Equal)
             }
-            (Val::Str(a), CLit::Str(b)) => **a == **b,
+            (Val::Str(a), CLit::Str(b)) => json::short_eq(a, b),
             _ => false,
         }
     }
@@ -271,11 +311,32 @@ impl CSet {
             Val::Null => self.null,
             Val::Bool(true) => self.has_true,
             Val::Bool(false) => self.has_false,
-            Val::Str(s) => self.strs.contains(&**s),
+            Val::Str(s) => self.strs.contains(s),
             Val::Num(_) => {
                 number(v).is_some_and(|x| self.nums.binary_search_by(|n| n.view().cmp(&x)).is_ok())
             }
             Val::Array(_) | Val::Object => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn string_sets_agree_few_or_many() {
+        for n in [0, 1, FEW_STRS, FEW_STRS + 1, 40] {
+            let mut set = Strs::default();
+            for i in 0..n {
+                set.insert(&format!("s{i}"));
+                set.insert(&format!("s{i}"));
+            }
+            assert_eq!(matches!(set, Strs::Many(_)), n > FEW_STRS);
+            for i in 0..n + 2 {
+                assert_eq!(set.contains(&format!("s{i}")), i < n, "{n} {i}");
+            }
+            assert!(!set.contains(""));
         }
     }
 }

@@ -121,7 +121,7 @@ impl<'a> Top<'a> {
                             if *escaped {
                                 key_eq(key, k)
                             } else {
-                                *key == k.as_str()
+                                short_eq(key, k)
                             }
                         })?;
                 lookup(value, rest)
@@ -129,6 +129,35 @@ impl<'a> Top<'a> {
             _ => lookup(self.raw?, path),
         }
     }
+}
+
+/// Byte equality for the short strings of arguments (keys, names, values): compares eight
+/// bytes at a time inline, where `==` on slices calls `memcmp`, whose call costs more than
+/// the comparison at these lengths.
+#[inline]
+pub(crate) fn short_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let (mut xs, mut ys) = (a.chunks_exact(8), b.chunks_exact(8));
+    for (x, y) in (&mut xs).zip(&mut ys) {
+        if word(x) != word(y) {
+            return false;
+        }
+    }
+    let (x, y) = (xs.remainder(), ys.remainder());
+    let mut diff = 0;
+    for i in 0..x.len() {
+        diff |= x.get(i).copied().unwrap_or(0) ^ y.get(i).copied().unwrap_or(1);
+    }
+    diff == 0
+}
+
+fn word(chunk: &[u8]) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(chunk.get(..8).unwrap_or(&[0; 8]));
+    u64::from_le_bytes(w)
 }
 
 /// Classifies one raw value (no surrounding whitespace).
@@ -258,7 +287,7 @@ fn value_end(bytes: &[u8], at: usize) -> Option<usize> {
 /// Whether a raw key body (between the quotes) decodes to `key`.
 fn key_eq(raw: &str, key: &str) -> bool {
     if !raw.contains('\\') {
-        return raw == key;
+        return short_eq(raw, key);
     }
     let mut want = key.chars();
     let mut ok = true;
@@ -580,6 +609,12 @@ mod tests {
         ) {
             let (dx, dy) = (Decimal::parse(&x).unwrap(), Decimal::parse(&y).unwrap());
             prop_assert_eq!(dx.cmp(&dy), n(&x).cmp(&n(&y)));
+        }
+
+        #[test]
+        fn short_eq_is_equality(a in "[ab]{0,20}", b in "[ab]{0,20}") {
+            prop_assert_eq!(short_eq(&a, &b), a == b);
+            prop_assert!(short_eq(&a, &a));
         }
 
         #[test]
