@@ -41,10 +41,7 @@ impl Val<'_> {
 
 /// The raw text of the value at `path` inside `raw`, or `None` when absent.
 pub(crate) fn lookup<'a>(raw: &'a str, path: &[PathSeg]) -> Option<&'a str> {
-    let mut v = raw;
-    if v.starts_with(is_ws) || v.ends_with(is_ws) {
-        v = v.trim_matches(is_ws);
-    }
+    let mut v = trim_ws(raw);
     for seg in path {
         v = match seg {
             PathSeg::Key(k) => members(v)?
@@ -83,7 +80,7 @@ enum TopState {
 impl<'a> Top<'a> {
     pub(crate) fn new(raw: Option<&'a str>) -> Top<'a> {
         Top {
-            raw: raw.map(|r| r.trim_matches(is_ws)),
+            raw: raw.map(trim_ws),
             members: [("", false, ""); TOP_MEMBERS],
             len: 0,
             state: TopState::Unscanned,
@@ -92,14 +89,14 @@ impl<'a> Top<'a> {
 
     fn scan(&mut self) {
         self.state = TopState::Direct;
-        let Some(members) = self.raw.and_then(members) else {
+        let Some(members) = self.raw.and_then(members_escaped) else {
             return;
         };
-        for (key, value) in members {
+        for member in members {
             let Some(slot) = self.members.get_mut(self.len) else {
                 return;
             };
-            *slot = (key, key.as_bytes().contains(&b'\\'), value);
+            *slot = member;
             self.len += 1;
         }
         self.state = TopState::Complete;
@@ -124,6 +121,10 @@ impl<'a> Top<'a> {
                                 short_eq(key, k)
                             }
                         })?;
+                if rest.is_empty() {
+                    // Members are stored without surrounding whitespace.
+                    return Some(value);
+                }
                 lookup(value, rest)
             }
             _ => lookup(self.raw?, path),
@@ -175,6 +176,12 @@ pub(crate) fn value(raw: &str) -> Option<Val<'_>> {
 
 /// The members of a raw object: (raw key body without quotes, raw value).
 pub(crate) fn members(raw: &str) -> Option<impl Iterator<Item = (&str, &str)>> {
+    Some(members_escaped(raw)?.map(|(key, _, value)| (key, value)))
+}
+
+/// The members of a raw object: (raw key body without quotes, whether it holds escapes, raw
+/// value without surrounding whitespace).
+fn members_escaped(raw: &str) -> Option<impl Iterator<Item = (&str, bool, &str)>> {
     let bytes = raw.as_bytes();
     (bytes.first() == Some(&b'{')).then_some(())?;
     let mut at = 1;
@@ -186,14 +193,14 @@ pub(crate) fn members(raw: &str) -> Option<impl Iterator<Item = (&str, &str)>> {
         if bytes.get(at) != Some(&b'"') {
             return None;
         }
-        let key_end = string_end(bytes, at)?;
+        let (key_end, escaped) = string_end_escaped(bytes, at)?;
         let key = raw.get(at + 1..key_end - 1)?;
         at = skip_ws(bytes, key_end);
         (bytes.get(at) == Some(&b':')).then_some(())?;
         let start = skip_ws(bytes, at + 1);
         let end = value_end(bytes, start)?;
         at = end;
-        Some((key, raw.get(start..end)?))
+        Some((key, escaped, raw.get(start..end)?))
     }))
 }
 
@@ -216,10 +223,6 @@ pub(crate) fn elements(raw: &str) -> Option<impl Iterator<Item = &str>> {
     }))
 }
 
-fn is_ws(c: char) -> bool {
-    matches!(c, ' ' | '\t' | '\n' | '\r')
-}
-
 fn skip_ws(bytes: &[u8], mut at: usize) -> usize {
     while bytes
         .get(at)
@@ -230,8 +233,23 @@ fn skip_ws(bytes: &[u8], mut at: usize) -> usize {
     at
 }
 
+/// Without the JSON whitespace around it.
+fn trim_ws(raw: &str) -> &str {
+    let bytes = raw.as_bytes();
+    let ws = |b: &u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r');
+    let start = bytes.iter().take_while(|b| ws(b)).count();
+    let end = bytes.len() - bytes.iter().rev().take_while(|b| ws(b)).count();
+    raw.get(start..end.max(start)).unwrap_or("")
+}
+
 /// Just past the closing quote of the string whose opening quote is at `at`.
 fn string_end(bytes: &[u8], at: usize) -> Option<usize> {
+    string_end_escaped(bytes, at).map(|(end, _)| end)
+}
+
+/// [`string_end`], and whether the string holds escapes.
+fn string_end_escaped(bytes: &[u8], at: usize) -> Option<(usize, bool)> {
+    let mut escaped = false;
     let mut i = at + 1;
     loop {
         // Argument strings are short: a plain scan beats memchr's setup.
@@ -240,8 +258,11 @@ fn string_end(bytes: &[u8], at: usize) -> Option<usize> {
             .iter()
             .position(|&b| b == b'"' || b == b'\\')?;
         match bytes.get(i)? {
-            b'"' => return Some(i + 1),
-            _ => i += 2,
+            b'"' => return Some((i + 1, escaped)),
+            _ => {
+                escaped = true;
+                i += 2;
+            }
         }
     }
 }
