@@ -6,7 +6,8 @@
 //! tests in tests/table.rs hold the two together.
 
 use super::CallRef;
-use super::json::{self, Decimal, ExactNum, Top, Val};
+use super::decimal::{Decimal, ExactNum};
+use super::json::{self, Top, Val};
 use crate::ir::{Annotation, CmpOp, Cond, JsonType, Literal, Operand, PathSeg, Pred, Test};
 use rustc_hash::FxHashSet;
 use std::borrow::Cow;
