@@ -1,6 +1,8 @@
-//! Precompiled conditions: the IR's conditions with regexes and globs turned into automata,
-//! `in` lists into hash sets (strings) and sorted arrays (exact numbers), and number literals
-//! into a form that compares against raw JSON number text without allocating.
+//! Precompiled conditions: each rule's condition flattened into a small program (ops with
+//! forward jumps, tests inline), regexes and globs turned into automata, `in` lists into short
+//! string lists scanned inline or hash sets (more than [`FEW_STRS`] strings) and sorted arrays
+//! (exact numbers), and number literals into a form that compares against raw JSON number text
+//! without allocating.
 //!
 //! [`Compiled::holds`] has exactly the meaning of [`crate::eval::holds`]; the differential
 //! tests in tests/table.rs hold the two together.
