@@ -21,6 +21,7 @@
 pub mod build;
 mod cond;
 pub mod decide;
+mod decimal;
 pub mod format;
 mod json;
 

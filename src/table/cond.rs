@@ -1,12 +1,15 @@
-//! Precompiled conditions: the IR's conditions with regexes and globs turned into automata,
-//! `in` lists into hash sets (strings) and sorted arrays (exact numbers), and number literals
-//! into a form that compares against raw JSON number text without allocating.
+//! Precompiled conditions: each rule's condition flattened into a small program (ops with
+//! forward jumps, tests inline), regexes and globs turned into automata, `in` lists into short
+//! string lists scanned inline or hash sets (more than [`FEW_STRS`] strings) and sorted arrays
+//! (exact numbers), and number literals into a form that compares against raw JSON number text
+//! without allocating.
 //!
 //! [`Compiled::holds`] has exactly the meaning of [`crate::eval::holds`]; the differential
 //! tests in tests/table.rs hold the two together.
 
 use super::CallRef;
-use super::json::{self, Decimal, ExactNum, Top, Val};
+use super::decimal::{Decimal, ExactNum};
+use super::json::{self, Top, Val};
 use crate::ir::{Annotation, CmpOp, Cond, JsonType, Literal, Operand, PathSeg, Pred, Test};
 use rustc_hash::FxHashSet;
 use std::borrow::Cow;
@@ -16,14 +19,38 @@ use std::collections::HashMap;
 /// load, so that evaluation cannot exhaust the stack).
 pub(crate) const MAX_DEPTH: usize = 256;
 
-#[derive(Clone, Debug)]
-pub(crate) enum Compiled {
-    True,
-    False,
-    And(Box<[Compiled]>),
-    Or(Box<[Compiled]>),
-    Not(Box<Compiled>),
-    Test(Box<CTest>),
+/// A condition flattened into a small program: ops run in order with forward jumps for
+/// short-circuit `and`/`or`, over one accumulator; the tests sit inline beside the ops. No
+/// pointer chasing and no recursion when deciding.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Compiled {
+    ops: Box<[Op]>,
+    tests: Box<[CTest]>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Op {
+    /// The accumulator becomes this constant.
+    Const(bool),
+    /// The accumulator becomes whether test `i` holds.
+    Test(u32),
+    Not,
+    /// To op `to` when the accumulator is false (or true): an `and` (or `or`) decided early.
+    JumpIfFalse(u32),
+    JumpIfTrue(u32),
+}
+
+/// The program being emitted.
+#[derive(Default)]
+struct Emit {
+    ops: Vec<Op>,
+    tests: Vec<CTest>,
+}
+
+impl Emit {
+    fn here(&self) -> Result<u32, CompileError> {
+        u32::try_from(self.ops.len()).map_err(|_| "a condition is too large".into())
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -71,9 +98,49 @@ struct CSet {
     null: bool,
     has_true: bool,
     has_false: bool,
-    strs: FxHashSet<Box<str>>,
+    strs: Strs,
     /// Sorted by value, for binary search against raw number text.
     nums: Vec<ExactNum>,
+}
+
+/// The strings of an `in` list: a few are scanned (cheaper than hashing), more are hashed.
+#[derive(Clone, Debug)]
+enum Strs {
+    Few(Vec<Box<str>>),
+    Many(FxHashSet<Box<str>>),
+}
+
+/// Up to how many strings an `in` list scans instead of hashing.
+const FEW_STRS: usize = 8;
+
+impl Default for Strs {
+    fn default() -> Self {
+        Strs::Few(Vec::new())
+    }
+}
+
+impl Strs {
+    fn insert(&mut self, s: &str) {
+        match self {
+            Strs::Few(few) if few.iter().any(|x| **x == *s) => {}
+            Strs::Few(few) if few.len() < FEW_STRS => few.push(s.into()),
+            Strs::Few(few) => {
+                let mut many: FxHashSet<Box<str>> = few.drain(..).collect();
+                many.insert(s.into());
+                *self = Strs::Many(many);
+            }
+            Strs::Many(many) => {
+                many.insert(s.into());
+            }
+        }
+    }
+
+    fn contains(&self, s: &str) -> bool {
+        match self {
+            Strs::Few(few) => few.iter().any(|x| json::short_eq(x, s)),
+            Strs::Many(many) => many.contains(s),
+        }
+    }
 }
 
 /// Why a condition could not be compiled.
@@ -96,21 +163,63 @@ impl Compiler {
         Ok(r)
     }
 
+    /// Compiles a rule's condition (`depth` is its nesting so far).
     pub(crate) fn cond(&mut self, c: &Cond, depth: usize) -> Result<Compiled, CompileError> {
+        let mut out = Emit::default();
+        self.emit(c, depth, &mut out)?;
+        if out.ops == [Op::Const(true)] {
+            // The empty program holds: tool-only rules run no op at all.
+            out.ops.clear();
+        }
+        Ok(Compiled {
+            ops: out.ops.into(),
+            tests: out.tests.into(),
+        })
+    }
+
+    fn emit(&mut self, c: &Cond, depth: usize, out: &mut Emit) -> Result<(), CompileError> {
         if depth > MAX_DEPTH {
             return Err(format!("a condition is nested more than {MAX_DEPTH} deep"));
         }
-        let all = |me: &mut Compiler, cs: &[Cond]| -> Result<Box<[Compiled]>, CompileError> {
-            cs.iter().map(|c| me.cond(c, depth + 1)).collect()
-        };
-        Ok(match c {
-            Cond::True => Compiled::True,
-            Cond::False => Compiled::False,
-            Cond::And(cs) => Compiled::And(all(self, cs)?),
-            Cond::Or(cs) => Compiled::Or(all(self, cs)?),
-            Cond::Not(c) => Compiled::Not(Box::new(self.cond(c, depth + 1)?)),
-            Cond::Test(t) => Compiled::Test(Box::new(self.test(t)?)),
-        })
+        match c {
+            Cond::True => out.ops.push(Op::Const(true)),
+            Cond::False => out.ops.push(Op::Const(false)),
+            Cond::And(cs) | Cond::Or(cs) => {
+                let and = matches!(c, Cond::And(_));
+                let Some((last, first)) = cs.split_last() else {
+                    out.ops.push(Op::Const(and));
+                    return Ok(());
+                };
+                // Each operand but the last jumps to the end when it decides the whole.
+                let mut jumps = Vec::with_capacity(first.len());
+                for c in first {
+                    self.emit(c, depth + 1, out)?;
+                    jumps.push(out.ops.len());
+                    out.ops.push(Op::Const(and));
+                }
+                self.emit(last, depth + 1, out)?;
+                let end = out.here()?;
+                for at in jumps {
+                    if let Some(op) = out.ops.get_mut(at) {
+                        *op = if and {
+                            Op::JumpIfFalse(end)
+                        } else {
+                            Op::JumpIfTrue(end)
+                        };
+                    }
+                }
+            }
+            Cond::Not(c) => {
+                self.emit(c, depth + 1, out)?;
+                out.ops.push(Op::Not);
+            }
+            Cond::Test(t) => {
+                let i = u32::try_from(out.tests.len()).map_err(|_| "a condition is too large")?;
+                out.tests.push(self.test(t)?);
+                out.ops.push(Op::Test(i));
+            }
+        }
+        Ok(())
     }
 
     fn test(&mut self, t: &Test) -> Result<CTest, CompileError> {
@@ -166,7 +275,7 @@ fn set(list: &[Literal]) -> Result<CSet, CompileError> {
             Literal::Bool(false) => out.has_false = true,
             Literal::Num(n) => out.nums.push(exact(n)?),
             Literal::Str(s) => {
-                out.strs.insert(s.as_str().into());
+                out.strs.insert(s);
             }
         }
     }
@@ -182,14 +291,25 @@ impl Compiled {
     /// Whether the condition holds for the call (see [`crate::eval::holds`]). `top` indexes
     /// the call's arguments' top-level members on first use; one serves a whole decision.
     pub(crate) fn holds<'a>(&self, call: &CallRef<'a>, top: &mut Top<'a>) -> bool {
-        match self {
-            Compiled::True => true,
-            Compiled::False => false,
-            Compiled::And(cs) => cs.iter().all(|c| c.holds(call, top)),
-            Compiled::Or(cs) => cs.iter().any(|c| c.holds(call, top)),
-            Compiled::Not(c) => !c.holds(call, top),
-            Compiled::Test(t) => resolve(&t.operand, call, top).is_some_and(|v| t.pred.holds(&v)),
+        let mut acc = true;
+        let mut pc = 0;
+        while let Some(op) = self.ops.get(pc) {
+            pc += 1;
+            match *op {
+                Op::Const(b) => acc = b,
+                Op::Test(i) => {
+                    acc = self.tests.get(i as usize).is_some_and(|t| {
+                        resolve(&t.operand, call, top).is_some_and(|v| t.pred.holds(&v))
+                    });
+                }
+                Op::Not => acc = !acc,
+                // Jumps only go forward, so a program always ends.
+                Op::JumpIfFalse(to) if !acc => pc = to as usize,
+                Op::JumpIfTrue(to) if acc => pc = to as usize,
+                Op::JumpIfFalse(_) | Op::JumpIfTrue(_) => {}
+            }
         }
+        acc
     }
 }
 
@@ -259,7 +379,7 @@ impl CLit {
             (Val::Num(_), CLit::Num(n)) => {
                 number(v).is_some_and(|x| x.cmp(&n.view()) == std::cmp::Ordering::Equal)
             }
-            (Val::Str(a), CLit::Str(b)) => **a == **b,
+            (Val::Str(a), CLit::Str(b)) => json::short_eq(a, b),
             _ => false,
         }
     }
@@ -271,11 +391,67 @@ impl CSet {
             Val::Null => self.null,
             Val::Bool(true) => self.has_true,
             Val::Bool(false) => self.has_false,
-            Val::Str(s) => self.strs.contains(&**s),
+            Val::Str(s) => self.strs.contains(s),
             Val::Num(_) => {
                 number(v).is_some_and(|x| self.nums.binary_search_by(|n| n.view().cmp(&x)).is_ok())
             }
             Val::Array(_) | Val::Object => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Constant conditions (no tests) through the flattened program, against their meaning.
+    #[test]
+    fn programs_short_circuit_like_the_tree() {
+        let (t, f) = (|| Cond::True, || Cond::False);
+        let cases = [
+            (Cond::True, true),
+            (Cond::False, false),
+            (Cond::And(vec![]), true),
+            (Cond::Or(vec![]), false),
+            (Cond::And(vec![t(), f(), t()]), false),
+            (Cond::Or(vec![f(), f(), t()]), true),
+            (
+                Cond::Not(Box::new(Cond::Or(vec![f(), Cond::And(vec![t(), t()])]))),
+                false,
+            ),
+            (
+                Cond::Or(vec![Cond::And(vec![t(), f()]), Cond::Not(Box::new(f()))]),
+                true,
+            ),
+            (
+                Cond::And(vec![Cond::Or(vec![f(), t()]), Cond::Or(vec![f(), f()])]),
+                false,
+            ),
+        ];
+        for (cond, expected) in cases {
+            let program = Compiler::default().cond(&cond, 0).unwrap();
+            let call = CallRef::default();
+            assert_eq!(
+                program.holds(&call, &mut Top::new(None)),
+                expected,
+                "{cond:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn string_sets_agree_few_or_many() {
+        for n in [0, 1, FEW_STRS, FEW_STRS + 1, 40] {
+            let mut set = Strs::default();
+            for i in 0..n {
+                set.insert(&format!("s{i}"));
+                set.insert(&format!("s{i}"));
+            }
+            assert_eq!(matches!(set, Strs::Many(_)), n > FEW_STRS);
+            for i in 0..n + 2 {
+                assert_eq!(set.contains(&format!("s{i}")), i < n, "{n} {i}");
+            }
+            assert!(!set.contains(""));
         }
     }
 }

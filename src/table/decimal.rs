@@ -1,0 +1,219 @@
+//! Exact decimal numbers read from raw JSON number text without allocating, compared by value
+//! the way [`crate::num::Num`] compares: the policy's number literals ([`ExactNum`]) against
+//! the digits of a call's arguments ([`Decimal`]).
+
+use crate::num::Num;
+use std::cmp::Ordering;
+
+/// An exact decimal, normalized like [`Num`]: `±0.d1d2… × 10^exp` with the digits `a ++ b`
+/// free of leading and trailing zeros (both empty for zero).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Decimal<'a> {
+    negative: bool,
+    a: &'a [u8],
+    b: &'a [u8],
+    exp: i64,
+}
+
+/// An owned [`Decimal`]: a policy literal, precompiled.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ExactNum {
+    negative: bool,
+    digits: Box<[u8]>,
+    exp: i64,
+}
+
+impl ExactNum {
+    /// The same value as `n`.
+    pub(crate) fn new(n: &Num) -> Option<ExactNum> {
+        let text = n.to_string();
+        let d = Decimal::parse(&text)?;
+        Some(ExactNum {
+            negative: d.negative,
+            digits: d.a.iter().chain(d.b).copied().collect(),
+            exp: d.exp,
+        })
+    }
+
+    pub(crate) fn view(&self) -> Decimal<'_> {
+        Decimal {
+            negative: self.negative,
+            a: &self.digits,
+            b: &[],
+            exp: self.exp,
+        }
+    }
+}
+
+impl<'a> Decimal<'a> {
+    /// Parses JSON number text exactly as [`Num::parse`] does (same `None` cases), borrowing.
+    pub(crate) fn parse(text: &'a str) -> Option<Decimal<'a>> {
+        let bytes = text.as_bytes();
+        let (negative, rest) = match bytes.split_first() {
+            Some((b'-', rest)) => (true, rest),
+            _ => (false, bytes),
+        };
+        let int_len = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+        let (int, rest) = rest.split_at_checked(int_len)?;
+        if int.is_empty() || (int.len() > 1 && int.first() == Some(&b'0')) {
+            return None;
+        }
+        let (frac, rest) = match rest.split_first() {
+            Some((b'.', after)) => {
+                let n = after.iter().take_while(|b| b.is_ascii_digit()).count();
+                after.split_at_checked(n).filter(|(f, _)| !f.is_empty())?
+            }
+            _ => (&[][..], rest),
+        };
+        let written = match rest.split_first() {
+            None => 0,
+            Some((b'e' | b'E', after)) => exponent(after)?,
+            Some(_) => return None,
+        };
+        let lz_int = int.iter().take_while(|&&b| b == b'0').count();
+        let (a, b, lz) = if lz_int < int.len() {
+            (int.get(lz_int..)?, frac, lz_int)
+        } else {
+            let lz_frac = frac.iter().take_while(|&&b| b == b'0').count();
+            (&[][..], frac.get(lz_frac..)?, int.len() + lz_frac)
+        };
+        let (a, b) = match trim_zeros(b) {
+            [] => (trim_zeros(a), &[][..]),
+            b => (a, b),
+        };
+        if a.is_empty() && b.is_empty() {
+            return Some(Decimal {
+                negative: false,
+                a,
+                b,
+                exp: 0,
+            });
+        }
+        let exp = i128::try_from(int.len()).ok()? - i128::try_from(lz).ok()? + i128::from(written);
+        let exp = i64::try_from(exp).ok().filter(|&e| e != i64::MIN)?;
+        Some(Decimal {
+            negative,
+            a,
+            b,
+            exp,
+        })
+    }
+
+    fn is_zero(&self) -> bool {
+        self.a.is_empty() && self.b.is_empty()
+    }
+
+    fn signum(&self) -> i8 {
+        match (self.is_zero(), self.negative) {
+            (true, _) => 0,
+            (false, true) => -1,
+            (false, false) => 1,
+        }
+    }
+
+    /// Compares by value, as `Num`'s `Ord` does.
+    pub(crate) fn cmp(&self, other: &Decimal<'_>) -> Ordering {
+        let by_sign = self.signum().cmp(&other.signum());
+        if by_sign != Ordering::Equal || self.is_zero() {
+            return by_sign;
+        }
+        let mine = self.a.iter().chain(self.b);
+        let theirs = other.a.iter().chain(other.b);
+        let by_magnitude = self.exp.cmp(&other.exp).then_with(|| mine.cmp(theirs));
+        if self.negative {
+            by_magnitude.reverse()
+        } else {
+            by_magnitude
+        }
+    }
+}
+
+fn trim_zeros(digits: &[u8]) -> &[u8] {
+    let keep = digits.len() - digits.iter().rev().take_while(|&&b| b == b'0').count();
+    digits.get(..keep).unwrap_or(digits)
+}
+
+/// `[+-]?[0-9]+` to the end, as `Num::parse` reads an exponent.
+fn exponent(bytes: &[u8]) -> Option<i64> {
+    let (negative, digits) = match bytes.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        Some((b'+', rest)) => (false, rest),
+        _ => (false, bytes),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let limit = i128::from(i64::MAX) + 1;
+    let mut value: i128 = 0;
+    for &b in digits {
+        value = value * 10 + i128::from(b - b'0');
+        if value > limit {
+            return None;
+        }
+    }
+    i64::try_from(if negative { -value } else { value }).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn n(text: &str) -> Num {
+        Num::parse(text).unwrap()
+    }
+
+    #[test]
+    fn decimals_compare_like_num() {
+        let texts = [
+            "0",
+            "-0",
+            "0.000",
+            "1",
+            "1.0",
+            "10e-1",
+            "0.1e1",
+            "-1",
+            "123456789012345678901234567890",
+            "123456789012345678901234567891",
+            "1e400",
+            "-1e400",
+            "1e-400",
+            "2.5",
+            "0.25e1",
+            "100",
+            "1E2",
+            "1e+2",
+            "0.001e5",
+        ];
+        for x in texts {
+            for y in texts {
+                let (dx, dy) = (Decimal::parse(x).unwrap(), Decimal::parse(y).unwrap());
+                assert_eq!(dx.cmp(&dy), n(x).cmp(&n(y)), "{x} vs {y}");
+                let ex = ExactNum::new(&n(x)).unwrap();
+                assert_eq!(ex.view().cmp(&dy), n(x).cmp(&n(y)), "{x} vs {y}");
+            }
+        }
+        for bad in [
+            "1e9223372036854775808",
+            "10e9223372036854775807",
+            "+1",
+            "01",
+            "1.",
+        ] {
+            assert!(Decimal::parse(bad).is_none(), "{bad}");
+            assert!(Num::parse(bad).is_none(), "{bad}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn decimal_agrees_with_num(
+            x in r"-?(0|[1-9][0-9]{0,3})(\.[0-9]{1,3})?([eE][+-]?[0-9]{1,3})?",
+            y in r"-?(0|[1-9][0-9]{0,3})(\.[0-9]{1,3})?([eE][+-]?[0-9]{1,3})?",
+        ) {
+            let (dx, dy) = (Decimal::parse(&x).unwrap(), Decimal::parse(&y).unwrap());
+            prop_assert_eq!(dx.cmp(&dy), n(&x).cmp(&n(&y)));
+        }
+    }
+}
