@@ -6,7 +6,8 @@
 //! `latency_ns`) as a fraction of the proxied round trip.
 //!
 //! Run: `cargo bench --bench proxy` (peers from scripts/install-deps.sh; `BENCH_CALLS=N`
-//! sets the calls per round, default 2000).
+//! sets the calls per round, default 2000; `WARDEN_BIN=path` measures another build of warden,
+//! e.g. a copy of the previous one, against the same direct runs).
 
 #![allow(
     clippy::unwrap_used,
@@ -180,8 +181,10 @@ fn main() {
     ];
     let dir = tempfile::tempdir().unwrap();
     let audit = dir.path().join("audit.jsonl");
+    let warden =
+        std::env::var("WARDEN_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_warden").into());
     let mut proxied_command: Vec<String> = [
-        env!("CARGO_BIN_EXE_warden"),
+        warden.as_str(),
         "proxy",
         "--policy",
         concat!(env!("CARGO_MANIFEST_DIR"), "/benches/proxy.warden"),
