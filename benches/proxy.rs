@@ -6,7 +6,9 @@
 //! `latency_ns`) as a fraction of the proxied round trip.
 //!
 //! Run: `cargo bench --bench proxy` (peers from scripts/install-deps.sh; `BENCH_CALLS=N`
-//! sets the calls per round, default 2000).
+//! sets the calls per round, default 2000; `BENCH_ROUNDS=N` the rounds, default 3: many short
+//! rounds spread a busy machine's load changes evenly over both paths; `WARDEN_BIN=path`
+//! measures another build of warden, e.g. a copy of the previous one).
 
 #![allow(
     clippy::unwrap_used,
@@ -22,7 +24,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const ROUNDS: usize = 3;
 const IN_FLIGHT: usize = 16;
 
 /// An MCP server (or warden in front of one) spoken to over its pipes.
@@ -171,6 +172,10 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(2000);
+    let rounds: usize = std::env::var("BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
     let server = vec![
         peers()
             .join("npm/node_modules/.bin/mcp-server-everything")
@@ -180,8 +185,10 @@ fn main() {
     ];
     let dir = tempfile::tempdir().unwrap();
     let audit = dir.path().join("audit.jsonl");
+    let warden =
+        std::env::var("WARDEN_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_warden").into());
     let mut proxied_command: Vec<String> = [
-        env!("CARGO_BIN_EXE_warden"),
+        warden.as_str(),
         "proxy",
         "--policy",
         concat!(env!("CARGO_MANIFEST_DIR"), "/benches/proxy.warden"),
@@ -200,7 +207,7 @@ fn main() {
     direct.run(200, 1);
     proxied.run(200, 1);
     let mut loads: [[Load; 2]; 2] = Default::default(); // [sequential, in flight][direct, proxied]
-    for _ in 0..ROUNDS {
+    for _ in 0..rounds {
         for (l, depth) in [(0, 1), (1, IN_FLIGHT)] {
             loads[l][0].add(direct.run(n, depth));
             loads[l][1].add(proxied.run(n, depth));
@@ -208,7 +215,7 @@ fn main() {
     }
     drop(proxied);
 
-    println!("stdio proxy: {ROUNDS} rounds x {n} tools/call echo, direct vs through warden");
+    println!("stdio proxy: {rounds} rounds x {n} tools/call echo, direct vs through warden");
     for (l, name) in [(0, "1 in flight"), (1, "16 in flight")] {
         let (d, p) = (loads[l][0].sorted(), loads[l][1].sorted());
         println!("  {name}:");

@@ -7,7 +7,8 @@
 //! - `limits`: in-memory counters with two-phase accounting;
 //! - `tools_list`: filtering `tools/list` and learning annotations;
 //! - `session`: one connection's state and routing, without I/O;
-//! - `stdio`: the stdio transport (child process, readers, writers, shutdown);
+//! - `stdio`: the stdio transport (child process, readers, shutdown);
+//! - `outlet`: writing relayed lines to a side from the task that produced them;
 //! - `reload`: watching the policy file;
 //! - `approval`: approval prompts and the signed `requestState` of 2026-07-28 approvals;
 //! - `audit`: the JSON-lines audit log.
@@ -21,6 +22,7 @@ pub mod engine;
 pub mod framing;
 pub mod jsonrpc;
 pub mod limits;
+pub mod outlet;
 pub mod reload;
 pub mod session;
 #[cfg(test)]

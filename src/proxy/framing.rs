@@ -65,6 +65,14 @@ impl<R: AsyncBufRead + Unpin> LineReader<R> {
     }
 }
 
+impl<R: tokio::io::AsyncRead + Unpin> LineReader<tokio::io::BufReader<R>> {
+    /// True when a complete line is already buffered: [`LineReader::next`] will return
+    /// without waiting for the peer.
+    pub fn holds_line(&self) -> bool {
+        self.inner.buffer().contains(&b'\n')
+    }
+}
+
 fn trim_cr(mut line: Vec<u8>) -> Vec<u8> {
     if line.last() == Some(&b'\r') {
         line.pop();

@@ -1,25 +1,24 @@
 //! The stdio transport: warden is started by the MCP client in place of the server, starts the
 //! server as its child, and relays newline-delimited JSON-RPC between the two.
 //!
-//! Four tasks: a client reader, a server reader, and one writer per direction fed by bounded
-//! channels (a slow side makes the other side wait; nothing is buffered without bound). The
-//! child's stderr is inherited; it gets warden's environment. Shutdown: on client EOF warden
-//! keeps the child's stdin open until every pending request is answered (Python servers drop
-//! an in-flight answer at EOF), then closes it and waits; on the child's exit every pending
-//! request is answered with an error and its counter slots released; on SIGTERM/SIGINT the
-//! child gets SIGTERM. warden exits with the child's status.
+//! Two reader tasks (client, server) that write what they relay themselves, through the
+//! shared [`Outlet`]s of the two sides: no writer task and no queue in between, so a message
+//! costs no task switch, and a side that does not read makes the other side wait (nothing is
+//! buffered without bound). The child's stderr is inherited; it gets warden's environment.
+//! Shutdown: on client EOF warden keeps the child's stdin open until every pending request is
+//! answered (Python servers drop an in-flight answer at EOF), then closes it and waits; on
+//! the child's exit every pending request is answered with an error and its counter slots
+//! released; on SIGTERM/SIGINT the child gets SIGTERM. warden exits with the child's status.
 
 use super::engine::{Engine, Identity};
 use super::framing::{Frame, LineReader};
-use super::session::{Action, Session};
+use super::outlet::{Batch, Outlet};
+use super::session::{ApprovalJob, Session};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncWrite, BufReader};
 use tokio::process::{Child, Command};
-use tokio::sync::mpsc;
 
-/// Messages queued per direction before the reader waits.
-const QUEUE: usize = 64;
 /// Server messages may be larger than client ones (tool results, long lists).
 const SERVER_SIZE_FACTOR: usize = 16;
 
@@ -30,6 +29,13 @@ pub struct Options {
     pub approval_timeout: Duration,
     /// How long to wait for pending answers after the client closed its side.
     pub drain_timeout: Duration,
+}
+
+/// The two sides a reader writes to.
+#[derive(Clone)]
+struct Sides {
+    server: Arc<Outlet>,
+    client: Arc<Outlet>,
 }
 
 /// Runs the proxy until the client and the server are done; returns the exit code.
@@ -57,37 +63,49 @@ pub async fn run(engine: Arc<Engine>, options: Options) -> i32 {
         return 1;
     };
     let session = Arc::new(Session::new(engine.clone(), options.identity.clone()));
-    let (to_server, server_rx) = mpsc::channel::<Vec<u8>>(QUEUE);
-    let (to_client, client_rx) = mpsc::channel::<Vec<u8>>(QUEUE);
-    let server_writer = tokio::spawn(write_lines(child_in, server_rx));
-    let client_writer = tokio::spawn(write_lines(client_output(), client_rx));
+    let sides = Sides {
+        server: Arc::new(Outlet::new(Box::new(child_in))),
+        client: Arc::new(Outlet::new(client_output())),
+    };
 
     let max = options.max_message_bytes;
     let client_reader = {
-        let (session, to_server, to_client) =
-            (session.clone(), to_server.clone(), to_client.clone());
+        let (session, sides) = (session.clone(), sides.clone());
         let timeout = options.approval_timeout;
         tokio::spawn(async move {
             let mut reader = LineReader::new(BufReader::new(client_input()), max);
+            let mut batch = Batch::default();
             loop {
+                if !reader.holds_line() || batch.full() {
+                    batch.flush(&sides.server, &sides.client).await;
+                }
                 let actions = match reader.next().await {
                     Ok(Frame::Line(line)) if line.iter().all(u8::is_ascii_whitespace) => continue,
                     Ok(Frame::Line(line)) => session.from_client(line),
                     Ok(Frame::TooLong(n)) => session.client_too_long(n, max),
-                    Ok(Frame::Eof) | Err(_) => return,
+                    Ok(Frame::Eof) | Err(_) => break,
                 };
-                perform(&session, actions, &to_server, &to_client, timeout).await;
+                for action in actions {
+                    if let Some(job) = batch.add(action) {
+                        approve(&session, *job, &sides, timeout);
+                    }
+                }
             }
+            batch.flush(&sides.server, &sides.client).await;
         })
     };
     let server_reader = {
-        let (session, to_client) = (session.clone(), to_client.clone());
+        let (session, sides) = (session.clone(), sides.clone());
         tokio::spawn(async move {
             let mut reader = LineReader::new(
                 BufReader::new(child_out),
                 max.saturating_mul(SERVER_SIZE_FACTOR),
             );
+            let mut batch = Batch::default();
             loop {
+                if !reader.holds_line() || batch.full() {
+                    batch.flush(&sides.server, &sides.client).await;
+                }
                 let actions = match reader.next().await {
                     Ok(Frame::Line(line)) if line.iter().all(u8::is_ascii_whitespace) => continue,
                     Ok(Frame::Line(line)) => session.from_server(line),
@@ -99,38 +117,33 @@ pub async fn run(engine: Arc<Engine>, options: Options) -> i32 {
                 };
                 // Server messages only ever produce messages for the client.
                 for action in actions {
-                    if let Action::ToClient(bytes) = action {
-                        let _ = to_client.send(bytes).await;
-                    }
+                    let _ = batch.add(action);
                 }
             }
             for action in session.server_gone() {
-                if let Action::ToClient(bytes) = action {
-                    let _ = to_client.send(bytes).await;
-                }
+                let _ = batch.add(action);
             }
+            batch.flush(&sides.server, &sides.client).await;
         })
     };
-    drop(to_client);
 
     let ends = Ends {
         client_reader,
         server_reader,
-        to_server,
+        server: sides.server,
     };
     let status = supervise(&mut child, ends, &session, options.drain_timeout, &engine).await;
-    // The writers end when their channels close: the client sees every answer before exit.
-    let _ = server_writer.await;
-    let _ = client_writer.await;
+    // The readers wrote everything they relayed before ending: the client has every answer.
+    sides.client.close().await;
     status
 }
 
-/// What `supervise` ends: the two readers, and the last sender to the server (dropping it
-/// closes the child's stdin).
+/// What `supervise` ends: the two readers, and the server's side (closing it closes the
+/// child's stdin).
 struct Ends {
     client_reader: tokio::task::JoinHandle<()>,
     server_reader: tokio::task::JoinHandle<()>,
-    to_server: mpsc::Sender<Vec<u8>>,
+    server: Arc<Outlet>,
 }
 
 /// Waits for the end: client EOF (then drain and close the child's stdin), child exit, or a
@@ -145,10 +158,9 @@ async fn supervise(
     let Ends {
         mut client_reader,
         server_reader,
-        to_server,
+        server,
     } = ends;
     let mut signals = Signals::new();
-    let mut to_server = Some(to_server);
     loop {
         tokio::select! {
             status = child.wait() => {
@@ -163,7 +175,7 @@ async fn supervise(
                 while session.pending() > 0 && tokio::time::Instant::now() < deadline {
                     tokio::time::sleep(Duration::from_millis(10)).await;
                 }
-                drop(to_server.take());
+                server.close().await;
                 let status = match tokio::time::timeout(Duration::from_secs(5), child.wait()).await {
                     Ok(s) => s.ok(),
                     // server-everything keeps running with a live timer: terminate it.
@@ -174,9 +186,10 @@ async fn supervise(
             }
             signal = signals.next() => match signal {
                 Some(Signal::Terminate) => {
-                    drop(to_server.take());
-                    let status = stop(child).await;
                     client_reader.abort();
+                    // A write blocked on a server that does not read must not hold up the end.
+                    let _ = tokio::time::timeout(Duration::from_millis(100), server.close()).await;
+                    let status = stop(child).await;
                     server_reader.abort();
                     return exit_code(status);
                 }
@@ -199,65 +212,22 @@ async fn stop(child: &mut Child) -> Option<std::process::ExitStatus> {
     }
 }
 
-/// Runs a session's actions: sends bytes, and runs approvals in their own tasks.
-async fn perform(
-    session: &Arc<Session>,
-    actions: Vec<Action>,
-    to_server: &mpsc::Sender<Vec<u8>>,
-    to_client: &mpsc::Sender<Vec<u8>>,
-    approval_timeout: Duration,
-) {
-    for action in actions {
-        match action {
-            Action::ToServer(bytes) => {
-                let _ = to_server.send(bytes).await;
-            }
-            Action::ToClient(bytes) => {
-                let _ = to_client.send(bytes).await;
-            }
-            Action::Approve(job) => {
-                let job = *job;
-                let _ = to_client.send(job.request).await;
-                let (session, to_server, to_client) =
-                    (session.clone(), to_server.clone(), to_client.clone());
-                tokio::spawn(async move {
-                    let answer = tokio::time::timeout(approval_timeout, job.answer)
-                        .await
-                        .ok()
-                        .and_then(Result::ok);
-                    for action in session.finish_approval(job.held, answer) {
-                        match action {
-                            Action::ToServer(b) => {
-                                let _ = to_server.send(b).await;
-                            }
-                            Action::ToClient(b) => {
-                                let _ = to_client.send(b).await;
-                            }
-                            Action::Approve(_) => {}
-                        }
-                    }
-                });
-            }
+/// Runs an approval in its own task (its prompt to the client is already in the reader's
+/// batch): waits for the client's answer or the timeout, then relays what the session says.
+fn approve(session: &Arc<Session>, job: ApprovalJob, sides: &Sides, approval_timeout: Duration) {
+    let (session, sides) = (session.clone(), sides.clone());
+    tokio::spawn(async move {
+        let answer = tokio::time::timeout(approval_timeout, job.answer)
+            .await
+            .ok()
+            .and_then(Result::ok);
+        let mut batch = Batch::default();
+        for action in session.finish_approval(job.held, answer) {
+            // `finish_approval` never asks for another approval.
+            let _ = batch.add(action);
         }
-    }
-}
-
-/// Writes queued lines; whatever is queued when the writer wakes goes out in one write.
-async fn write_lines<W: AsyncWrite + Unpin>(mut out: W, mut rx: mpsc::Receiver<Vec<u8>>) {
-    let mut batch = Vec::new();
-    while let Some(line) = rx.recv().await {
-        batch.clear();
-        batch.extend_from_slice(&line);
-        batch.push(b'\n');
-        while let Ok(more) = rx.try_recv() {
-            batch.extend_from_slice(&more);
-            batch.push(b'\n');
-        }
-        if out.write_all(&batch).await.is_err() || out.flush().await.is_err() {
-            break;
-        }
-    }
-    let _ = out.shutdown().await;
+        batch.flush(&sides.server, &sides.client).await;
+    });
 }
 
 /// The client's side of stdio. When stdin and stdout are pipes (as when an MCP client starts
