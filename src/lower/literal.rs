@@ -20,7 +20,7 @@ impl Ctx {
                 self.push(
                     Diagnostic::new(code::INVALID_STRING, lit.span, "invalid string literal")
                         .label(e.to_string())
-                        .help("strings use JSON escapes: \\\" \\\\ \\n \\t \\uXXXX"),
+                        .help("strings use JSON escapes: \\\" \\\\ \\n \\t \\u00e9"),
                 );
                 None
             }
