@@ -224,7 +224,7 @@ fn count_digits(bytes: &[u8]) -> usize {
 }
 
 /// `[+-]?[0-9]+` to the end of the input, as an `i64`.
-fn parse_exponent(bytes: &[u8]) -> Option<i64> {
+pub(crate) fn parse_exponent(bytes: &[u8]) -> Option<i64> {
     let (negative, digits) = match bytes.split_first() {
         Some((b'-', rest)) => (true, rest),
         Some((b'+', rest)) => (false, rest),

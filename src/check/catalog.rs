@@ -9,7 +9,9 @@
 
 pub use crate::catalog::{Catalog, CatalogTool};
 use crate::diagnostic::{Diagnostic, code, did_you_mean};
-use crate::ir::{Cond, JsonType, Literal, NamePattern, Operand, PathSeg, Policy, Pred, Target};
+use crate::ir::{
+    Cond, JsonType, Literal, NamePattern, Operand, PathSeg, Policy, Pred, Target, path_text,
+};
 use serde_json::Value;
 use std::collections::BTreeSet;
 
@@ -81,20 +83,6 @@ pub(crate) fn pred_types(pred: &Pred) -> Vec<JsonType> {
         Pred::Contains(Literal::Str(_)) => vec![JsonType::String, JsonType::Array],
         Pred::Contains(_) => vec![JsonType::Array],
     }
-}
-
-fn path_text(path: &[PathSeg]) -> String {
-    let mut s = String::from("args");
-    for seg in path {
-        match seg {
-            PathSeg::Key(k) => {
-                s.push('.');
-                s.push_str(k);
-            }
-            PathSeg::Index(i) => s.push_str(&format!("[{i}]")),
-        }
-    }
-    s
 }
 
 /// The catalog checks for one policy.

@@ -7,33 +7,11 @@ use super::verify::{Status, Verifier, compared_arguments};
 use crate::call::Call;
 use crate::diagnostic::{Diagnostic, Severity, code};
 use crate::eval::{self, Decider};
-use crate::ir::{Assertion, Effect, Operand, PathSeg};
+use crate::ir::{Assertion, Effect, Operand};
 
 /// `a` is a decision of kind `e` as assertions read it: `deny` includes `hide`.
 fn decided_as(actual: Effect, e: Effect) -> bool {
     actual == e || (e == Effect::Deny && actual == Effect::Hide)
-}
-
-fn path_text(o: &Operand) -> String {
-    match o {
-        Operand::Arg(path) => {
-            let mut s = String::from("args");
-            for seg in path {
-                match seg {
-                    PathSeg::Key(k) => {
-                        s.push('.');
-                        s.push_str(k);
-                    }
-                    PathSeg::Index(i) => s.push_str(&format!("[{i}]")),
-                }
-            }
-            s
-        }
-        Operand::Grant => "grant".into(),
-        Operand::Agent => "agent".into(),
-        Operand::Session => "session".into(),
-        Operand::Annotation(a) => format!("tool.{}", a.name()),
-    }
 }
 
 impl Verifier<'_> {
@@ -210,7 +188,7 @@ impl Verifier<'_> {
             let shown = super::witness::with_argument(&call, &variant.call, path)
                 .filter(|c| eval::rule_matches(&d, c))
                 .unwrap_or(variant.call);
-            let text = path_text(&operand);
+            let text = operand.to_string();
             let mut diag = Diagnostic::new(
                 code::MISSING_ARGUMENT_HAZARD,
                 d.head,

@@ -67,7 +67,7 @@ impl<'a> Decimal<'a> {
         };
         let written = match rest.split_first() {
             None => 0,
-            Some((b'e' | b'E', after)) => exponent(after)?,
+            Some((b'e' | b'E', after)) => crate::num::parse_exponent(after)?,
             Some(_) => return None,
         };
         let lz_int = int.iter().take_while(|&&b| b == b'0').count();
@@ -131,27 +131,6 @@ impl<'a> Decimal<'a> {
 fn trim_zeros(digits: &[u8]) -> &[u8] {
     let keep = digits.len() - digits.iter().rev().take_while(|&&b| b == b'0').count();
     digits.get(..keep).unwrap_or(digits)
-}
-
-/// `[+-]?[0-9]+` to the end, as `Num::parse` reads an exponent.
-fn exponent(bytes: &[u8]) -> Option<i64> {
-    let (negative, digits) = match bytes.split_first() {
-        Some((b'-', rest)) => (true, rest),
-        Some((b'+', rest)) => (false, rest),
-        _ => (false, bytes),
-    };
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let limit = i128::from(i64::MAX) + 1;
-    let mut value: i128 = 0;
-    for &b in digits {
-        value = value * 10 + i128::from(b - b'0');
-        if value > limit {
-            return None;
-        }
-    }
-    i64::try_from(if negative { -value } else { value }).ok()
 }
 
 #[cfg(test)]
