@@ -13,7 +13,7 @@
 use super::engine::{Engine, Identity};
 use super::framing::{Frame, LineReader};
 use super::outlet::{Batch, Outlet};
-use super::session::{ApprovalJob, Session};
+use super::session::{Action, ApprovalJob, Session};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncWrite, BufReader};
@@ -75,51 +75,37 @@ pub async fn run(engine: Arc<Engine>, options: Options) -> i32 {
         tokio::spawn(async move {
             let mut reader = LineReader::new(BufReader::new(client_input()), max);
             let mut batch = Batch::default();
-            loop {
-                if !reader.holds_line() || batch.full() {
-                    batch.flush(&sides.server, &sides.client).await;
-                }
-                let actions = match reader.next().await {
-                    Ok(Frame::Line(line)) if line.iter().all(u8::is_ascii_whitespace) => continue,
-                    Ok(Frame::Line(line)) => session.from_client(line),
-                    Ok(Frame::TooLong(n)) => session.client_too_long(n, max),
-                    Ok(Frame::Eof) | Err(_) => break,
-                };
-                for action in actions {
-                    if let Some(job) = batch.add(action) {
-                        approve(&session, *job, &sides, timeout);
-                    }
-                }
-            }
+            pump(
+                &mut reader,
+                &sides,
+                &mut batch,
+                |line| session.from_client(line),
+                |n| session.client_too_long(n, max),
+                |job| approve(&session, *job, &sides, timeout),
+            )
+            .await;
             batch.flush(&sides.server, &sides.client).await;
         })
     };
     let server_reader = {
         let (session, sides) = (session.clone(), sides.clone());
         tokio::spawn(async move {
-            let mut reader = LineReader::new(
-                BufReader::new(child_out),
-                max.saturating_mul(SERVER_SIZE_FACTOR),
-            );
+            let limit = max.saturating_mul(SERVER_SIZE_FACTOR);
+            let mut reader = LineReader::new(BufReader::new(child_out), limit);
             let mut batch = Batch::default();
-            loop {
-                if !reader.holds_line() || batch.full() {
-                    batch.flush(&sides.server, &sides.client).await;
-                }
-                let actions = match reader.next().await {
-                    Ok(Frame::Line(line)) if line.iter().all(u8::is_ascii_whitespace) => continue,
-                    Ok(Frame::Line(line)) => session.from_server(line),
-                    Ok(Frame::TooLong(n)) => {
-                        eprintln!("warden: dropped a server message of {n} bytes (over the limit)");
-                        continue;
-                    }
-                    Ok(Frame::Eof) | Err(_) => break,
-                };
-                // Server messages only ever produce messages for the client.
-                for action in actions {
-                    let _ = batch.add(action);
-                }
-            }
+            // Server messages only ever produce messages for the client: no approvals.
+            pump(
+                &mut reader,
+                &sides,
+                &mut batch,
+                |line| session.from_server(line),
+                |n| {
+                    eprintln!("warden: dropped a server message of {n} bytes (over the limit)");
+                    Vec::new()
+                },
+                |_| {},
+            )
+            .await;
             for action in session.server_gone() {
                 let _ = batch.add(action);
             }
@@ -214,6 +200,35 @@ async fn stop(child: &mut Child) -> Option<std::process::ExitStatus> {
 
 /// Runs an approval in its own task (its prompt to the client is already in the reader's
 /// batch): waits for the client's answer or the timeout, then relays what the session says.
+/// Reads lines from one side until it ends and relays what the session makes of each. The
+/// batch is written out whenever no complete line is buffered: one write per burst, and a lone
+/// message goes out at once.
+async fn pump<R: tokio::io::AsyncRead + Unpin>(
+    reader: &mut LineReader<BufReader<R>>,
+    sides: &Sides,
+    batch: &mut Batch,
+    mut line: impl FnMut(Vec<u8>) -> Vec<Action>,
+    mut too_long: impl FnMut(usize) -> Vec<Action>,
+    mut approval: impl FnMut(Box<ApprovalJob>),
+) {
+    loop {
+        if !reader.holds_line() || batch.full() {
+            batch.flush(&sides.server, &sides.client).await;
+        }
+        let actions = match reader.next().await {
+            Ok(Frame::Line(l)) if l.iter().all(u8::is_ascii_whitespace) => continue,
+            Ok(Frame::Line(l)) => line(l),
+            Ok(Frame::TooLong(n)) => too_long(n),
+            Ok(Frame::Eof) | Err(_) => return,
+        };
+        for action in actions {
+            if let Some(job) = batch.add(action) {
+                approval(job);
+            }
+        }
+    }
+}
+
 fn approve(session: &Arc<Session>, job: ApprovalJob, sides: &Sides, approval_timeout: Duration) {
     let (session, sides) = (session.clone(), sides.clone());
     tokio::spawn(async move {
