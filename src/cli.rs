@@ -108,15 +108,25 @@ fn print_diagnostics(ws: &crate::pipeline::Workspace, color: bool) {
     out!("{text}");
 }
 
-/// Reads the verifier's `--catalog FILE`, or says why not (exit 2).
-fn verifier_catalog(path: Option<&std::path::Path>) -> Result<Option<crate::catalog::Catalog>, u8> {
-    let Some(path) = path else { return Ok(None) };
-    std::fs::read_to_string(path)
-        .map_err(|e| e.to_string())
-        .and_then(|t| crate::catalog::Catalog::parse(&t))
-        .map(Some)
-        .map_err(|e| {
-            eprintln!("error: catalog `{}`: {e}", crate::pipeline::display(path));
-            EXIT_USAGE
-        })
+/// The verifier's options from `--catalog FILE` and `--timeout-ms`, or why not (exit 2).
+fn verifier_options(
+    catalog: Option<&std::path::Path>,
+    timeout_ms: u32,
+) -> Result<crate::check::Options, u8> {
+    let catalog = match catalog {
+        None => None,
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .map_err(|e| e.to_string())
+                .and_then(|t| crate::catalog::Catalog::parse(&t))
+                .map_err(|e| {
+                    eprintln!("error: catalog `{}`: {e}", crate::pipeline::display(path));
+                    EXIT_USAGE
+                })?,
+        ),
+    };
+    Ok(crate::check::Options {
+        timeout_ms,
+        catalog,
+    })
 }

@@ -27,39 +27,58 @@ pub struct Names {
     pub extra_classes: Vec<usize>,
 }
 
+/// Exact strings and globs numbered in the order first seen, for [`StringClasses::build`].
+#[derive(Default)]
+struct Interned {
+    exact: BTreeMap<String, usize>,
+    globs: BTreeMap<String, usize>,
+    glob_list: Vec<Glob>,
+}
+
+impl Interned {
+    fn exact(&mut self, s: &str) {
+        let n = self.exact.len();
+        self.exact.entry(s.to_string()).or_insert(n);
+    }
+
+    fn glob(&mut self, g: &Glob) {
+        if !self.globs.contains_key(g.as_str()) {
+            self.globs
+                .insert(g.as_str().to_string(), self.glob_list.len());
+            self.glob_list.push(g.clone());
+        }
+    }
+
+    /// The exact strings by number, and the globs by number.
+    fn lists(&mut self) -> (Vec<String>, Vec<Glob>) {
+        let mut exact_list = vec![String::new(); self.exact.len()];
+        for (s, &i) in &self.exact {
+            if let Some(slot) = exact_list.get_mut(i) {
+                slot.clone_from(s);
+            }
+        }
+        (exact_list, std::mem::take(&mut self.glob_list))
+    }
+}
+
 impl Names {
     fn build(
         patterns: &[&NamePattern],
         extra: &[String],
         preferred: &[&str],
     ) -> Result<Names, TooComplex> {
-        let mut exact = BTreeMap::new();
-        let mut globs = BTreeMap::new();
-        let mut glob_list = Vec::new();
+        let mut interned = Interned::default();
         for name in extra {
-            let n = exact.len();
-            exact.entry(name.clone()).or_insert(n);
+            interned.exact(name);
         }
         for p in patterns {
             match p {
-                NamePattern::Exact(s) => {
-                    let n = exact.len();
-                    exact.entry(s.clone()).or_insert(n);
-                }
-                NamePattern::Glob(g) => {
-                    if !globs.contains_key(g.as_str()) {
-                        globs.insert(g.as_str().to_string(), glob_list.len());
-                        glob_list.push(g.clone());
-                    }
-                }
+                NamePattern::Exact(s) => interned.exact(s),
+                NamePattern::Glob(g) => interned.glob(g),
             }
         }
-        let mut exact_list = vec![String::new(); exact.len()];
-        for (s, &i) in &exact {
-            if let Some(slot) = exact_list.get_mut(i) {
-                slot.clone_from(s);
-            }
-        }
+        let (exact_list, glob_list) = interned.lists();
+        let Interned { exact, globs, .. } = interned;
         let classes = StringClasses::build(exact_list, glob_list, preferred)?;
         let mut extra_classes: Vec<usize> = extra
             .iter()
@@ -326,25 +345,11 @@ impl Space {
                 }
                 _ => None,
             };
-            let mut exact = BTreeMap::new();
-            for s in &q.exact {
-                let n = exact.len();
-                exact.entry(s.clone()).or_insert(n);
-            }
-            let mut globs = BTreeMap::new();
-            let mut glob_list = Vec::new();
-            for g in &q.globs {
-                if !globs.contains_key(g.as_str()) {
-                    globs.insert(g.as_str().to_string(), glob_list.len());
-                    glob_list.push(g.clone());
-                }
-            }
-            let mut exact_list = vec![String::new(); exact.len()];
-            for (s, &i) in &exact {
-                if let Some(slot) = exact_list.get_mut(i) {
-                    slot.clone_from(s);
-                }
-            }
+            let mut interned = Interned::default();
+            q.exact.iter().for_each(|s| interned.exact(s));
+            q.globs.iter().for_each(|g| interned.glob(g));
+            let (exact_list, glob_list) = interned.lists();
+            let Interned { exact, globs, .. } = interned;
             let mut contains = q.contains;
             contains.dedup();
             let mut regexes: Vec<crate::ir::Regex> = Vec::new();

@@ -2,7 +2,7 @@
 //! without errors (crate::check); report every diagnostic of every file.
 
 use super::{EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
-use crate::check::{Options, Stats};
+use crate::check::Stats;
 use crate::diagnostic::{Severity, code, render};
 use crate::pipeline;
 use clap::ValueEnum;
@@ -43,13 +43,9 @@ pub enum Format {
 }
 
 pub fn run(args: Args, color: bool) -> u8 {
-    let catalog = match super::verifier_catalog(args.catalog.as_deref()) {
-        Ok(c) => c,
+    let options = match super::verifier_options(args.catalog.as_deref(), args.timeout_ms) {
+        Ok(o) => o,
         Err(code) => return code,
-    };
-    let options = Options {
-        timeout_ms: args.timeout_ms,
-        catalog,
     };
     let mut ws = pipeline::load(&args.paths);
     let mut stats = Stats::default();

@@ -2,7 +2,6 @@
 //! (crate::check::diff), grouped by tool and kind of change, with a verdict.
 
 use super::{EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
-use crate::check::Options;
 use crate::diagnostic::render;
 use crate::ir::Policy;
 use crate::pipeline;
@@ -73,13 +72,9 @@ pub fn run(args: Args, color: bool) -> u8 {
         (Ok(a), Ok(b)) => (a, b),
         (Err(e), _) | (_, Err(e)) => return e,
     };
-    let catalog = match super::verifier_catalog(args.catalog.as_deref()) {
-        Ok(c) => c,
+    let options = match super::verifier_options(args.catalog.as_deref(), args.timeout_ms) {
+        Ok(o) => o,
         Err(code) => return code,
-    };
-    let options = Options {
-        timeout_ms: args.timeout_ms,
-        catalog,
     };
     let report = match crate::check::diff::diff(&old, &new, &options) {
         Ok(r) => r,

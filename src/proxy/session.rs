@@ -49,6 +49,20 @@ pub struct Held {
     approval: Approval,
 }
 
+/// The members of a request's `params` that routing looks at.
+#[derive(Default, serde::Deserialize)]
+struct Routing {
+    #[serde(rename = "_meta")]
+    meta: Option<Value>,
+    #[serde(rename = "clientInfo")]
+    client_info: Option<Value>,
+    capabilities: Option<Value>,
+    #[serde(rename = "requestState")]
+    request_state: Option<Value>,
+    #[serde(rename = "inputResponses")]
+    input_responses: Option<Value>,
+}
+
 #[derive(Debug)]
 enum Pending {
     ToolsCall(Reservation),
@@ -189,9 +203,11 @@ impl Session {
         method: &str,
         params: Option<Box<serde_json::value::RawValue>>,
     ) -> Vec<Action> {
-        let params_value: Option<Value> = params
+        // Only the members routing needs; the arguments are not built into a value here.
+        let routing: Routing = params
             .as_ref()
-            .and_then(|p| serde_json::from_str(p.get()).ok());
+            .and_then(|p| serde_json::from_str(p.get()).ok())
+            .unwrap_or_default();
         let mut s = self.state();
         if s.pending.contains_key(&id) {
             return vec![Action::ToClient(jsonrpc::error_response(
@@ -200,9 +216,9 @@ impl Session {
                 "Invalid Request: this id is already in use by a pending request",
             ))];
         }
-        if let Some(envelope) = params_value
+        if let Some(envelope) = routing
+            .meta
             .as_ref()
-            .and_then(|p| p.get("_meta"))
             .filter(|m| m.get(ENVELOPE_VERSION).is_some())
         {
             s.era = Era::Stateless;
@@ -227,15 +243,18 @@ impl Session {
                 // to `initialize` when the server refuses it: from here on the connection
                 // speaks the handshake era, whatever the discover said.
                 s.era = Era::Handshake;
-                let p = params_value.as_ref();
-                if let Some(name) = p
-                    .and_then(|p| p.pointer("/clientInfo/name"))
+                if let Some(name) = routing
+                    .client_info
+                    .as_ref()
+                    .and_then(|c| c.get("name"))
                     .and_then(Value::as_str)
                 {
                     s.identity.agent = Some(name.to_string());
                 }
-                s.elicitation = p
-                    .and_then(|p| p.pointer("/capabilities/elicitation"))
+                s.elicitation = routing
+                    .capabilities
+                    .as_ref()
+                    .and_then(|c| c.get("elicitation"))
                     .is_some();
                 Pending::Initialize
             }
@@ -258,14 +277,12 @@ impl Session {
                 let who = s.identity.clone();
                 let elicitation = s.elicitation;
                 drop(s);
-                let state = params_value
-                    .as_ref()
-                    .and_then(|p| p.get("requestState"))
-                    .and_then(Value::as_str);
+                let state = routing.request_state.as_ref().and_then(Value::as_str);
                 if call.era == Era::Stateless && state.is_some_and(Signer::is_ours) {
-                    let answer = params_value
+                    let answer = routing
+                        .input_responses
                         .as_ref()
-                        .and_then(|p| p.pointer(&format!("/inputResponses/{INPUT_KEY}")));
+                        .and_then(|r| r.get(INPUT_KEY));
                     return self.redeem(line, call, &who, state.unwrap_or_default(), answer);
                 }
                 return self.ruling(line, call, &who, elicitation);
