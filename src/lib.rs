@@ -21,6 +21,7 @@ pub mod lower;
 pub mod num;
 pub mod pipeline;
 pub mod proxy;
+pub mod risk;
 pub mod source;
 pub mod syntax;
 pub mod table;
