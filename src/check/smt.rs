@@ -119,6 +119,16 @@ fn one_of(v: &Int, values: &[usize]) -> F {
 impl<'s> Request<'s> {
     /// Fresh variables named with `prefix`, constrained to the space.
     pub fn new(space: &'s Space, prefix: &str) -> Request<'s> {
+        Request::build(space, prefix, true)
+    }
+
+    /// As [`Request::new`], but arguments may break the catalog's input schemas: the calls a
+    /// server would refuse, which still reach warden (it does not validate arguments).
+    pub fn ignoring_schema(space: &'s Space, prefix: &str) -> Request<'s> {
+        Request::build(space, prefix, false)
+    }
+
+    fn build(space: &'s Space, prefix: &str, schema: bool) -> Request<'s> {
         let tool = Int::new_const(format!("{prefix}tool"));
         let server = space
             .servers
@@ -146,7 +156,7 @@ impl<'s> Request<'s> {
             r.slot_domain(i);
         }
         // With a catalog, arguments follow the tool's input schema.
-        for (class, slot, tags) in &space.schema {
+        for (class, slot, tags) in space.schema.iter().filter(|_| schema) {
             if let Some(v) = r.slots.get(*slot) {
                 let typed = one_of(&v.ty, tags);
                 let f = F(r.tool.eq(int(*class))).implies(&typed);

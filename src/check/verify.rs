@@ -308,6 +308,9 @@ impl Verifier<'_> {
                 if self.space.closed_tools && self.classes.get(i).is_some_and(Vec::is_empty) {
                     return; // the catalog check reports the unknown tools
                 }
+                if self.report_schema_refused_only(i, r) {
+                    return;
+                }
                 self.out.push(
                     Diagnostic::new(
                         code::EMPTY_RULE,
@@ -322,6 +325,51 @@ impl Verifier<'_> {
             Some(Status::Blocked(by, point)) => self.report_blocked(r, by, point, status),
             _ => {}
         }
+    }
+
+    /// With a catalog, a rule that matches no schema-valid call may still match calls the
+    /// server's schema refuses. warden does not validate arguments, so such calls do reach it:
+    /// a deny there is defence in depth (info), an allow lets through only calls the server
+    /// should refuse (warning). Reports it and returns true when that is the case.
+    fn report_schema_refused_only(&mut self, i: usize, r: &Rule) -> bool {
+        if self.space.schema.is_empty() {
+            return false;
+        }
+        let loose = Request::ignoring_schema(self.space, "loose_");
+        let mut goals = loose.domain.clone();
+        goals.push(loose.rule(r));
+        goals.extend(loose.domain_for(self.rule_slots.get(i).map_or(&[][..], Vec::as_slice)));
+        let point = match self.session.check(&goals, &[], &[&loose]) {
+            Answer::Sat(mut ps) => match ps.pop() {
+                Some(p) => p,
+                None => return false,
+            },
+            Answer::Unsat(_) | Answer::Unknown(_) => return false,
+        };
+        let Some(call) = self.replay(&point, r.head, |c| eval::rule_matches(r, c)) else {
+            return true;
+        };
+        let allows = r.effect.forwards();
+        let d = Diagnostic::new(
+            code::SCHEMA_REFUSED_ONLY,
+            r.head,
+            format!(
+                "{} rule `{}` matches only calls the tool's input schema refuses",
+                effect_word(r.effect),
+                r.id
+            ),
+        )
+        .label("no schema-valid call satisfies its targets and condition")
+        .witness(call.to_json());
+        let d = if allows {
+            d.help("it lets through only calls the server should refuse: fix the condition, or delete the rule")
+        } else {
+            d.severity(Severity::Info).help(
+                "fine as defence in depth: warden does not validate arguments against the schema, so such calls do reach it",
+            )
+        };
+        self.out.push(d);
+        true
     }
 
     fn report_blocked(&mut self, r: &Rule, by: &[usize], point: &Point, status: &[Status]) {
