@@ -4,53 +4,14 @@
 //! N = 100, 1,000 and 5,000 and the ratio 1,000/100 (target: 1,000 rules under 1 s, growth
 //! close to linear). Run with `cargo bench --bench check`.
 
+#[path = "support/check_policy.rs"]
+mod check_policy;
+
+use check_policy::policy;
 use std::path::Path;
 use std::time::Instant;
 use warden::check::{Options, check};
 use warden::pipeline::Workspace;
-
-/// A policy with `n` rules over `n / 5` tools.
-fn policy(n: usize) -> String {
-    let tools = (n / 5).max(1);
-    let verbs = ["list", "get", "create", "update", "delete", "run", "export"];
-    let mut out = String::from("policy bench {\n  default deny\n");
-    let mut rules = 0;
-    for t in 0..tools {
-        let tool = format!(
-            "{}_{}_{t}",
-            verbs[t % verbs.len()],
-            ["flow", "file", "user", "job"][t % 4]
-        );
-        let team = t % 13;
-        let lines = [
-            format!(
-                "  allow {tool} when args.namespace matches \"team{team}.*\" limit 20 per minute per grant as c{t}\n"
-            ),
-            format!(
-                "  deny {tool} when args.namespace == \"team{team}.prod\" because \"production is read-only\"\n"
-            ),
-            format!(
-                "  approve {tool} when args.amount > {} because \"large\"\n",
-                100 * (t % 7 + 1)
-            ),
-            format!("  allow {tool} when grant == \"ci\" and args.dry_run == true\n"),
-            format!(
-                "  deny {tool} when args.path startswith \"/etc\" or args.count >= {}\n",
-                1000 + t
-            ),
-        ];
-        for l in lines {
-            if rules < n {
-                out.push_str(&l);
-                rules += 1;
-            }
-        }
-    }
-    // A few cross-tool rules, as real policies have.
-    out.push_str("  hide export_*\n  approve delete_* because \"destructive\"\n");
-    out.push_str("  assert never allow delete_file_1 when args.namespace == \"team1.prod\"\n}\n");
-    out
-}
 
 fn main() {
     let sizes: Vec<usize> = std::env::args()
@@ -83,6 +44,19 @@ fn main() {
             stats.inconclusive
         );
         times.push(secs);
+        if n >= 1_000 {
+            let one = Options {
+                workers: Some(1),
+                ..Options::default()
+            };
+            let start = Instant::now();
+            let _ = check(&p, &one);
+            let single = start.elapsed().as_secs_f64();
+            println!(
+                "              one thread: {single:>8.3} s  (default / one thread: {:.2})",
+                secs / single
+            );
+        }
     }
     if let [t100, t1000, ..] = times.as_slice() {
         println!("ratio 1000/100: {:.1} (10 would be linear)", t1000 / t100);

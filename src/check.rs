@@ -12,7 +12,8 @@
 //!
 //! Layout: [`strings`] and [`space`] build an exact finite abstraction of requests without a
 //! solver; `smt` (the only module importing z3) turns it into formulas; `verify` and `overlap`
-//! ask the questions; `witness` turns models into calls; [`diff`] compares two versions.
+//! ask the questions; `witness` turns models into calls; `parallel` spreads the rules of a large
+//! policy over threads; [`diff`] compares two versions.
 //! Everything but the catalog checks sits behind the default `verify` feature.
 
 pub mod catalog;
@@ -20,6 +21,8 @@ pub mod catalog;
 pub mod diff;
 #[cfg(feature = "verify")]
 mod overlap;
+#[cfg(feature = "verify")]
+mod parallel;
 #[cfg(feature = "verify")]
 mod smt;
 #[cfg(feature = "verify")]
@@ -46,6 +49,9 @@ pub struct Options {
     /// Per solver query, in milliseconds.
     pub timeout_ms: u32,
     pub catalog: Option<Catalog>,
+    /// Verifier threads; `None` picks by the number of rules (never by the machine, so that
+    /// witnesses are the same everywhere).
+    pub workers: Option<usize>,
 }
 
 impl Default for Options {
@@ -53,6 +59,7 @@ impl Default for Options {
         Options {
             timeout_ms: DEFAULT_TIMEOUT_MS,
             catalog: None,
+            workers: None,
         }
     }
 }
@@ -123,9 +130,18 @@ fn verify_policy(policy: &Policy, options: &Options, out: &mut Vec<Diagnostic>) 
             };
         }
     };
-    let mut v = verify::Verifier::new(policy, &space, options);
-    let mut stats = v.run();
+    let workers = options
+        .workers
+        .unwrap_or_else(|| parallel::workers(policy.rules.len()))
+        .clamp(1, policy.rules.len().max(1));
+    let mut stats = if workers > 1 {
+        parallel::run(policy, &space, options, workers, out)
+    } else {
+        let mut v = verify::Verifier::new(policy, &space, options);
+        let stats = v.run();
+        out.append(&mut v.out);
+        stats
+    };
     stats.verified = true;
-    out.append(&mut v.out);
     stats
 }

@@ -128,5 +128,6 @@ fn verifier_options(
     Ok(crate::check::Options {
         timeout_ms,
         catalog,
+        workers: None,
     })
 }

@@ -392,3 +392,41 @@ fn shipped_examples_verify_without_errors() {
         );
     }
 }
+
+#[path = "../benches/support/check_policy.rs"]
+mod check_policy;
+
+/// A large policy is verified on several threads (each with its own z3 context); the findings
+/// must be the same as on one thread: same codes, rules, messages and severities.
+#[test]
+fn threads_find_what_one_thread_finds() {
+    let text = check_policy::policy(450);
+    let (_, policy) = load("bench.warden", &text);
+    let findings = |workers: usize| {
+        let options = Options {
+            workers: Some(workers),
+            ..Options::default()
+        };
+        let (diags, stats) = warden::check::check(&policy, &options);
+        assert_eq!(stats.inconclusive, 0);
+        let mut out: Vec<String> = diags
+            .iter()
+            .map(|d| {
+                format!(
+                    "{} {:?} {:?} {}",
+                    d.code.id, d.severity, d.primary.span, d.message
+                )
+            })
+            .collect();
+        out.sort();
+        out
+    };
+    let one = findings(1);
+    assert!(
+        one.len() > 300,
+        "the policy should have many findings: {}",
+        one.len()
+    );
+    assert!(one.iter().any(|f| f.starts_with("WD3003")));
+    assert_eq!(one, findings(3));
+}

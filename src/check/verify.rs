@@ -208,31 +208,45 @@ impl<'a> Verifier<'a> {
         keep
     }
 
+    /// Every question about every rule and assertion, on this thread.
     pub fn run(&mut self) -> Stats {
-        let n = self.policy.rules.len();
-        let mut status = Vec::with_capacity(n);
-        for i in 0..n {
+        let all: Vec<usize> = (0..self.policy.rules.len()).collect();
+        let status: Vec<Status> = all.iter().map(|&i| self.status_of(i)).collect();
+        self.findings(&all, &status, true);
+        self.stats()
+    }
+
+    /// Phase one for rule `i`: empty, blocked or deciding.
+    pub fn status_of(&mut self, i: usize) -> Status {
+        self.focus_on_rule(i);
+        self.status(i)
+    }
+
+    /// Phase two for the rules `which`, given every rule's status: the findings, and the
+    /// assertions when `assertions` is set.
+    pub fn findings(&mut self, which: &[usize], status: &[Status], assertions: bool) {
+        for &i in which {
             self.focus_on_rule(i);
-            let s = self.status(i);
-            status.push(s);
+            self.report_status(i, status);
         }
-        for i in 0..n {
-            self.focus_on_rule(i);
-            self.report_status(i, &status);
-        }
-        for i in 0..n {
+        for &i in which {
             self.focus_on_rule(i);
             if let Some(Status::Matches) = status.get(i) {
-                self.redundant(i, &status);
-                self.conflicts(i, &status);
+                self.redundant(i, status);
+                self.conflicts(i, status);
                 self.hazards(i);
             }
         }
-        for a in 0..self.policy.assertions.len() {
-            self.assertion(a);
+        if assertions {
+            for a in 0..self.policy.assertions.len() {
+                self.assertion(a);
+            }
         }
+    }
+
+    pub fn stats(&self) -> Stats {
         Stats {
-            rules: n,
+            rules: self.policy.rules.len(),
             queries: self.session.queries(),
             inconclusive: self.inconclusive,
             ..Stats::default()
