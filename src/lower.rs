@@ -176,14 +176,7 @@ impl Ctx {
                 None => {
                     let first = r.targets.first().map_or("", |t| t.tool.text.as_str());
                     let base = format!("{}-{}", r.effect.node.keyword(), first);
-                    let mut id = base.clone();
-                    let mut n = 2;
-                    while used.contains(&id) {
-                        id = format!("{base}-{n}");
-                        n += 1;
-                    }
-                    used.insert(id.clone());
-                    (id, false)
+                    (unique_id(&base, |id| !used.insert(id.to_string())), false)
                 }
             })
             .collect()
@@ -310,3 +303,15 @@ pub(crate) fn suggest<'a>(word: &str, known: impl IntoIterator<Item = &'a str> +
 
 /// Counters by name, for `Ctx::assign_counters`.
 pub(crate) type Counters = BTreeMap<String, ir::Counter>;
+
+/// `base`, or `base-2`, `base-3`, … : the first that `taken` does not report as taken.
+/// `taken` is asked once per candidate and may record the one it accepts.
+pub fn unique_id(base: &str, mut taken: impl FnMut(&str) -> bool) -> String {
+    let mut id = base.to_string();
+    let mut n = 2;
+    while taken(&id) {
+        id = format!("{base}-{n}");
+        n += 1;
+    }
+    id
+}

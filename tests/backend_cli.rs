@@ -165,3 +165,30 @@ fn cli_help() {
         .code(0)
         .stdout(predicates::str::contains("compile"));
 }
+
+#[test]
+fn cli_imports_intercept_yaml_by_extension_or_flag() {
+    let yaml = root().join("tests/intercept/github.yaml");
+    let out = warden().arg("import").arg(&yaml).assert().success();
+    let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    assert!(
+        text.starts_with("// GitHub MCP server policies\npolicy github {"),
+        "{text}"
+    );
+    // Each limit message Intercept would show is reported as left out.
+    let stderr = String::from_utf8(out.get_output().stderr.clone()).unwrap();
+    assert_eq!(stderr.matches("warning:").count(), 2, "{stderr}");
+    // From stdin the format is named; a YAML error names the problem and exits 1.
+    warden()
+        .args(["import", "-", "--from", "intercept", "--name", "gh"])
+        .write_stdin(std::fs::read_to_string(&yaml).unwrap())
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("policy gh {"));
+    warden()
+        .args(["import", "-", "--from", "intercept"])
+        .write_stdin("version: \"1\"\ntools: {c: {rules: [{name: r, rate_limit: 5/week}]}}\n")
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("/tools/c/rules/0/rate_limit"));
+}

@@ -9,8 +9,11 @@
 //! (under `default allow`) or a named counter on every allow (under `default deny`). The text
 //! is generated, then parsed, lowered (it must have no errors) and printed by the formatter,
 //! so `warden fmt` leaves it unchanged.
+//!
+//! [`intercept`] imports Intercept's YAML policies the same way, on the same reader.
 
 mod cond;
+pub mod intercept;
 
 use crate::backend::policy_json::APPROVAL_MESSAGE;
 use crate::ir::Window;
@@ -145,7 +148,12 @@ impl Reader {
         s
     }
 
-    fn conditions(&mut self, v: &Value, at: &str) -> Vec<String> {
+    /// The `{path, op, value}` entries of a conditions array, each with its pointer.
+    fn condition_entries<'v>(
+        &mut self,
+        v: &'v Value,
+        at: &str,
+    ) -> Vec<(String, &'v str, &'v str, &'v Value)> {
         let mut out = Vec::new();
         for (i, c) in self.array(v, at).iter().enumerate() {
             let at = pointer(at, &i.to_string());
@@ -170,6 +178,14 @@ impl Reader {
             ) else {
                 continue;
             };
+            out.push((at, path, op, value));
+        }
+        out
+    }
+
+    fn conditions(&mut self, v: &Value, at: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for (at, path, op, value) in self.condition_entries(v, at) {
             match cond::translate(path, op, value) {
                 Ok(text) => out.push(text),
                 Err(e) => self.error(&at, e),
