@@ -5,6 +5,7 @@
 //! - `script`: the store's Lua scripts through the library API, with a controllable clock;
 //! - `replicas`: several stdio wardens sharing one Redis, real SDK clients and fixture servers
 //!   (tests/e2e/replicas.py), and Redis faults seen over warden's pipes;
+//! - `tls`: `rediss://` against a TLS port with the test's own CA;
 //! - `server`: the redis-server process and `redis-cli` as the oracle.
 
 #![allow(
@@ -23,3 +24,5 @@ mod server;
 #[path = "proxy_e2e/support.rs"]
 #[allow(dead_code, reason = "shared with proxy_e2e, which uses all of it")]
 mod support;
+#[path = "limits_redis/tls.rs"]
+mod tls;

@@ -91,13 +91,8 @@ pub fn run(args: Args) -> u8 {
     let approval_ttl = Duration::from_secs(args.approval_timeout);
     let mut engine = engine::Engine::new(loaded, sink, args.dry_run, signer, approval_ttl);
     if let Some(counters) = counters {
-        let health = counters.health();
-        if !health.ok {
-            eprintln!(
-                "warden: limit state {} (retried on every limited call)",
-                health.detail
-            );
-        }
+        // Says on stderr at once if Redis is unreachable (then retried by limited calls).
+        let _ = counters.health();
         engine = engine.with_counters(counters);
     }
     let engine = Arc::new(engine);

@@ -442,7 +442,7 @@ impl Engine {
                 let text = format!(
                     "limit state unavailable, the call was admitted without counting (--state-fail-mode open): {why}"
                 );
-                eprintln!("warden: WARNING: {text}");
+                self.counters.warn_uncounted(&text, audit::unix_now());
                 self.log(
                     req,
                     who,

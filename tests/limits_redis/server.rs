@@ -8,10 +8,12 @@ use std::time::{Duration, Instant};
 
 pub struct RedisServer {
     pub port: u16,
+    /// More arguments for redis-server (TLS).
+    extra: Vec<String>,
     child: Option<Child>,
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -21,8 +23,14 @@ fn free_port() -> u16 {
 
 impl RedisServer {
     pub fn start() -> RedisServer {
+        RedisServer::start_with(Vec::new())
+    }
+
+    /// With more arguments for redis-server; `{port}` in them is replaced by a free port.
+    pub fn start_with(extra: Vec<String>) -> RedisServer {
         let mut server = RedisServer {
             port: free_port(),
+            extra,
             child: None,
         };
         server.restart();
@@ -39,6 +47,7 @@ impl RedisServer {
         let child = Command::new("redis-server")
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no", "--protected-mode", "no"])
+            .args(&self.extra)
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()

@@ -169,6 +169,8 @@ enum Store {
 pub struct Counters {
     store: Store,
     fail_mode: FailMode,
+    /// Fail-open warnings: the second of the last one printed, and how many were held back.
+    warned: std::sync::Mutex<(u64, u64)>,
 }
 
 impl Default for Counters {
@@ -196,6 +198,7 @@ impl Counters {
         Counters {
             store: Store::Memory(memory::Memory::default()),
             fail_mode: FailMode::Closed,
+            warned: Default::default(),
         }
     }
 
@@ -205,11 +208,30 @@ impl Counters {
         Ok(Counters {
             store: Store::Redis(redis::Redis::new(options)?),
             fail_mode,
+            warned: Default::default(),
         })
     }
 
     pub fn fail_mode(&self) -> FailMode {
         self.fail_mode
+    }
+
+    /// Says on stderr that a call was admitted without counting (fail-open): at most one line
+    /// a second, with how many more there were; the audit log has every call.
+    pub fn warn_uncounted(&self, text: &str, now: u64) {
+        let mut warned = self.warned.lock().unwrap_or_else(|p| p.into_inner());
+        if warned.0 == now {
+            warned.1 += 1;
+            return;
+        }
+        let more = std::mem::take(&mut warned.1);
+        warned.0 = now;
+        let more = if more > 0 {
+            format!(" (and {more} more such calls since the last warning)")
+        } else {
+            String::new()
+        };
+        eprintln!("warden: WARNING: {text}{more}");
     }
 
     /// Reserves one slot in every limit, at `now` (seconds since the Unix epoch), or none.

@@ -7,7 +7,7 @@
 //! nothing about counters.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -235,10 +235,7 @@ impl Conn {
         tls: Option<&Arc<rustls::ClientConfig>>,
         deadline: Instant,
     ) -> Result<Conn, String> {
-        let addrs: Vec<_> = (target.host.as_str(), target.port)
-            .to_socket_addrs()
-            .map_err(|e| format!("cannot resolve {}: {e}", target.host))?
-            .collect();
+        let addrs = resolve(&target.host, target.port, deadline)?;
         let mut last = format!("{} has no address", target.host);
         let mut tcp = None;
         for addr in addrs {
@@ -326,6 +323,31 @@ impl Conn {
         (0..replies)
             .map(|_| read_reply(&mut self.io, 0).map_err(io_err))
             .collect()
+    }
+}
+
+/// The addresses of `host`, within the deadline: a name is resolved on a helper thread (the
+/// system resolver has no timeout of its own), an IP address is used as it is.
+fn resolve(host: &str, port: u16, deadline: Instant) -> Result<Vec<SocketAddr>, String> {
+    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+        return Ok(vec![SocketAddr::new(ip, port)]);
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let name = host.to_string();
+    std::thread::Builder::new()
+        .name("warden-resolve".into())
+        .spawn(move || {
+            let _ = tx.send(
+                (name.as_str(), port)
+                    .to_socket_addrs()
+                    .map(Iterator::collect),
+            );
+        })
+        .map_err(|e| format!("cannot resolve {host}: {e}"))?;
+    match rx.recv_timeout(remaining(deadline)?) {
+        Ok(Ok(addrs)) => Ok(addrs),
+        Ok(Err(e)) => Err(format!("cannot resolve {host}: {e}")),
+        Err(_) => Err(format!("cannot resolve {host}: timed out")),
     }
 }
 
