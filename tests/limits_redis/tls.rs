@@ -123,3 +123,40 @@ fn rediss_verifies_the_server_against_the_ca_bundle() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("certificate"), "{stderr}");
 }
+
+#[test]
+fn bad_state_flags_are_usage_errors_that_never_show_the_password() {
+    let run = |args: &[&str]| Command::new(warden()).args(args).output().unwrap();
+    let out = run(&["limits"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("needs --state URL"));
+    let out = run(&["limits", "--state", "http://user:hunter2@cache:6379"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("redis:// or rediss://"), "{stderr}");
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+    let policy = crate::support::repo("tests/e2e/replicas.warden");
+    let out = run(&[
+        "proxy",
+        "--policy",
+        &policy,
+        "--state",
+        "redis://:hunter2@cache:port",
+        "--",
+        "true",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("the port must be a number"), "{stderr}");
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+    let out = run(&[
+        "proxy",
+        "--policy",
+        &policy,
+        "--state-fail-mode",
+        "maybe",
+        "--",
+        "true",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+}
