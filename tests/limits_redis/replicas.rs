@@ -203,3 +203,61 @@ fn fail_open_admits_calls_uncounted_and_says_so_loudly() {
         "{stderr}"
     );
 }
+
+const RELOAD_A: &str =
+    "policy r {\n  default deny\n  allow echo limit 3 per day per grant as echo_rate\n}\n";
+/// The same counter under another rule, at another position, with another rule before it.
+const RELOAD_B: &str = "policy r {\n  default deny\n  allow slow\n  named: allow echo when args.message != \"x\" limit 3 per day per grant as echo_rate\n}\n";
+
+#[test]
+fn a_reload_keeps_the_shared_counters() {
+    let redis = RedisServer::start();
+    for attempt in 0..2 {
+        let day = crate::script::hour_now() / 24;
+        let dir = tempfile::tempdir().unwrap();
+        let policy = dir.path().join("policy.warden");
+        std::fs::write(&policy, RELOAD_A).unwrap();
+        let prefix = format!("reload{attempt}:");
+        let policy_arg = policy.display().to_string();
+        let url = redis.url();
+        let flags = [
+            "--policy",
+            &policy_arg,
+            "--grant",
+            "g",
+            "--state",
+            &url,
+            "--state-prefix",
+            &prefix,
+            "--reload-interval-ms",
+            "50",
+        ];
+        let mut w = Wire::start(&flags, &server("fixture", None));
+        w.initialize("2025-06-18");
+        let mut id = 0;
+        assert_eq!(echo(&mut w, &mut id), "ok Echo: hi");
+        assert_eq!(echo(&mut w, &mut id), "ok Echo: hi");
+        let tmp = dir.path().join("policy.tmp");
+        std::fs::write(&tmp, RELOAD_B).unwrap();
+        std::fs::rename(&tmp, &policy).unwrap();
+        eventually(Duration::from_secs(10), "the reload", || {
+            w.stderr().contains("warden: reloaded").then_some(())
+        });
+        // the rule that decides is another one now, the counter is the same
+        assert_eq!(echo(&mut w, &mut id), "ok Echo: hi");
+        assert_eq!(echo(&mut w, &mut id), "rate_limited");
+        // and a replica started with the new policy shares it
+        let mut other = Wire::start(&flags, &server("fixture", None));
+        other.initialize("2025-06-18");
+        assert_eq!(echo(&mut other, &mut id), "rate_limited");
+        if crate::script::hour_now() / 24 != day {
+            continue; // the test straddled midnight UTC: two windows, try again
+        }
+        assert_eq!(
+            redis.get(&format!("{prefix}echo_rate:day:{day}:g")),
+            Some(3)
+        );
+        return;
+    }
+    panic!("every attempt straddled midnight UTC");
+}
