@@ -238,6 +238,7 @@ fn a_lost_script_is_loaded_again_and_an_outage_is_reported_then_recovered() {
     }
     let health = c.health();
     assert!(!health.ok && health.store == "redis", "{health:?}");
+    assert!(health.detail.contains("is unavailable"), "{health:?}");
     // a call without limits never touches the store
     assert!(c.reserve(&[], &subject("g"), DAY).is_ok());
 

@@ -194,10 +194,11 @@ impl Redis {
                 ok: true,
                 detail: place,
             },
+            // The error names the place already.
             Err(e) => Health {
                 store: "redis",
                 ok: false,
-                detail: format!("{place}: {e}"),
+                detail: e,
             },
         }
     }
