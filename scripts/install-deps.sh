@@ -4,7 +4,9 @@
 set -euo pipefail
 
 # libz3-dev: the `verify` feature (default) links Debian's libz3 4.8.12 through pkg-config.
-apt_packages=(libz3-dev pkg-config)
+# redis-server (Debian 12: 7.0.15, with redis-cli and TLS): the shared-limits tests start their
+# own; openssl makes their test certificates.
+apt_packages=(libz3-dev pkg-config redis-server openssl)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -26,6 +26,7 @@ mod diff;
 mod eval;
 mod fmt;
 mod import;
+mod limits;
 mod progress;
 mod proxy;
 mod test;
@@ -63,6 +64,7 @@ pub enum Command {
     Compile(compile::Args),
     Import(import::Args),
     Proxy(proxy::Args),
+    Limits(limits::Args),
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -99,6 +101,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Compile(args) => compile::run(args, color),
         Command::Import(args) => import::run(args),
         Command::Proxy(args) => proxy::run(args),
+        Command::Limits(args) => limits::run(args),
     }
 }
 

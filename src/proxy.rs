@@ -4,7 +4,7 @@
 //! - `framing`: newline-delimited messages with a size limit;
 //! - `jsonrpc`: classify messages, reject malformed ones, build warden's own answers;
 //! - `engine`: the deciding core shared by transports (policy, counters, audit, rulings);
-//! - `limits`: in-memory counters with two-phase accounting;
+//! - `limits`: counters with two-phase accounting, in memory or in Redis (`--state`);
 //! - `tools_list`: filtering `tools/list` and learning annotations;
 //! - `session`: one connection's state and routing, without I/O;
 //! - `stdio`: the stdio transport (child process, readers, shutdown);

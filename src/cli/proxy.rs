@@ -37,6 +37,13 @@ pub struct Args {
     /// How often to look for a changed policy file, in milliseconds.
     #[arg(long, default_value_t = 500)]
     pub reload_interval_ms: u64,
+    /// Shared limits (`--state redis://…`): counters in Redis instead of in memory.
+    #[command(flatten)]
+    pub state: super::limits::StateArgs,
+    /// When the `--state` store is unreachable or slow, deny calls under a limit (`closed`,
+    /// code `limit_state_unavailable`) or admit them uncounted, logged loudly (`open`).
+    #[arg(long, value_name = "closed|open", default_value = "closed")]
+    pub state_fail_mode: crate::proxy::limits::FailMode,
     /// The MCP server command and its arguments.
     #[arg(last = true, required = true)]
     pub command: Vec<String>,
@@ -74,14 +81,21 @@ pub fn run(args: Args) -> u8 {
             return EXIT_USAGE;
         }
     };
+    let counters = match args.state.counters(args.state_fail_mode) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("warden: --state: {e}");
+            return EXIT_USAGE;
+        }
+    };
     let approval_ttl = Duration::from_secs(args.approval_timeout);
-    let engine = Arc::new(engine::Engine::new(
-        loaded,
-        sink,
-        args.dry_run,
-        signer,
-        approval_ttl,
-    ));
+    let mut engine = engine::Engine::new(loaded, sink, args.dry_run, signer, approval_ttl);
+    if let Some(counters) = counters {
+        // Says on stderr at once if Redis is unreachable (then retried by limited calls).
+        let _ = counters.health();
+        engine = engine.with_counters(counters);
+    }
+    let engine = Arc::new(engine);
     let identity = engine::Identity {
         server: args.server,
         grant: args.grant,

@@ -8,7 +8,7 @@
 use super::approval::Signer;
 use super::audit::{self, Entry, Sink};
 use super::jsonrpc::{self, Id};
-use super::limits::{CounterState, Counters, Exceeded, Reservation, Subject};
+use super::limits::{CounterState, Counters, Exceeded, FailMode, Refused, Reservation, Subject};
 use crate::call::Annotations;
 use crate::eval::Decider;
 use crate::ir::Effect;
@@ -32,6 +32,9 @@ pub mod codes {
     pub const APPROVAL_REQUESTED: &str = "approval_requested";
     pub const HIDDEN: &str = "hidden";
     pub const INTERNAL_ERROR: &str = "internal_error";
+    /// The shared counter store (`--state`) did not answer in time: a call under a limit
+    /// cannot be counted, so it is denied (`--state-fail-mode closed`, the default).
+    pub const LIMIT_STATE_UNAVAILABLE: &str = "limit_state_unavailable";
 }
 
 /// The `_meta` key under which warden explains a denial.
@@ -223,6 +226,12 @@ impl Engine {
         }
     }
 
+    /// Uses these counters (in Redis, say) instead of counters in memory.
+    pub fn with_counters(mut self, counters: Counters) -> Engine {
+        self.counters = counters;
+        self
+    }
+
     pub fn policy(&self) -> Arc<Loaded> {
         self.policy.load_full()
     }
@@ -410,37 +419,79 @@ impl Engine {
                 );
                 Ruling::Forward(reservation)
             }
-            Err(Exceeded {
+            Err(Refused::Exceeded(Exceeded {
                 counter,
                 max,
                 retry_after,
-            }) => {
+            })) => {
                 let text = format!(
                     "rate limit: counter `{counter}` allows {max} calls per window; retry in {retry_after} s"
                 );
-                self.log(
+                self.refuse(
                     req,
                     who,
                     effect,
                     codes::RATE_LIMITED,
+                    rule,
+                    &text,
+                    Some(retry_after),
+                    started,
+                )
+            }
+            Err(Refused::Unavailable(why)) if self.counters.fail_mode() == FailMode::Open => {
+                let text = format!(
+                    "limit state unavailable, the call was admitted without counting (--state-fail-mode open): {why}"
+                );
+                self.counters.warn_uncounted(&text, audit::unix_now());
+                self.log(
+                    req,
+                    who,
+                    effect,
+                    codes::FORWARDED,
                     rule,
                     Some(&text),
                     &[],
                     started,
                     None,
                 );
-                if self.dry_run {
-                    return Ruling::Forward(Reservation::default());
-                }
-                Ruling::Answer(denial(
+                Ruling::Forward(Reservation::default())
+            }
+            Err(Refused::Unavailable(why)) => {
+                let text = format!(
+                    "the shared limit state is unavailable, so this call under a limit cannot be counted; retry shortly ({why})"
+                );
+                self.refuse(
                     req,
-                    codes::RATE_LIMITED,
+                    who,
+                    effect,
+                    codes::LIMIT_STATE_UNAVAILABLE,
                     rule,
                     &text,
-                    Some(retry_after),
-                ))
+                    Some(1),
+                    started,
+                )
             }
         }
+    }
+
+    /// A call refused by its limits: logged, and denied (forwarded uncounted in dry run).
+    #[allow(clippy::too_many_arguments)]
+    fn refuse(
+        &self,
+        req: &CallRequest,
+        who: &Identity,
+        effect: Effect,
+        code: &str,
+        rule: &str,
+        text: &str,
+        retry_after: Option<u64>,
+        started: Instant,
+    ) -> Ruling {
+        self.log(req, who, effect, code, rule, Some(text), &[], started, None);
+        if self.dry_run {
+            return Ruling::Forward(Reservation::default());
+        }
+        Ruling::Answer(denial(req, code, rule, text, retry_after))
     }
 
     /// A decision that could not be made: fail closed.

@@ -1,0 +1,181 @@
+//! The in-memory counter store: one warden's counters, in a map under a mutex. A cell keeps
+//! the count of its current window only; the first use in a new window starts it from zero.
+
+use super::{Cell, Key, Listed, StoreRefusal};
+use crate::ir::Window;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+#[derive(Debug, Default)]
+struct Slot {
+    /// Which window the count is for.
+    index: u64,
+    count: u64,
+}
+
+/// A cell's identity without its window index: one slot per (counter, scope value, window).
+type SlotKey = (String, String, Window);
+
+fn slot_key(key: &Key) -> SlotKey {
+    (key.counter.clone(), key.scope_value.clone(), key.window)
+}
+
+#[derive(Debug, Default)]
+pub struct Memory {
+    slots: Mutex<HashMap<SlotKey, Slot>>,
+}
+
+impl Memory {
+    fn slots(&self) -> std::sync::MutexGuard<'_, HashMap<SlotKey, Slot>> {
+        self.slots.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// One slot in every cell, or none; the counts after the reservation.
+    pub(super) fn reserve(&self, cells: &[Cell]) -> Result<Vec<u64>, StoreRefusal> {
+        let mut slots = self.slots();
+        let mut counts = Vec::with_capacity(cells.len());
+        for (i, cell) in cells.iter().enumerate() {
+            let slot = slots.entry(slot_key(&cell.key)).or_default();
+            if slot.index != cell.key.index {
+                *slot = Slot {
+                    index: cell.key.index,
+                    count: 0,
+                };
+            }
+            // A counter shared by rules with different maxima: each limit checks its own max.
+            if slot.count >= cell.max {
+                let taken: Vec<Key> = cells.iter().take(i).map(|c| c.key.clone()).collect();
+                release_locked(&mut slots, &taken);
+                return Err(StoreRefusal::Full(i));
+            }
+            slot.count += 1;
+            counts.push(slot.count);
+        }
+        Ok(counts)
+    }
+
+    pub(super) fn release(&self, held: &[Key]) {
+        release_locked(&mut self.slots(), held);
+    }
+
+    /// The cells of the current windows at `now` (ended windows are not kept).
+    pub(super) fn list(&self, now: u64) -> Vec<Listed> {
+        self.slots()
+            .iter()
+            .filter(|(k, s)| s.index == now / k.2.seconds())
+            .map(|((counter, scope_value, window), slot)| Listed {
+                counter: counter.clone(),
+                scope_value: scope_value.clone(),
+                window: window.name(),
+                window_index: slot.index,
+                window_start: slot.index * window.seconds(),
+                count: slot.count,
+                expires_in: None,
+            })
+            .collect()
+    }
+}
+
+fn release_locked(slots: &mut HashMap<SlotKey, Slot>, held: &[Key]) {
+    for key in held {
+        if let Some(slot) = slots.get_mut(&slot_key(key))
+            && slot.index == key.index
+        {
+            slot.count = slot.count.saturating_sub(1);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Counters, Refused};
+    use crate::ir::{Scope, Window};
+    use crate::proxy::limits::Subject;
+    use crate::table::LimitSpec;
+    fn limit(counter: &str, max: u64, window: Window, scope: Scope) -> LimitSpec {
+        LimitSpec {
+            counter: counter.into(),
+            max,
+            window,
+            scope,
+        }
+    }
+
+    fn subject(grant: &str) -> Subject<'_> {
+        Subject {
+            grant,
+            session: "s",
+            agent: "a",
+            tool: "t",
+        }
+    }
+
+    #[test]
+    fn admits_max_per_window_then_refuses_until_the_next_window() {
+        let c = Counters::new();
+        let l = limit("runs", 2, Window::Minute, Scope::Grant);
+        let now = 120; // the start of a minute
+        for _ in 0..2 {
+            let (r, _) = c
+                .reserve(std::slice::from_ref(&l), &subject("ci"), now)
+                .unwrap();
+            c.commit(r);
+        }
+        let e = c
+            .reserve(std::slice::from_ref(&l), &subject("ci"), now + 10)
+            .unwrap_err();
+        let Refused::Exceeded(e) = e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(e.retry_after, 50);
+        // another grant has its own counter
+        assert!(
+            c.reserve(std::slice::from_ref(&l), &subject("other"), now)
+                .is_ok()
+        );
+        // the next window starts empty
+        assert!(
+            c.reserve(std::slice::from_ref(&l), &subject("ci"), 180)
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn all_or_nothing_and_release_gives_slots_back() {
+        let c = Counters::new();
+        let a = limit("a", 5, Window::Minute, Scope::Global);
+        let b = limit("b", 1, Window::Hour, Scope::Grant);
+        let (r, states) = c
+            .reserve(&[a.clone(), b.clone()], &subject("g"), 0)
+            .unwrap();
+        assert_eq!(states.len(), 2);
+        c.commit(r);
+        // b is full: a must not keep the slot it took before b refused
+        assert!(
+            c.reserve(&[a.clone(), b.clone()], &subject("g"), 1)
+                .is_err()
+        );
+        assert_eq!(c.count("a", "", Window::Minute, 1), 1);
+        let (r, _) = c
+            .reserve(std::slice::from_ref(&a), &subject("g"), 2)
+            .unwrap();
+        assert_eq!(c.count("a", "", Window::Minute, 2), 2);
+        c.release(r);
+        assert_eq!(c.count("a", "", Window::Minute, 2), 1);
+    }
+
+    #[test]
+    fn a_release_after_the_window_turned_does_not_touch_the_new_window() {
+        let c = Counters::new();
+        let l = limit("x", 1, Window::Second, Scope::Global);
+        let (r, _) = c
+            .reserve(std::slice::from_ref(&l), &subject("g"), 10)
+            .unwrap();
+        let (r2, _) = c
+            .reserve(std::slice::from_ref(&l), &subject("g"), 11)
+            .unwrap();
+        c.release(r);
+        assert_eq!(c.count("x", "", Window::Second, 11), 1);
+        c.commit(r2);
+    }
+}
