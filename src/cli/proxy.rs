@@ -37,6 +37,10 @@ pub struct Args {
     /// How often to look for a changed policy file, in milliseconds.
     #[arg(long, default_value_t = 500)]
     pub reload_interval_ms: u64,
+    /// Pin the tools of this catalog (from `warden catalog`): a tool whose live definition
+    /// differs from it is hidden and its calls denied (`tool_changed`). docs/catalog.md.
+    #[arg(long, value_name = "FILE")]
+    pub catalog: Option<PathBuf>,
     /// The MCP server command and its arguments.
     #[arg(last = true, required = true)]
     pub command: Vec<String>,
@@ -49,6 +53,17 @@ pub fn run(args: Args) -> u8 {
             eprintln!("warden: {e}");
             return EXIT_FINDINGS;
         }
+    };
+    let pins = match args
+        .catalog
+        .as_deref()
+        .map(super::catalog::read)
+        .transpose()
+    {
+        Ok(c) => c
+            .map(|c| crate::proxy::pins::Pins::new(&c))
+            .unwrap_or_default(),
+        Err(code) => return code,
     };
     let sink = match audit::Sink::open(args.audit.as_deref()) {
         Ok(s) => s,
@@ -75,13 +90,9 @@ pub fn run(args: Args) -> u8 {
         }
     };
     let approval_ttl = Duration::from_secs(args.approval_timeout);
-    let engine = Arc::new(engine::Engine::new(
-        loaded,
-        sink,
-        args.dry_run,
-        signer,
-        approval_ttl,
-    ));
+    let mut engine = engine::Engine::new(loaded, sink, args.dry_run, signer, approval_ttl);
+    engine.pins = pins;
+    let engine = Arc::new(engine);
     let identity = engine::Identity {
         server: args.server,
         grant: args.grant,

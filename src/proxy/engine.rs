@@ -32,6 +32,10 @@ pub mod codes {
     pub const APPROVAL_REQUESTED: &str = "approval_requested";
     pub const HIDDEN: &str = "hidden";
     pub const INTERNAL_ERROR: &str = "internal_error";
+    /// A pinned tool whose live definition differs from the catalog (`warden proxy --catalog`).
+    pub const TOOL_CHANGED: &str = "tool_changed";
+    /// A pinned tool called before the connection's `tools/list` showed its definition.
+    pub const TOOL_UNVERIFIED: &str = "tool_unverified";
 }
 
 /// The `_meta` key under which warden explains a denial.
@@ -203,6 +207,8 @@ pub struct Engine {
     pub signer: Signer,
     /// How long a person has to answer an approval.
     pub approval_ttl: std::time::Duration,
+    /// The pinned tool definitions (`--catalog`; empty: no pinning).
+    pub pins: super::pins::Pins,
 }
 
 impl Engine {
@@ -220,6 +226,7 @@ impl Engine {
             dry_run,
             signer,
             approval_ttl,
+            pins: super::pins::Pins::default(),
         }
     }
 
@@ -466,7 +473,7 @@ impl Engine {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn log(
+    pub(super) fn log(
         &self,
         req: &CallRequest,
         who: &Identity,
