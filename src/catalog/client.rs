@@ -106,7 +106,12 @@ async fn take<T: Transport>(t: &mut T) -> Result<Catalog, String> {
         }),
     )
     .await?;
-    let text = |p: &str| init.pointer(p).and_then(Value::as_str).map(str::to_string);
+    let text = |p: &str| {
+        init.pointer(p)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
     t.negotiated(
         text("/protocolVersion")
             .as_deref()
