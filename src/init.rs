@@ -9,7 +9,10 @@
 //!   comment names the arguments worth a condition (code-carrying ones first, then required
 //!   ones);
 //! - **destructive** and **financial** tools are behind `approve`, one rule each, whose reason
-//!   is the class and the classifier's reason.
+//!   is the class and the classifier's reason;
+//! - a milder tool whose `action` (or `operation`, `op`) argument is an enum with destructive or
+//!   financial values (Kestra's `manage_flow {action: "delete"}`) gets two rules instead: its
+//!   class's `allow` for the other values, and `approve` for those.
 //!
 //! Every tool's class and the classifier's reason are in a comment next to its rule. The text
 //! is generated, then parsed, lowered and printed by the formatter (so `warden fmt` leaves it
@@ -18,7 +21,7 @@
 
 use crate::backend::import::{finish, is_name, path_source, tool_source};
 use crate::catalog::{Catalog, CatalogTool};
-use crate::risk::{Classification, Risk};
+use crate::risk::{self, Classification, Risk, ToolFacts};
 use serde_json::Value;
 
 /// The limits of the generated rules.
@@ -72,23 +75,42 @@ pub fn policy(catalog: &Catalog, name: Option<&str>) -> Result<String, String> {
         quote(&format!("not on the allow-list for {server}")),
     );
 
-    let reads = class(Risk::Read);
-    if !reads.is_empty() {
-        out.push_str("\n  // read (low risk): allowed, within one shared rate limit.\n");
-        list_reasons(&mut out, &reads);
-        out.push_str(&format!(
-            "  reads: allow {} {READ_LIMIT}\n",
-            targets(&reads)
-        ));
-    }
-    let writes = class(Risk::Write);
-    if !writes.is_empty() {
-        out.push_str("\n  // write (medium risk): allowed, within a tighter shared rate limit.\n");
-        list_reasons(&mut out, &writes);
-        out.push_str(&format!(
-            "  writes: allow {} {WRITE_LIMIT}\n",
-            targets(&writes)
-        ));
+    for (risk, rule, limit, intro) in [
+        (
+            Risk::Read,
+            "reads",
+            READ_LIMIT,
+            "read (low risk): allowed, within one shared rate limit.",
+        ),
+        (
+            Risk::Write,
+            "writes",
+            WRITE_LIMIT,
+            "write (medium risk): allowed, within a tighter shared rate limit.",
+        ),
+    ] {
+        let tools = class(risk);
+        if tools.is_empty() {
+            continue;
+        }
+        out.push_str(&format!("\n  // {intro}\n"));
+        let (split, whole): (Vec<_>, Vec<_>) = tools
+            .into_iter()
+            .map(|tc| (tc, split(tc.0)))
+            .partition(|(_, s)| s.is_some());
+        let whole: Vec<_> = whole.into_iter().map(|(tc, _)| tc).collect();
+        if !whole.is_empty() {
+            list_reasons(&mut out, &whole);
+            out.push_str(&format!("  {rule}: allow {} {limit}\n", targets(&whole)));
+        }
+        for ((t, c), s) in split.into_iter().filter_map(|(tc, s)| Some((tc, s?))) {
+            out.push_str(&format!(
+                "\n  // {}: {}.\n",
+                comment(&t.name),
+                comment(&c.why)
+            ));
+            out.push_str(&s.rules(t, limit));
+        }
     }
     let executes = class(Risk::Execute);
     if !executes.is_empty() {
@@ -102,10 +124,13 @@ pub fn policy(catalog: &Catalog, name: Option<&str>) -> Result<String, String> {
                 comment(&c.why)
             ));
             out.push_str(&format!("  //   {}\n", flagged(t)));
-            out.push_str(&format!(
-                "  allow {} {EXECUTE_LIMIT}\n",
-                tool_source(&t.name)
-            ));
+            match split(t) {
+                Some(s) => out.push_str(&s.rules(t, EXECUTE_LIMIT)),
+                None => out.push_str(&format!(
+                    "  allow {} {EXECUTE_LIMIT}\n",
+                    tool_source(&t.name)
+                )),
+            }
         }
     }
     for (risk, what) in [
@@ -142,6 +167,80 @@ pub fn policy(catalog: &Catalog, name: Option<&str>) -> Result<String, String> {
             .collect::<Vec<_>>()
             .join("; ")
     })
+}
+
+/// Arguments that select what a tool does (Kestra's `manage_flow {action: "delete"}`).
+const SELECTORS: &[&str] = &["action", "operation", "op"];
+
+/// A milder tool with an argument that selects what it does, some of whose values destroy or
+/// move money: those values go behind `approve`, the others are allowed as the tool's class
+/// says.
+struct Split {
+    arg: String,
+    risky: Vec<String>,
+    /// The strongest class among the risky values.
+    risk: Risk,
+    rest: Vec<String>,
+}
+
+fn split(tool: &CatalogTool) -> Option<Split> {
+    let props = tool.schema.get("properties")?.as_object()?;
+    SELECTORS.iter().find_map(|arg| {
+        let values = props.get(*arg)?.get("enum")?.as_array()?;
+        let mut s = Split {
+            arg: arg.to_string(),
+            risky: Vec::new(),
+            risk: Risk::Read,
+            rest: Vec::new(),
+        };
+        for v in values {
+            let v = v.as_str()?;
+            let c = risk::classify(&ToolFacts::named(v));
+            if c.risk >= Risk::Destructive {
+                s.risk = s.risk.max(c.risk);
+                s.risky.push(v.to_string());
+            } else {
+                s.rest.push(v.to_string());
+            }
+        }
+        (!s.risky.is_empty() && !s.rest.is_empty()).then_some(s)
+    })
+}
+
+impl Split {
+    /// The tool's two rules, with a comment saying why.
+    fn rules(&self, tool: &CatalogTool, limit: &str) -> String {
+        let list = |values: &[String]| {
+            let quoted: Vec<String> = values.iter().map(|v| quote(v)).collect();
+            format!("[{}]", quoted.join(", "))
+        };
+        let one = self.risky.len() == 1;
+        let what = match (self.risk == Risk::Financial, one) {
+            (true, true) => "value moves money",
+            (true, false) => "values move money",
+            (false, true) => "value destroys",
+            (false, false) => "values destroy",
+        };
+        let (values, noun) = (list(&self.risky), what.split_once(' ').unwrap_or_default());
+        let arg = path_source(std::slice::from_ref(&self.arg));
+        let x = tool_source(&tool.name);
+        let ticked: Vec<String> = self.risky.iter().map(|v| format!("`{v}`")).collect();
+        format!(
+            "  //   its `{}` {} {} {}: a person approves those calls.\n  allow {x} when {arg} in {} {limit}\n  approve {x} when {arg} in {values} because {}\n",
+            comment(&self.arg),
+            noun.0,
+            comment(&values[1..values.len() - 1]),
+            noun.1,
+            list(&self.rest),
+            quote(&format!(
+                "{}: {} {} {}",
+                self.risk.name(),
+                tool.name,
+                self.arg,
+                ticked.join(" or ")
+            )),
+        )
+    }
 }
 
 /// A policy name from the server's name: its last `/` segment, with characters a name cannot
@@ -289,6 +388,27 @@ mod tests {
             "{text}"
         );
         assert_eq!(policy_name(Some("9lives")), "server_9lives");
+        let catalog = Catalog::parse(
+            r#"{"tools":[{"name":"manage_flow","inputSchema":{"type":"object","properties":{"action":{"enum":["get","delete","kill"]}}}},
+              {"name":"manage_kv","inputSchema":{"type":"object","properties":{"action":{"enum":["delete"]}}}}]}"#,
+        )
+        .unwrap();
+        let text = policy(&catalog, None).unwrap();
+        let rules = text.replace("\n    ", " ");
+        assert!(
+            rules.contains(r#"allow manage_flow when args.action in ["get"] limit 30"#),
+            "{text}"
+        );
+        assert!(
+            rules.contains(r#"approve manage_flow when args.action in ["delete", "kill"]"#),
+            "{text}"
+        );
+        assert!(
+            text.contains("values \"delete\", \"kill\" destroy"),
+            "{text}"
+        );
+        // Every value destroys: nothing to split, the tool keeps its class.
+        assert!(text.contains("writes: allow manage_kv limit 30"), "{text}");
         assert_eq!(policy_name(None), "server");
     }
 }
