@@ -26,7 +26,9 @@ const GOOD: &str = "policy p {\n  default deny\n\n  allow list_flows\n  no-prod:
 
 #[test]
 fn every_command_has_help_with_an_example() {
-    for cmd in ["check", "fmt", "eval", "test", "compile", "import", "proxy"] {
+    for cmd in [
+        "check", "fmt", "eval", "test", "compile", "import", "proxy", "catalog", "init",
+    ] {
         let out = warden().args([cmd, "--help"]).output().unwrap();
         assert!(out.status.success(), "{cmd} --help failed");
         let text = String::from_utf8(out.stdout).unwrap();

@@ -20,10 +20,10 @@ const POLICY: &str = r#"policy t {
 "#;
 
 fn session() -> (Session, tempfile::TempDir) {
-    session_with(Pins::default())
+    session_with(Pins::default(), false)
 }
 
-fn session_with(pins: Pins) -> (Session, tempfile::TempDir) {
+fn session_with(pins: Pins, dry_run: bool) -> (Session, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("p.warden");
     std::fs::write(&path, POLICY).unwrap();
@@ -31,7 +31,7 @@ fn session_with(pins: Pins) -> (Session, tempfile::TempDir) {
     let mut engine = Engine::new(
         loaded,
         Sink::Off,
-        false,
+        dry_run,
         Signer::with_key([1; 32]),
         Duration::from_secs(60),
     );
@@ -287,7 +287,7 @@ fn pinned_tools_pass_only_while_their_live_definition_matches() {
         r#"{"tools":[{"name":"echo","description":"Echoes"},{"name":"rm","description":"Removes"}]}"#,
     )
     .unwrap();
-    let (s, _d) = session_with(Pins::new(&catalog));
+    let (s, _d) = session_with(Pins::new(&catalog), false);
     let call = |id: u32, tool: &str| {
         format!(
             r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"{tool}"}}}}"#
@@ -327,4 +327,30 @@ fn pinned_tools_pass_only_while_their_live_definition_matches() {
     let text = changed["result"]["content"][0]["text"].as_str().unwrap();
     assert!(text.contains(&catalog.tool("rm").unwrap().hash), "{text}");
     assert_eq!(changed["result"]["_meta"]["warden/decision"]["rule"], "pin");
+}
+
+#[test]
+fn a_dry_run_only_logs_what_pinning_would_refuse() {
+    let catalog = crate::catalog::Catalog::parse(r#"{"tools":[{"name":"echo"}]}"#).unwrap();
+    let (s, _d) = session_with(Pins::new(&catalog), true);
+    let call = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo"}}"#;
+    assert!(
+        forwarded(&send(&s, call)),
+        "unverified, forwarded in a dry run"
+    );
+    assert!(forwarded(&send(
+        &s,
+        r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#
+    )));
+    let list =
+        r#"{"jsonrpc":"2.0","id":2,"result":{"tools":[{"name":"echo","description":"new"}]}}"#;
+    match s.from_server(list.as_bytes().to_vec()).as_slice() {
+        [Action::ToClient(b)] => assert_eq!(b, list.as_bytes(), "nothing hidden"),
+        other => panic!("{other:?}"),
+    }
+    let call = r#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"echo"}}"#;
+    assert!(
+        forwarded(&send(&s, call)),
+        "changed, forwarded in a dry run"
+    );
 }
