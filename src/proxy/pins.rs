@@ -113,34 +113,42 @@ impl Pins {
         let result: BTreeMap<String, Box<RawValue>> =
             serde_json::from_str(message.get("result")?.get()).ok()?;
         let tools: Vec<Box<RawValue>> = serde_json::from_str(result.get("tools")?.get()).ok()?;
-        let mut kept: Vec<&str> = Vec::new();
-        let mut dropped = false;
-        for raw in &tools {
-            let definition: Option<Value> = serde_json::from_str(raw.get()).ok();
-            let named = definition.as_ref().and_then(|d| {
-                let name = d.get("name")?.as_str()?;
-                Some((name, self.pinned.get(name)?))
-            });
-            let Some((name, pinned)) = named else {
-                kept.push(raw.get());
+        // The pinned tools this page lists, with their live hashes. A name listed twice (a
+        // protocol violation) counts as changed if any of its definitions differs.
+        let live: Vec<Option<(&str, String)>> = tools
+            .iter()
+            .map(|raw| {
+                let definition: Value = serde_json::from_str(raw.get()).ok()?;
+                let (name, _) = self
+                    .pinned
+                    .get_key_value(definition.get("name")?.as_str()?)?;
+                Some((name.as_str(), file::definition_hash(&definition)))
+            })
+            .collect();
+        let mut verdicts: HashMap<&str, &String> = HashMap::new();
+        for (name, hash) in live.iter().flatten() {
+            let pinned = self.pinned.get(*name);
+            if verdicts.get(name).is_none_or(|h| Some(*h) == pinned) {
+                verdicts.insert(name, hash);
+            }
+        }
+        for (name, hash) in &verdicts {
+            let Some(pinned) = self.pinned.get(*name) else {
                 continue;
             };
-            let live = definition
-                .as_ref()
-                .map(file::definition_hash)
-                .unwrap_or_default();
-            if &live != pinned {
-                if seen.live.get(name) != Some(&live) {
-                    self.log_change(engine, who, name, pinned, &live);
-                }
-                dropped |= !engine.dry_run;
-                if engine.dry_run {
-                    kept.push(raw.get());
-                }
-            } else {
-                kept.push(raw.get());
+            if *hash != pinned && seen.live.get(*name) != Some(*hash) {
+                self.log_change(engine, who, name, pinned, hash);
             }
-            seen.live.insert(name.to_string(), live);
+            seen.live.insert(name.to_string(), (*hash).clone());
+        }
+        let changed = |name: &str| verdicts.get(name).copied() != self.pinned.get(name);
+        let mut kept: Vec<&str> = Vec::new();
+        let mut dropped = false;
+        for (raw, live) in tools.iter().zip(&live) {
+            match live {
+                Some((name, _)) if changed(name) && !engine.dry_run => dropped = true,
+                _ => kept.push(raw.get()),
+            }
         }
         if !dropped {
             return None;

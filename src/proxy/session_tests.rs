@@ -322,6 +322,18 @@ fn pinned_tools_pass_only_while_their_live_definition_matches() {
     );
     assert_eq!(listed["result"]["nextCursor"], "c");
     assert!(forwarded(&send(&s, &call(4, "echo"))));
+    // echo listed twice, once changed: hidden and refused whatever the order.
+    assert!(forwarded(&send(
+        &s,
+        r#"{"jsonrpc":"2.0","id":6,"method":"tools/list"}"#
+    )));
+    let twice = r#"{"jsonrpc":"2.0","id":6,"result":{"tools":[{"name":"echo","description":"Other"},{"name":"echo","description":"Echoes"}]}}"#;
+    let listed = only_client(&s.from_server(twice.as_bytes().to_vec()));
+    assert_eq!(listed["result"]["tools"], json!([]));
+    assert_eq!(
+        code(&only_client(&send(&s, &call(7, "echo")))),
+        "tool_changed"
+    );
     let changed = only_client(&send(&s, &call(5, "rm")));
     assert_eq!(code(&changed), "tool_changed");
     let text = changed["result"]["content"][0]["text"].as_str().unwrap();
