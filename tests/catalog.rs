@@ -254,7 +254,16 @@ fn real_servers_are_catalogued_initialised_checked_and_enforced() {
         );
 
         let policy = dir.path().join(format!("{name}.warden"));
-        init_checks_clean(&catalog_path, &policy);
+        let from_file = init_checks_clean(&catalog_path, &policy);
+        let mut live = vec!["init", "--timeout", "60", "--"];
+        live.extend(server.iter().map(String::as_str));
+        let o = run(&live);
+        assert!(o.status.success(), "{}", text(&o));
+        assert_eq!(
+            String::from_utf8_lossy(&o.stdout),
+            from_file,
+            "{name}: init from the server"
+        );
         let report = through_warden(&json!({
             "mode": "auto",
             "policy": policy,
@@ -293,6 +302,10 @@ fn a_changed_tool_is_caught_end_to_end() {
     let catalog = take(&pinned_server("reviewed"), &catalog_path);
     assert_eq!(catalog.tools.len(), 4, "every page of tools/list");
     let pinned_hash = catalog.tool("get_note").unwrap().hash.clone();
+    insta::assert_snapshot!(
+        "catalog_file_pinned",
+        std::fs::read_to_string(&catalog_path).unwrap()
+    );
 
     // The CI gate: drift is reported, in both forms, with exit 1.
     let c = catalog_path.to_str().unwrap();
@@ -301,7 +314,8 @@ fn a_changed_tool_is_caught_end_to_end() {
     args.extend(changed.iter().map(String::as_str));
     let o = run(&args);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    let human = String::from_utf8_lossy(&o.stdout).into_owned();
+    let human = String::from_utf8_lossy(&o.stdout).replace(c, "pinned.json");
+    insta::assert_snapshot!("drift_pinned", human);
     assert!(human.contains("0 added, 0 removed, 1 changed"), "{human}");
     assert!(
         human.contains("changed  get_note  (description, inputSchema)"),
@@ -440,7 +454,9 @@ fn streamable_http_gives_the_same_catalog_as_stdio() {
             "--url",
             &url,
         ]);
-        (same, drift)
+        let init_http = run(&["init", "--url", &url]);
+        let init_file = run(&["init", "--catalog", pinned.to_str().unwrap()]);
+        (same, drift, init_http, init_file)
     });
     let _ = server.kill();
     let _ = server.wait();
@@ -450,12 +466,14 @@ fn streamable_http_gives_the_same_catalog_as_stdio() {
     );
     let o = o.unwrap();
     assert!(o.status.success(), "{}", text(&o));
-    let (same, drift) = check.unwrap();
+    let (same, drift, init_http, init_file) = check.unwrap();
     assert!(
         same,
         "the catalog over HTTP differs from the one over stdio"
     );
     assert!(drift.status.success(), "{}", text(&drift));
+    assert!(init_http.status.success(), "{}", text(&init_http));
+    assert_eq!(init_http.stdout, init_file.stdout, "init --url");
 }
 
 #[test]
