@@ -3,6 +3,7 @@
 //! change names the parts that differ (`description`, `inputSchema`, `annotations`).
 
 use super::{Catalog, CatalogTool, file};
+use crate::risk::Risk;
 use serde_json::{Value, json};
 
 /// A tool whose definition changed.
@@ -13,6 +14,8 @@ pub struct Change {
     pub new: String,
     /// The parts that differ.
     pub what: Vec<&'static str>,
+    /// The risk classes before and after, when the change moved the tool to another class.
+    pub risk: Option<(Risk, Risk)>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -47,8 +50,12 @@ impl Drift {
             out.push_str(&format!("  removed  {name}  {hash}\n"));
         }
         for c in &self.changed {
+            let risk = c
+                .risk
+                .map(|(a, b)| format!("; risk {a} -> {b}"))
+                .unwrap_or_default();
             out.push_str(&format!(
-                "  changed  {}  ({})  {} -> {}\n",
+                "  changed  {}  ({}{risk})  {} -> {}\n",
                 c.name,
                 c.what.join(", "),
                 c.old,
@@ -68,9 +75,13 @@ impl Drift {
             "drift": !self.is_empty(),
             "added": pairs(&self.added),
             "removed": pairs(&self.removed),
-            "changed": self.changed.iter().map(|c| json!({
-                "name": c.name, "old": c.old, "new": c.new, "what": c.what,
-            })).collect::<Vec<_>>(),
+            "changed": self.changed.iter().map(|c| {
+                let mut v = json!({"name": c.name, "old": c.old, "new": c.new, "what": c.what});
+                if let Some((a, b)) = c.risk {
+                    v["risk"] = json!({"old": a.name(), "new": b.name()});
+                }
+                v
+            }).collect::<Vec<_>>(),
         })
     }
 }
@@ -86,6 +97,7 @@ pub fn compare(pinned: &Catalog, live: &Catalog) -> Drift {
                 old: old.hash.clone(),
                 new: t.hash.clone(),
                 what: parts(old, t),
+                risk: Some((old.classify().risk, t.classify().risk)).filter(|(a, b)| a != b),
             }),
             Some(_) => {}
         }
@@ -147,6 +159,21 @@ mod tests {
         );
         assert_eq!(d.changed.len(), 1);
         assert_eq!(d.changed[0].what, ["description", "inputSchema"]);
+        assert_eq!(d.changed[0].risk, None);
+        let destroys = catalog(
+            r#"{"tools":[{"name":"a","description":"y","annotations":{"destructiveHint":true}}]}"#,
+        );
+        let c = &compare(&old, &destroys).changed[0];
+        assert_eq!(c.risk, Some((Risk::Write, Risk::Destructive)));
+        assert!(
+            compare(&old, &destroys)
+                .human("p")
+                .contains("; risk write -> destructive)")
+        );
+        assert_eq!(
+            compare(&old, &destroys).to_json()["changed"][0]["risk"]["new"],
+            "destructive"
+        );
         assert_eq!(d.changed[0].old, old.tool("a").unwrap().hash);
         let human = d.human("pinned.json");
         assert!(human.contains("1 added, 1 removed, 1 changed"), "{human}");
