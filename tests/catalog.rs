@@ -1,6 +1,7 @@
 //! `warden catalog`, `warden init` and tool pinning, against real MCP servers (never mocks):
 //! `@modelcontextprotocol/server-everything` (stdio and Streamable HTTP),
-//! `@modelcontextprotocol/server-filesystem` on a temporary directory, `mcp-server-time`, and
+//! `@modelcontextprotocol/server-filesystem` on a temporary directory, `mcp-server-time`, the
+//! Kestra server, and
 //! tests/catalog/pinned_server.py (an SDK server of our own whose `changed` variant alters a
 //! tool, and which pages its `tools/list`). Plus snapshots of the risk classifier over the
 //! catalogs in tests/catalogs/ and over tricky names.
@@ -252,6 +253,13 @@ fn real_servers_are_catalogued_initialised_checked_and_enforced() {
             "{}",
             text(&o)
         );
+        // The bare tools/list snapshots in tests/catalogs/ pin the live servers too.
+        if name != "time" {
+            let snapshot = repo(&format!("tests/catalogs/{name}.json"));
+            check[2] = &snapshot;
+            let o = run(&check);
+            assert!(o.status.success(), "{name}: {}", text(&o));
+        }
 
         let policy = dir.path().join(format!("{name}.warden"));
         let from_file = init_checks_clean(&catalog_path, &policy);
@@ -524,4 +532,52 @@ fn bad_input_is_a_clear_error() {
             text(&o)
         );
     }
+}
+
+/// Kestra's server (FastMCP, no annotations, dangerous operations selected by an `action`
+/// enum): the live catalog matches tests/catalogs/kestra.json, and the policy `init` writes
+/// approves `manage_flow {action: "delete"}` while allowing its other actions.
+#[test]
+fn kestra_actions_are_split_by_init() {
+    let peers = peers();
+    let src = peers.join("kestra-venv/lib/python3.11/site-packages/src");
+    let server = vec![
+        peers.join("kestra-venv/bin/python").display().to_string(),
+        "-c".to_string(),
+        format!(
+            "import sys; sys.path.insert(0, {:?}); import server; server.main()",
+            src.display().to_string()
+        ),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let catalog_path = dir.path().join("kestra.json");
+    take(&server, &catalog_path);
+    let mut check = vec!["catalog", "--check", "tests/catalogs/kestra.json", "--"];
+    check.extend(server.iter().map(String::as_str));
+    let o = run(&check);
+    assert!(o.status.success(), "{}", text(&o));
+
+    let policy = dir.path().join("kestra.warden");
+    let source = init_checks_clean(&catalog_path, &policy);
+    assert!(source.contains("approve manage_flow"), "{source}");
+    let flow = |action: Option<&str>| {
+        let mut args = json!({"namespace": "company.team", "flow_id": "hello"});
+        if let Some(a) = action {
+            args["action"] = json!(a);
+        }
+        json!(["manage_flow", args])
+    };
+    let r = through_warden(&json!({
+        "mode": "auto", "policy": policy, "catalog": catalog_path,
+        "audit": dir.path().join("audit.jsonl"), "server": server, "before_list": null,
+        "calls": [flow(Some("delete")), flow(Some("get_yaml")), flow(None)],
+    }));
+    assert_eq!(r["tools"].as_array().unwrap().len(), 29, "{r}");
+    assert_eq!(code(&r["calls"][0]), "approval_required", "{r}");
+    // Forwarded: the server answers (with no Kestra behind it, an error of its own).
+    assert!(
+        r["calls"][1]["meta"].get("warden/decision").is_none(),
+        "{r}"
+    );
+    assert_eq!(code(&r["calls"][2]), "policy_denied", "{r}");
 }
