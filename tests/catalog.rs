@@ -1,10 +1,9 @@
 //! `warden catalog`, `warden init` and tool pinning, against real MCP servers (never mocks):
 //! `@modelcontextprotocol/server-everything` (stdio and Streamable HTTP),
 //! `@modelcontextprotocol/server-filesystem` on a temporary directory, `mcp-server-time`, the
-//! Kestra server, and
-//! tests/catalog/pinned_server.py (an SDK server of our own whose `changed` variant alters a
-//! tool, and which pages its `tools/list`). Plus snapshots of the risk classifier over the
-//! catalogs in tests/catalogs/ and over tricky names.
+//! Kestra server, and tests/catalog/pinned_server.py (an SDK server of our own whose `changed`
+//! variant alters a tool, and which pages its `tools/list`). Plus snapshots of the risk
+//! classifier over the catalogs in tests/catalogs/ and over tricky names.
 //!
 //! The peers are installed by `scripts/install-deps.sh` (see tests/proxy_e2e.rs).
 
