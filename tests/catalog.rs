@@ -406,81 +406,132 @@ fn a_changed_tool_is_caught_end_to_end() {
     }
 }
 
+/// A server on Streamable HTTP, killed when dropped (so a failing test leaves no process).
+struct HttpServer {
+    child: std::process::Child,
+    url: String,
+}
+
+impl HttpServer {
+    /// Starts `command` (built for a free port) and waits, within [`support::ANSWER`], for
+    /// the line on its stderr that says it listens.
+    fn start(command: impl FnOnce(u16) -> Command, ready: &'static str) -> HttpServer {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut child = command(port)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if line.contains(ready) {
+                    let _ = tx.send(());
+                }
+            }
+        });
+        let server = HttpServer {
+            child,
+            url: format!("http://127.0.0.1:{port}/mcp"),
+        };
+        assert!(
+            rx.recv_timeout(support::ANSWER).is_ok(),
+            "the server did not say {ready:?} on stderr"
+        );
+        server
+    }
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 #[test]
 fn streamable_http_gives_the_same_catalog_as_stdio() {
+    let dir = tempfile::tempdir().unwrap();
+    // server-everything speaks the handshake era only: warden's `server/discover` is refused
+    // (HTTP 400) and it falls back to `initialize` with a session.
     let everything = peers()
         .join("npm/node_modules/.bin/mcp-server-everything")
         .display()
         .to_string();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut server = Command::new(&everything)
-        .arg("streamableHttp")
-        .env("PORT", port.to_string())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Wait (bounded by the server's own start-up) for its "listening" line.
-    let (tx, rx) = std::sync::mpsc::channel();
-    let stderr = server.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if line.contains("listening on port") {
-                let _ = tx.send(());
-            }
-        }
-    });
-    let ready = rx.recv_timeout(support::ANSWER);
-    let dir = tempfile::tempdir().unwrap();
-    let over_http = dir.path().join("http.json");
-    let url = format!("http://127.0.0.1:{port}/mcp");
-    let o = ready.map(|()| {
-        run(&[
-            "catalog",
-            "--timeout",
-            "60",
-            "--url",
-            &url,
-            "-o",
-            over_http.to_str().unwrap(),
-        ])
-    });
-    let check = ready.map(|()| {
-        let pinned = dir.path().join("stdio.json");
-        take(&[everything.clone(), "stdio".into()], &pinned);
-        let same = std::fs::read(&pinned).unwrap() == std::fs::read(&over_http).unwrap_or_default();
-        let drift = run(&[
-            "catalog",
-            "--check",
-            pinned.to_str().unwrap(),
-            "--url",
-            &url,
-        ]);
-        let init_http = run(&["init", "--url", &url]);
-        let init_file = run(&["init", "--catalog", pinned.to_str().unwrap()]);
-        (same, drift, init_http, init_file)
-    });
-    let _ = server.kill();
-    let _ = server.wait();
-    assert!(
-        ready.is_ok(),
-        "server-everything did not start its HTTP transport"
+    let server = HttpServer::start(
+        |port| {
+            let mut c = Command::new(&everything);
+            c.arg("streamableHttp").env("PORT", port.to_string());
+            c
+        },
+        "listening on port",
     );
-    let o = o.unwrap();
+    let over_http = dir.path().join("http.json");
+    let o = run(&[
+        "catalog",
+        "--timeout",
+        "60",
+        "--url",
+        &server.url,
+        "-o",
+        over_http.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", text(&o));
-    let (same, drift, init_http, init_file) = check.unwrap();
-    assert!(
-        same,
+    let pinned = dir.path().join("stdio.json");
+    take(&[everything.clone(), "stdio".into()], &pinned);
+    assert_eq!(
+        std::fs::read_to_string(&pinned).unwrap(),
+        std::fs::read_to_string(&over_http).unwrap(),
         "the catalog over HTTP differs from the one over stdio"
     );
+    let drift = run(&[
+        "catalog",
+        "--check",
+        pinned.to_str().unwrap(),
+        "--url",
+        &server.url,
+    ]);
     assert!(drift.status.success(), "{}", text(&drift));
+    let init_http = run(&["init", "--url", &server.url]);
+    let init_file = run(&["init", "--catalog", pinned.to_str().unwrap()]);
     assert!(init_http.status.success(), "{}", text(&init_http));
     assert_eq!(init_http.stdout, init_file.stdout, "init --url");
+    drop(server);
+
+    // The SDK server speaks 2026-07-28: `server/discover`, then every page of `tools/list`
+    // with the envelope, no session. The changed variant drifts from the reviewed catalog.
+    let reviewed = dir.path().join("reviewed.json");
+    take(&pinned_server("reviewed"), &reviewed);
+    for (variant, drifts) in [("reviewed", false), ("changed", true)] {
+        let server = HttpServer::start(
+            |port| {
+                let mut command = pinned_server(variant);
+                let mut c = Command::new(command.remove(0));
+                c.args(command).arg(port.to_string());
+                c
+            },
+            "Uvicorn running on",
+        );
+        let o = run(&[
+            "catalog",
+            "--check",
+            reviewed.to_str().unwrap(),
+            "--url",
+            &server.url,
+        ]);
+        assert_eq!(
+            o.status.code(),
+            Some(i32::from(drifts)),
+            "{variant}: {}",
+            text(&o)
+        );
+    }
 }
 
 #[test]

@@ -1,6 +1,7 @@
-//! An MCP client that takes a live server's catalog: `initialize` (offering
-//! [`PROTOCOL_VERSION`], which every server of both eras answers), `notifications/initialized`,
-//! then `tools/list` following `nextCursor` until the last page.
+//! An MCP client that takes a live server's catalog, in either protocol era: `server/discover`
+//! (2026-07-28, every later request carrying the envelope `_meta`), and when the server does not
+//! speak it, `initialize` (offering [`PROTOCOL_VERSION`]) and `notifications/initialized`; then
+//! `tools/list` following `nextCursor` until the last page.
 //!
 //! The protocol steps are written once over [`Transport`]; [`Stdio`] (a child process speaking
 //! newline-delimited JSON-RPC, read through the proxy's size-limited framing) and
@@ -19,6 +20,14 @@ use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
 /// The revision offered in `initialize`.
 pub const PROTOCOL_VERSION: &str = "2025-11-25";
+/// The revision of `server/discover` and the per-request envelope.
+pub const MODERN_VERSION: &str = "2026-07-28";
+const ENVELOPE_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
+const ENVELOPE_CLIENT: &str = "io.modelcontextprotocol/clientInfo";
+const ENVELOPE_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabilities";
+/// How long a server may take to answer `server/discover` before warden falls back to the
+/// handshake (a server that drops unknown methods).
+const DISCOVER_WAIT: Duration = Duration::from_secs(10);
 /// The largest message read from a server.
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 const MAX_PAGES: usize = 10_000;
@@ -68,11 +77,12 @@ pub fn fetch(server: &Server, timeout: Duration) -> Result<Catalog, String> {
 
 /// One way of exchanging JSON-RPC messages with a server.
 pub(crate) trait Transport {
-    /// Sends a request and returns its response message (a `result` or an `error`).
-    async fn call(&mut self, id: &Id, request: Vec<u8>) -> Result<Value, String>;
-    async fn notify(&mut self, notification: Vec<u8>) -> Result<(), String>;
-    /// The protocol version the server chose in `initialize`.
-    fn negotiated(&mut self, _version: &str) {}
+    /// Sends a request (of `method`) and returns its response message (a `result` or an
+    /// `error`).
+    async fn call(&mut self, id: &Id, method: &str, request: Vec<u8>) -> Result<Value, String>;
+    async fn notify(&mut self, method: &str, notification: Vec<u8>) -> Result<(), String>;
+    /// The protocol version in use (`None`: none yet).
+    fn negotiated(&mut self, _version: Option<&str>) {}
 }
 
 /// Sends request `n` and returns its `result`, or the server's error as text.
@@ -83,7 +93,9 @@ async fn request<T: Transport>(
     params: &Value,
 ) -> Result<Value, String> {
     let id = Id(n.to_string());
-    let response = t.call(&id, jsonrpc::request(&id, method, params)).await?;
+    let response = t
+        .call(&id, method, jsonrpc::request(&id, method, params))
+        .await?;
     if let Some(e) = response.get("error") {
         return Err(format!("the server answered `{method}` with an error: {e}"));
     }
@@ -93,40 +105,27 @@ async fn request<T: Transport>(
         .ok_or_else(|| format!("the server's answer to `{method}` has no result"))
 }
 
-/// The protocol steps: handshake, then every page of `tools/list`.
+/// The protocol steps: `server/discover`, else the `initialize` handshake; then every page of
+/// `tools/list`.
 async fn take<T: Transport>(t: &mut T) -> Result<Catalog, String> {
-    let init = request(
-        t,
-        1,
-        "initialize",
-        &json!({
-            "protocolVersion": PROTOCOL_VERSION,
-            "capabilities": {},
-            "clientInfo": {"name": "warden", "version": env!("CARGO_PKG_VERSION")},
-        }),
-    )
-    .await?;
-    let text = |p: &str| {
-        init.pointer(p)
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
+    let (server, envelope) = match discover(t).await {
+        Some(found) => found,
+        None => (handshake(t).await?, None),
     };
-    t.negotiated(
-        text("/protocolVersion")
-            .as_deref()
-            .unwrap_or(PROTOCOL_VERSION),
-    );
-    let server = ServerInfo {
-        name: text("/serverInfo/name"),
-        version: text("/serverInfo/version"),
+    let paged = |cursor: Option<&str>| {
+        let mut params = json!({});
+        if let Some(e) = &envelope {
+            params["_meta"] = e.clone();
+        }
+        if let Some(c) = cursor {
+            params["cursor"] = json!(c);
+        }
+        params
     };
-    t.notify(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#.to_vec())
-        .await?;
+    let mut params = paged(None);
     let mut tools = Vec::new();
     let mut cursors = HashSet::new();
-    let mut params = json!({});
-    for n in 2..MAX_PAGES as u64 {
+    for n in 3..MAX_PAGES as u64 {
         let result = request(t, n, "tools/list", &params).await?;
         let page = result
             .get("tools")
@@ -135,7 +134,7 @@ async fn take<T: Transport>(t: &mut T) -> Result<Catalog, String> {
         tools.extend(page.iter().cloned());
         match result.get("nextCursor") {
             None | Some(Value::Null) => return Catalog::from_tools(&tools, server),
-            Some(Value::String(c)) if cursors.insert(c.clone()) => params = json!({"cursor": c}),
+            Some(Value::String(c)) if cursors.insert(c.clone()) => params = paged(Some(c)),
             Some(Value::String(c)) => {
                 return Err(format!("the server repeated the `tools/list` cursor {c:?}"));
             }
@@ -143,6 +142,70 @@ async fn take<T: Transport>(t: &mut T) -> Result<Catalog, String> {
         }
     }
     Err(format!("`tools/list` has more than {MAX_PAGES} pages"))
+}
+
+/// The 2026-07-28 revision: `server/discover` with the per-request envelope. `None` when the
+/// server does not speak it (any error, or no answer within [`DISCOVER_WAIT`]): then the
+/// handshake follows on the same connection, as the official SDKs' auto mode does.
+async fn discover<T: Transport>(t: &mut T) -> Option<(ServerInfo, Option<Value>)> {
+    let envelope = json!({
+        ENVELOPE_VERSION: MODERN_VERSION,
+        ENVELOPE_CLIENT: {"name": "warden", "version": env!("CARGO_PKG_VERSION")},
+        ENVELOPE_CAPABILITIES: {},
+    });
+    t.negotiated(Some(MODERN_VERSION));
+    let params = json!({"_meta": envelope});
+    let asked = request(t, 1, "server/discover", &params);
+    let found = match tokio::time::timeout(DISCOVER_WAIT, asked).await {
+        Ok(Ok(result)) => result
+            .get("supportedVersions")
+            .and_then(Value::as_array)
+            .is_some_and(|v| v.iter().any(|v| v == MODERN_VERSION))
+            .then(|| {
+                let info = result.pointer("/_meta/io.modelcontextprotocol~1serverInfo");
+                server_info(info.unwrap_or(&Value::Null))
+            }),
+        _ => None,
+    };
+    if found.is_none() {
+        t.negotiated(None);
+    }
+    found.map(|info| (info, Some(envelope)))
+}
+
+/// The handshake: `initialize`, then `notifications/initialized`.
+async fn handshake<T: Transport>(t: &mut T) -> Result<ServerInfo, String> {
+    let init = request(
+        t,
+        2,
+        "initialize",
+        &json!({
+            "protocolVersion": PROTOCOL_VERSION,
+            "capabilities": {},
+            "clientInfo": {"name": "warden", "version": env!("CARGO_PKG_VERSION")},
+        }),
+    )
+    .await?;
+    let version = init.get("protocolVersion").and_then(Value::as_str);
+    t.negotiated(Some(version.unwrap_or(PROTOCOL_VERSION)));
+    let initialized = "notifications/initialized";
+    let note = format!(r#"{{"jsonrpc":"2.0","method":"{initialized}"}}"#);
+    t.notify(initialized, note.into_bytes()).await?;
+    Ok(server_info(init.get("serverInfo").unwrap_or(&Value::Null)))
+}
+
+/// `{name, version}`, empty strings counted as absent.
+fn server_info(info: &Value) -> ServerInfo {
+    let text = |k: &str| {
+        info.get(k)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
+    ServerInfo {
+        name: text("name"),
+        version: text("version"),
+    }
 }
 
 /// What to do with one message read from the server while waiting for `id`.
@@ -228,7 +291,7 @@ impl Stdio {
 }
 
 impl Transport for Stdio {
-    async fn call(&mut self, id: &Id, request: Vec<u8>) -> Result<Value, String> {
+    async fn call(&mut self, id: &Id, _method: &str, request: Vec<u8>) -> Result<Value, String> {
         self.send(request).await?;
         loop {
             match self.output.next().await {
@@ -250,7 +313,7 @@ impl Transport for Stdio {
         }
     }
 
-    async fn notify(&mut self, notification: Vec<u8>) -> Result<(), String> {
+    async fn notify(&mut self, _method: &str, notification: Vec<u8>) -> Result<(), String> {
         self.send(notification).await
     }
 }

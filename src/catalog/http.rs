@@ -2,7 +2,8 @@
 //! endpoint with `Accept: application/json, text/event-stream`; the answer comes as one JSON
 //! body or as a server-sent event stream, read until the awaited response arrives. The
 //! `Mcp-Session-Id` the server assigns at `initialize` is sent back on every later request,
-//! with `MCP-Protocol-Version`, and the session is closed with a `DELETE` at the end.
+//! with `MCP-Protocol-Version`, and the session is closed with a `DELETE` at the end. Every
+//! request also names its method in `Mcp-Method` (2026-07-28 servers check it against the body).
 //! Plain `http://` only (no TLS in this client).
 
 use super::client::{MAX_MESSAGE_BYTES, Read, Transport, read};
@@ -18,6 +19,8 @@ use std::time::Duration;
 
 const SESSION: &str = "mcp-session-id";
 const VERSION: &str = "mcp-protocol-version";
+/// The 2026-07-28 routing header: the JSON-RPC method of the body.
+const METHOD: &str = "mcp-method";
 
 #[derive(Debug)]
 pub struct Http {
@@ -62,10 +65,14 @@ impl Http {
 
     async fn post(
         &mut self,
+        method: Option<&str>,
         body: Vec<u8>,
     ) -> Result<hyper::Response<hyper::body::Incoming>, String> {
-        let request = self
-            .builder(Method::POST)
+        let mut request = self.builder(Method::POST);
+        if let Some(m) = method {
+            request = request.header(METHOD, m);
+        }
+        let request = request
             .header(header::CONTENT_TYPE, "application/json")
             .header(header::ACCEPT, "application/json, text/event-stream")
             .body(Full::new(Bytes::from(body)))
@@ -139,8 +146,8 @@ fn events(buffer: &mut String) -> Vec<String> {
 }
 
 impl Transport for Http {
-    async fn call(&mut self, id: &Id, request: Vec<u8>) -> Result<Value, String> {
-        let response = self.post(request).await?;
+    async fn call(&mut self, id: &Id, method: &str, request: Vec<u8>) -> Result<Value, String> {
+        let response = self.post(Some(method), request).await?;
         let sse = response
             .headers()
             .get(header::CONTENT_TYPE)
@@ -170,7 +177,8 @@ impl Transport for Http {
                 match read(event.as_bytes(), id) {
                     Read::Answer(v) => return Ok(v),
                     Read::Reply(bytes) => {
-                        self.post(bytes).await?;
+                        // An answer to the server's request: no method of its own.
+                        self.post(None, bytes).await?;
                     }
                     Read::Skip => {}
                 }
@@ -179,12 +187,12 @@ impl Transport for Http {
         Err("the event stream ended before the response".into())
     }
 
-    async fn notify(&mut self, notification: Vec<u8>) -> Result<(), String> {
-        self.post(notification).await.map(|_| ())
+    async fn notify(&mut self, method: &str, notification: Vec<u8>) -> Result<(), String> {
+        self.post(Some(method), notification).await.map(|_| ())
     }
 
-    fn negotiated(&mut self, version: &str) {
-        self.version = Some(version.to_string());
+    fn negotiated(&mut self, version: Option<&str>) {
+        self.version = version.map(str::to_string);
     }
 }
 

@@ -1,5 +1,6 @@
 """A small real MCP server (the official Python SDK's MCPServer) for the catalog and pinning
-tests: `pinned_server.py [reviewed|changed]`.
+tests: `pinned_server.py [reviewed|changed] [PORT]` (stdio, or Streamable HTTP on
+127.0.0.1:PORT/mcp when PORT is given).
 
 It lists its tools two per page (`nextCursor`), so catalogs must follow pagination. The
 `changed` variant is the same server after an update that a reviewer never saw: `get_note`
@@ -61,4 +62,7 @@ def run_report(query: str) -> str:
 
 
 if __name__ == "__main__":
-    app.run()
+    if len(sys.argv) > 2:
+        app.run(transport="streamable-http", host="127.0.0.1", port=int(sys.argv[2]))
+    else:
+        app.run()
