@@ -210,35 +210,32 @@ fn split(tool: &CatalogTool) -> Option<Split> {
 impl Split {
     /// The tool's two rules, with a comment saying why.
     fn rules(&self, tool: &CatalogTool, limit: &str) -> String {
-        let list = |values: &[String]| {
-            let quoted: Vec<String> = values.iter().map(|v| quote(v)).collect();
-            format!("[{}]", quoted.join(", "))
+        let quoted =
+            |values: &[String]| -> Vec<String> { values.iter().map(|v| quote(v)).collect() };
+        let (noun, verb) = match (self.risky.len() == 1, self.risk == Risk::Financial) {
+            (true, true) => ("value", "moves money"),
+            (false, true) => ("values", "move money"),
+            (true, false) => ("value", "destroys"),
+            (false, false) => ("values", "destroy"),
         };
-        let one = self.risky.len() == 1;
-        let what = match (self.risk == Risk::Financial, one) {
-            (true, true) => "value moves money",
-            (true, false) => "values move money",
-            (false, true) => "value destroys",
-            (false, false) => "values destroy",
-        };
-        let (values, noun) = (list(&self.risky), what.split_once(' ').unwrap_or_default());
         let arg = path_source(std::slice::from_ref(&self.arg));
         let x = tool_source(&tool.name);
         let ticked: Vec<String> = self.risky.iter().map(|v| format!("`{v}`")).collect();
+        let reason = format!(
+            "{}: {} {} {}",
+            self.risk.name(),
+            tool.name,
+            self.arg,
+            ticked.join(" or ")
+        );
+        let risky = quoted(&self.risky);
         format!(
-            "  //   its `{}` {} {} {}: a person approves those calls.\n  allow {x} when {arg} in {} {limit}\n  approve {x} when {arg} in {values} because {}\n",
+            "  //   its `{}` {noun} {} {verb}: a person approves those calls.\n  allow {x} when {arg} in [{}] {limit}\n  approve {x} when {arg} in [{}] because {}\n",
             comment(&self.arg),
-            noun.0,
-            comment(&values[1..values.len() - 1]),
-            noun.1,
-            list(&self.rest),
-            quote(&format!(
-                "{}: {} {} {}",
-                self.risk.name(),
-                tool.name,
-                self.arg,
-                ticked.join(" or ")
-            )),
+            comment(&risky.join(", ")),
+            quoted(&self.rest).join(", "),
+            risky.join(", "),
+            quote(&reason),
         )
     }
 }
