@@ -19,6 +19,7 @@ macro_rules! outln {
     }};
 }
 
+mod catalog;
 mod check;
 mod compile;
 #[cfg(feature = "verify")]
@@ -26,6 +27,7 @@ mod diff;
 mod eval;
 mod fmt;
 mod import;
+mod init;
 mod limits;
 mod progress;
 mod proxy;
@@ -65,6 +67,8 @@ pub enum Command {
     Import(import::Args),
     Proxy(proxy::Args),
     Limits(limits::Args),
+    Catalog(catalog::Args),
+    Init(init::Args),
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -102,6 +106,8 @@ pub fn run(cli: Cli) -> u8 {
         Command::Import(args) => import::run(args),
         Command::Proxy(args) => proxy::run(args),
         Command::Limits(args) => limits::run(args),
+        Command::Catalog(args) => catalog::run(args),
+        Command::Init(args) => init::run(args),
     }
 }
 
@@ -116,18 +122,7 @@ fn verifier_options(
     catalog: Option<&std::path::Path>,
     timeout_ms: u32,
 ) -> Result<crate::check::Options, u8> {
-    let catalog = match catalog {
-        None => None,
-        Some(path) => Some(
-            std::fs::read_to_string(path)
-                .map_err(|e| e.to_string())
-                .and_then(|t| crate::catalog::Catalog::parse(&t))
-                .map_err(|e| {
-                    eprintln!("error: catalog `{}`: {e}", crate::pipeline::display(path));
-                    EXIT_USAGE
-                })?,
-        ),
-    };
+    let catalog = catalog.map(catalog::read).transpose()?;
     Ok(crate::check::Options {
         timeout_ms,
         catalog,

@@ -16,6 +16,7 @@ pub mod cli;
 pub mod diagnostic;
 pub mod eval;
 pub mod glob;
+pub mod init;
 pub mod ir;
 pub mod lower;
 pub mod num;

@@ -6,6 +6,7 @@
 //! - `engine`: the deciding core shared by transports (policy, counters, audit, rulings);
 //! - `limits`: counters with two-phase accounting, in memory or in Redis (`--state`);
 //! - `tools_list`: filtering `tools/list` and learning annotations;
+//! - `pins`: tool pinning against a reviewed catalog (`--catalog`);
 //! - `session`: one connection's state and routing, without I/O;
 //! - `stdio`: the stdio transport (child process, readers, shutdown);
 //! - `outlet`: writing relayed lines to a side from the task that produced them;
@@ -23,6 +24,7 @@ pub mod framing;
 pub mod jsonrpc;
 pub mod limits;
 pub mod outlet;
+pub mod pins;
 pub mod reload;
 pub mod session;
 #[cfg(test)]

@@ -12,7 +12,8 @@
 //!    is looked up in the verb lists below; a plural `s`/`es` is also tried. The name's *verb
 //!    class* is the strongest class among its words (Destructive > Execute > Write > Read).
 //! 2. **Financial** when a word is a money-moving verb (`pay`, `refund`, `charge`, `transfer`,
-//!    …), or when a word is a money noun (`payment`, `invoice`, `subscription`, …) and the verb
+//!    …; one that is also a money noun, such as `refund` or `charge`, counts as a verb only as
+//!    the name's first word: `refund_payment` moves money, `list_refunds` reads), or when a word is a money noun (`payment`, `invoice`, `subscription`, …) and the verb
 //!    class is not Read (creating, updating or cancelling money objects moves money; listing
 //!    them does not). A money noun with no verb at all is Financial unless the server declares
 //!    `readOnlyHint: true`.
@@ -324,7 +325,12 @@ pub fn classify(facts: &ToolFacts) -> Classification {
     let ro = facts.annotations.read_only;
     let decided = |risk: Risk, why: String| Classification { risk, why };
 
-    if let Some(w) = words.iter().find(|w| in_list(w, FINANCIAL_VERBS)) {
+    if let Some(w) = words
+        .iter()
+        .enumerate()
+        .find(|(i, w)| in_list(w, FINANCIAL_VERBS) && (*i == 0 || !in_list(w, MONEY_NOUNS)))
+        .map(|(_, w)| w)
+    {
         return decided(
             Risk::Financial,
             format!("the name's verb `{w}` moves money"),
@@ -494,6 +500,9 @@ mod tests {
         assert_eq!(class("refund_payment"), Risk::Financial);
         assert_eq!(class("run_query"), Risk::Execute);
         assert_eq!(class("list_invoices"), Risk::Read);
+        assert_eq!(class("list_refunds"), Risk::Read);
+        assert_eq!(class("create_refund"), Risk::Financial);
+        assert_eq!(class("get_charge"), Risk::Read);
         assert_eq!(class("createPaymentLink"), Risk::Financial);
         assert_eq!(class("cancel_subscription"), Risk::Financial);
         assert_eq!(class("deleteFile"), Risk::Destructive);

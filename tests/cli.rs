@@ -27,7 +27,7 @@ const GOOD: &str = "policy p {\n  default deny\n\n  allow list_flows\n  no-prod:
 #[test]
 fn every_command_has_help_with_an_example() {
     for cmd in [
-        "check", "fmt", "eval", "test", "compile", "import", "proxy", "limits",
+        "check", "fmt", "eval", "test", "compile", "import", "proxy", "limits", "catalog", "init",
     ] {
         let out = warden().args([cmd, "--help"]).output().unwrap();
         assert!(out.status.success(), "{cmd} --help failed");

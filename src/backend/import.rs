@@ -326,7 +326,7 @@ fn type_name(v: &Value) -> &'static str {
 }
 
 /// Whether a string is a warden `name` (the grammar's `name` token).
-fn is_name(s: &str) -> bool {
+pub(crate) fn is_name(s: &str) -> bool {
     let mut chars = s.chars();
     chars
         .next()
@@ -368,7 +368,7 @@ const KEYWORDS: &[&str] = &[
 ];
 
 /// A tool name as a target: bare when the grammar reads it back as that exact name.
-fn tool_source(name: &str) -> String {
+pub(crate) fn tool_source(name: &str) -> String {
     let bare = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
         && name
             .chars()
@@ -546,7 +546,7 @@ fn write(
 }
 
 /// Parses, lowers and formats the generated text; any error there is a bug in this module.
-fn finish(text: &str) -> Result<String, Vec<ImportError>> {
+pub(crate) fn finish(text: &str) -> Result<String, Vec<ImportError>> {
     let internal = |what: String| {
         vec![ImportError {
             pointer: String::new(),

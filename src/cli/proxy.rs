@@ -44,6 +44,10 @@ pub struct Args {
     /// code `limit_state_unavailable`) or admit them uncounted, logged loudly (`open`).
     #[arg(long, value_name = "closed|open", default_value = "closed")]
     pub state_fail_mode: crate::proxy::limits::FailMode,
+    /// Pin the tools of this catalog (from `warden catalog`): a tool whose live definition
+    /// differs from it is hidden and its calls denied (`tool_changed`). docs/catalog.md.
+    #[arg(long, value_name = "FILE")]
+    pub catalog: Option<PathBuf>,
     /// The MCP server command and its arguments.
     #[arg(last = true, required = true)]
     pub command: Vec<String>,
@@ -56,6 +60,17 @@ pub fn run(args: Args) -> u8 {
             eprintln!("warden: {e}");
             return EXIT_FINDINGS;
         }
+    };
+    let pins = match args
+        .catalog
+        .as_deref()
+        .map(super::catalog::read)
+        .transpose()
+    {
+        Ok(c) => c
+            .map(|c| crate::proxy::pins::Pins::new(&c))
+            .unwrap_or_default(),
+        Err(code) => return code,
     };
     let sink = match audit::Sink::open(args.audit.as_deref()) {
         Ok(s) => s,
@@ -95,6 +110,7 @@ pub fn run(args: Args) -> u8 {
         let _ = counters.health();
         engine = engine.with_counters(counters);
     }
+    engine.pins = pins;
     let engine = Arc::new(engine);
     let identity = engine::Identity {
         server: args.server,

@@ -35,6 +35,10 @@ pub mod codes {
     /// The shared counter store (`--state`) did not answer in time: a call under a limit
     /// cannot be counted, so it is denied (`--state-fail-mode closed`, the default).
     pub const LIMIT_STATE_UNAVAILABLE: &str = "limit_state_unavailable";
+    /// A pinned tool whose live definition differs from the catalog (`warden proxy --catalog`).
+    pub const TOOL_CHANGED: &str = "tool_changed";
+    /// A pinned tool called before the connection's `tools/list` showed its definition.
+    pub const TOOL_UNVERIFIED: &str = "tool_unverified";
 }
 
 /// The `_meta` key under which warden explains a denial.
@@ -206,6 +210,8 @@ pub struct Engine {
     pub signer: Signer,
     /// How long a person has to answer an approval.
     pub approval_ttl: std::time::Duration,
+    /// The pinned tool definitions (`--catalog`; empty: no pinning).
+    pub pins: super::pins::Pins,
 }
 
 impl Engine {
@@ -223,6 +229,7 @@ impl Engine {
             dry_run,
             signer,
             approval_ttl,
+            pins: super::pins::Pins::default(),
         }
     }
 
@@ -517,7 +524,7 @@ impl Engine {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn log(
+    pub(super) fn log(
         &self,
         req: &CallRequest,
         who: &Identity,

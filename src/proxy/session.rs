@@ -11,7 +11,7 @@ use super::audit::unix_now;
 use super::engine::{Approval, CallRequest, Engine, Era, Identity, Ruling};
 use super::jsonrpc::{self, Id, Message};
 use super::limits::Reservation;
-use super::tools_list;
+use super::{pins, tools_list};
 use crate::call::Annotations;
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -83,6 +83,8 @@ struct State {
     pending: HashMap<Id, Pending>,
     approvals: HashMap<Id, oneshot::Sender<Value>>,
     annotations: HashMap<String, Annotations>,
+    /// The live hashes of pinned tools this connection has listed.
+    pins: pins::Seen,
     next_id: u64,
 }
 
@@ -276,7 +278,11 @@ impl Session {
                 };
                 let who = s.identity.clone();
                 let elicitation = s.elicitation;
+                let pinned = self.engine.pins.verdict(&s.pins, &call.tool);
                 drop(s);
+                if let Some(answer) = self.engine.pinned(&call, &who, pinned) {
+                    return vec![Action::ToClient(answer)];
+                }
                 let state = routing.request_state.as_ref().and_then(Value::as_str);
                 if call.era == Era::Stateless && state.is_some_and(Signer::is_ours) {
                     let answer = routing
@@ -472,6 +478,11 @@ impl Session {
             Some(Pending::ToolsList) => {
                 let policy = self.engine.policy();
                 let who = self.identity();
+                let pins = &self.engine.pins;
+                let line = match pins.review(&self.engine, &who, &mut self.state().pins, &line) {
+                    Some(without_changed) => without_changed,
+                    None => line,
+                };
                 let filtered = tools_list::filter(&line, &policy.table, &who, !self.engine.dry_run);
                 self.state().annotations.extend(filtered.annotations);
                 vec![Action::ToClient(filtered.replacement.unwrap_or(line))]

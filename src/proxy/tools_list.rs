@@ -39,10 +39,10 @@ pub fn filter(line: &[u8], table: &Table, who: &Identity, enforce: bool) -> Filt
         annotations: Vec::new(),
         dropped: Vec::new(),
     };
-    let Ok(mut message) = serde_json::from_slice::<BTreeMap<String, Box<RawValue>>>(line) else {
+    let Ok(message) = serde_json::from_slice::<BTreeMap<String, Box<RawValue>>>(line) else {
         return out;
     };
-    let Some(Ok(mut result)) = message
+    let Some(Ok(result)) = message
         .get("result")
         .map(|r| serde_json::from_str::<BTreeMap<String, Box<RawValue>>>(r.get()))
     else {
@@ -75,20 +75,21 @@ pub fn filter(line: &[u8], table: &Table, who: &Identity, enforce: bool) -> Filt
     if out.dropped.is_empty() || !enforce {
         return out;
     }
-    let rebuilt = format!("[{}]", kept.join(","));
-    let Ok(tools_raw) = RawValue::from_string(rebuilt) else {
-        return out;
-    };
-    result.insert("tools".into(), tools_raw);
-    let Some(result_raw) = serde_json::to_string(&result)
-        .ok()
-        .and_then(|s| RawValue::from_string(s).ok())
-    else {
-        return out;
-    };
-    message.insert("result".into(), result_raw);
-    out.replacement = serde_json::to_vec(&message).ok();
+    out.replacement = rebuild(message, result, &kept);
     out
+}
+
+/// A `tools/list` response (`message`, its `result`) with only the `kept` tools' JSON texts.
+pub(super) fn rebuild(
+    mut message: BTreeMap<String, Box<RawValue>>,
+    mut result: BTreeMap<String, Box<RawValue>>,
+    kept: &[&str],
+) -> Option<Vec<u8>> {
+    let tools = RawValue::from_string(format!("[{}]", kept.join(","))).ok()?;
+    result.insert("tools".into(), tools);
+    let result = RawValue::from_string(serde_json::to_string(&result).ok()?).ok()?;
+    message.insert("result".into(), result);
+    serde_json::to_vec(&message).ok()
 }
 
 /// Whether `tools/list` shows a tool to this caller: not hidden, and not denied for every
