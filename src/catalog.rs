@@ -13,10 +13,23 @@ use serde_json::Value;
 #[derive(Clone, Debug)]
 pub struct CatalogTool {
     pub name: String,
+    pub description: Option<String>,
     pub annotations: Annotations,
     pub schema: Value,
     /// Every property path the schema declares (nested objects included).
     pub paths: Vec<Vec<PathSeg>>,
+}
+
+impl CatalogTool {
+    /// What the risk classifier looks at.
+    pub fn facts(&self) -> crate::risk::ToolFacts<'_> {
+        crate::risk::ToolFacts {
+            name: &self.name,
+            description: self.description.as_deref(),
+            annotations: self.annotations,
+            schema: Some(&self.schema),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default)]
@@ -50,6 +63,10 @@ impl Catalog {
             collect_paths(&schema, &mut Vec::new(), &mut paths, 0);
             tools.push(CatalogTool {
                 name: name.to_string(),
+                description: t
+                    .get("description")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
                 annotations,
                 schema,
                 paths,

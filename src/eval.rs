@@ -8,9 +8,13 @@
 //! the highest precedence wins (hide > deny > approve > allow); the first such rule in source
 //! order decides. No match: the policy's default. A call that would be forwarded (allow,
 //! approve) is subject to the limits of every matching allow and approve rule.
+//!
+//! `tool.risk` reads the call's risk class as the policy sees it: [`evaluate`] first applies
+//! the policy's `risk … is …` overrides ([`with_risk`]); [`holds`] alone reads the call's own
+//! class (or classifies the tool's name and annotations).
 
 use crate::call::Call;
-use crate::ir::{Cond, Effect, Literal, Operand, PathSeg, Policy, Pred, Rule};
+use crate::ir::{Cond, Effect, Literal, Operand, PathSeg, Policy, Pred, RiskOverrides, Rule};
 use crate::num::Num;
 use serde_json::Value;
 use std::borrow::Cow;
@@ -115,6 +119,7 @@ pub fn limit_json(
 
 /// Decides one call.
 pub fn evaluate(policy: &Policy, call: &Call) -> Decision {
+    let call = &*with_risk(&policy.risk, call);
     let matching: Vec<&Rule> = policy
         .rules
         .iter()
@@ -153,6 +158,19 @@ pub fn evaluate(policy: &Policy, call: &Call) -> Decision {
         effect: winner,
         decider,
         limits,
+    }
+}
+
+/// The call with its risk class set as the policy sees it ([`RiskOverrides::risk_of`]).
+pub fn with_risk<'c>(overrides: &RiskOverrides, call: &'c Call) -> Cow<'c, Call> {
+    let risk = overrides.risk_of(&call.tool, call.risk, call.annotations);
+    if call.risk == Some(risk) {
+        Cow::Borrowed(call)
+    } else {
+        Cow::Owned(Call {
+            risk: Some(risk),
+            ..call.clone()
+        })
     }
 }
 
@@ -216,6 +234,10 @@ pub fn resolve<'c>(operand: &Operand, call: &'c Call) -> Option<Cow<'c, Value>> 
         Operand::Agent => ident(&call.agent),
         Operand::Session => ident(&call.session),
         Operand::Annotation(a) => Some(Cow::Owned(Value::Bool(call.annotations.get(*a)))),
+        Operand::Risk => {
+            let risk = RiskOverrides::default().risk_of(&call.tool, call.risk, call.annotations);
+            Some(Cow::Owned(Value::String(risk.name().to_owned())))
+        }
         Operand::Arg(path) => {
             let mut v = call.arguments.as_ref()?;
             for seg in path {

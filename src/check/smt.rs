@@ -10,9 +10,11 @@
 //! wrong-UNSAT bugs there.
 
 use super::space::{SlotKind, Space, TYPES, string_glob, type_tag};
+use crate::eval::pred_holds;
 use crate::ir::{
-    CmpOp, Cond, Effect, JsonType, Literal, Operand, PathSeg, Policy, Pred, Rule, Target,
+    CmpOp, Cond, Effect, JsonType, Literal, Operand, PathSeg, Policy, Pred, RiskOverrides, Rule, Target,
 };
+use crate::risk::Risk;
 use std::cell::Cell;
 use z3::ast::{Bool, Int};
 use z3::{Params, SatResult};
@@ -101,6 +103,8 @@ pub struct Request<'s> {
     /// Per slot, its domain constraints (ranges, types, containers, schema, annotations):
     /// asserted per query for the slots the query involves only.
     slot_domains: Vec<Vec<F>>,
+    /// Per tool class, the risk class the policy's overrides give it ([`Request::under`]).
+    overrides: Vec<Option<Risk>>,
 }
 
 fn int(n: usize) -> Int {
@@ -131,6 +135,7 @@ impl<'s> Request<'s> {
             slots: Vec::new(),
             domain: Vec::new(),
             slot_domains: vec![Vec::new(); space.slots.len()],
+            overrides: Vec::new(),
         };
         // Every query constrains the tool through some targets (which keep to the domain).
         r.domain.push(within(&r.tool, space.tools.classes.len()));
@@ -170,7 +175,51 @@ impl<'s> Request<'s> {
                 }
             }
         }
+        // With a catalog, a tool's own risk class is the classifier's verdict on its definition.
+        if let Some(i) = space.slot(&Operand::Risk) {
+            for (class, risk) in space.risks.iter().enumerate() {
+                if let Some(risk) = risk {
+                    let value = r.lit_eq(i, &Literal::Str(risk.name().to_owned()));
+                    let f = F(r.tool.eq(int(class))).implies(&value);
+                    if let Some(d) = r.slot_domains.get_mut(i) {
+                        d.push(f);
+                    }
+                }
+            }
+        }
         r
+    }
+
+    /// The same request as seen by a policy with these `risk … is …` overrides: `tool.risk` is
+    /// the override for an overridden tool, else the call's own class.
+    pub fn under(&self, overrides: &RiskOverrides) -> Request<'s> {
+        Request {
+            overrides: self.space.overrides(overrides),
+            ..self.clone()
+        }
+    }
+
+    /// `tool.risk` satisfies `pred`: by override for the tool classes the policy overrides,
+    /// by the call's own class (slot `i`) for the others.
+    fn risk_test(&self, i: usize, pred: &Pred) -> F {
+        let holds = |r: Risk| pred_holds(pred, &serde_json::Value::String(r.name().to_owned()));
+        let own: Vec<F> = Risk::ALL
+            .into_iter()
+            .filter(|r| holds(*r))
+            .map(|r| self.lit_eq(i, &Literal::Str(r.name().to_owned())))
+            .collect();
+        let overridden: Vec<usize> = (0..self.overrides.len())
+            .filter(|&c| matches!(self.overrides.get(c), Some(Some(_))))
+            .collect();
+        let fixed: Vec<usize> = overridden
+            .iter()
+            .copied()
+            .filter(|&c| matches!(self.overrides.get(c), Some(Some(r)) if holds(*r)))
+            .collect();
+        F::or(&[
+            self.tool_is(&fixed),
+            F::and(&[self.tool_is(&overridden).not(), F::or(&own)]),
+        ])
     }
 
     fn fresh_slot(&self, prefix: &str, i: usize) -> SlotVars {
@@ -202,6 +251,16 @@ impl<'s> Request<'s> {
             SlotKind::Arg => within(&v.ty, TYPES.len()),
             SlotKind::Ident => one_of(&v.ty, &[0, type_tag(JsonType::String)]),
             SlotKind::Annotation => F(v.ty.eq(int(type_tag(JsonType::Bool)))),
+            SlotKind::Risk => {
+                let names: Vec<usize> = Risk::ALL
+                    .iter()
+                    .flat_map(|r| slot.exact_classes(r.name()))
+                    .collect();
+                F::and(&[
+                    F(v.ty.eq(int(type_tag(JsonType::String)))),
+                    one_of(&v.string, &names),
+                ])
+            }
         });
         if let Some((parent, array)) = slot.parent
             && let Some(pv) = self.slots.get(parent)
@@ -371,6 +430,7 @@ impl<'s> Request<'s> {
             Cond::Or(cs) => F::or(&cs.iter().map(|c| self.cond(c)).collect::<Vec<_>>()),
             Cond::Not(c) => self.cond(c).not(),
             Cond::Test(t) => match self.space.slot(&t.operand) {
+                Some(i) if t.operand == Operand::Risk => self.risk_test(i, &t.pred),
                 Some(i) => self.pred(i, &t.pred),
                 None => F::ff(),
             },

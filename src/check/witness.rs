@@ -39,6 +39,9 @@ pub fn build(space: &Space, p: &Point, annotations: Option<Annotations>) -> Buil
             {
                 call.annotations.set(*a, v.boolean);
             }
+            (Operand::Risk, _) => {
+                call.risk = crate::risk::Risk::from_name(&string_value(slot, v, &mut exact));
+            }
             (Operand::Grant | Operand::Agent | Operand::Session, _) => {
                 let s = string_value(slot, v, &mut exact);
                 match slot.operand {

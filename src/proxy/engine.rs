@@ -9,7 +9,9 @@ use super::approval::Signer;
 use super::audit::{self, Entry, Sink};
 use super::jsonrpc::{self, Id};
 use super::limits::{CounterState, Counters, Exceeded, Reservation, Subject};
+use super::tools_list::Known;
 use crate::call::Annotations;
+use crate::risk::Risk;
 use crate::eval::Decider;
 use crate::ir::Effect;
 use crate::table::{CallRef, Header, LimitSpec, Table, content_hash, decide};
@@ -111,6 +113,8 @@ pub struct CallRequest {
     /// The `arguments` object as the client wrote it (numbers keep their digits).
     pub arguments: Option<Box<RawValue>>,
     pub annotations: Annotations,
+    /// The tool's class from its `tools/list` definition, if it was listed.
+    pub risk: Option<Risk>,
     pub era: Era,
 }
 
@@ -125,7 +129,7 @@ impl CallRequest {
     pub fn parse(
         id: Id,
         params: Option<&RawValue>,
-        annotations: impl Fn(&str) -> Annotations,
+        known: impl Fn(&str) -> Known,
         era: Era,
     ) -> Result<CallRequest, String> {
         let params = params.ok_or("Invalid params: tools/call needs params")?;
@@ -141,8 +145,10 @@ impl CallRequest {
             Some(a) if a.get().trim() == "null" => None,
             Some(_) => return Err("Invalid params: `arguments` must be an object".into()),
         };
+        let known = known(&tool);
         Ok(CallRequest {
-            annotations: annotations(&tool),
+            annotations: known.annotations,
+            risk: known.risk,
             id,
             tool,
             arguments,
@@ -250,6 +256,7 @@ impl Engine {
             agent: who.agent.as_deref(),
             session: Some(&who.session),
             annotations: req.annotations,
+            risk: req.risk,
         };
         let decision = decide(table, &call);
         let rule = decision.rule_id(table).to_string();

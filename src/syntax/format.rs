@@ -103,6 +103,11 @@ impl Formatter<'_> {
                 self.line(1, &s);
                 self.end_line(d.span.end);
             }
+            Item::Risk(r) => {
+                let tools: Vec<&str> = r.tools.iter().map(|p| p.raw.as_str()).collect();
+                self.line(1, &format!("risk {} is {}", tools.join(", "), r.class.node));
+                self.end_line(r.span.end);
+            }
             Item::Rule(r) => self.rule(r),
             Item::Assert(a) => {
                 let head = format!(
@@ -256,6 +261,9 @@ fn targets(ts: &[Target]) -> String {
 }
 
 fn target(t: &Target) -> String {
+    if t.risk {
+        return format!("risk {}", t.tool.raw);
+    }
     match &t.server {
         Some(s) => format!("{}::{}", s.raw, t.tool.raw),
         None => t.tool.raw.clone(),
