@@ -60,7 +60,7 @@ impl Ctx {
                     }
                     None => {}
                 }
-                seen.insert(tool.as_str().to_owned(), (risk, o.span));
+                seen.insert(tool.as_str().to_owned(), (risk, p.span));
                 out.list.push(RiskOverride {
                     tool,
                     risk,
