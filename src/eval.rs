@@ -296,3 +296,83 @@ pub fn lit_eq(v: &Value, lit: &Literal) -> bool {
 fn same_type(v: &Value, lit: &Literal) -> bool {
     crate::ir::JsonType::of(v) == lit.json_type()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::Workspace;
+    use crate::risk::Risk;
+    use std::path::Path;
+
+    fn policy(text: &str) -> Policy {
+        let mut ws = Workspace::default();
+        ws.add_source(Path::new("t.warden"), text.to_string());
+        assert!(!ws.has_errors(), "{:?}", ws.diagnostics);
+        ws.files.remove(0).policy.unwrap()
+    }
+
+    fn decide(p: &Policy, tool: &str, risk: Option<Risk>) -> (Effect, String) {
+        let call = Call {
+            risk,
+            ..Call::new(tool)
+        };
+        let d = evaluate(p, &call);
+        (d.effect, d.rule_id(p).to_string())
+    }
+
+    #[test]
+    fn a_calls_class_is_the_override_else_its_own_else_its_names() {
+        let p = policy(
+            r#"policy p {
+  default allow
+  risk purge_cache is read
+  risk refund_*, "odd name" is financial
+  risk refund_tip is write
+  deny risk destructive
+  approve risk financial
+}"#,
+        );
+        // The name decides when nothing else does.
+        assert_eq!(decide(&p, "drop_table", None).0, Effect::Deny);
+        assert_eq!(decide(&p, "list_tables", None).0, Effect::Allow);
+        // The call's own class beats the name.
+        assert_eq!(decide(&p, "list_tables", Some(Risk::Destructive)).0, Effect::Deny);
+        assert_eq!(decide(&p, "drop_table", Some(Risk::Read)).0, Effect::Allow);
+        // The policy's override beats both; an exact name beats a glob.
+        assert_eq!(decide(&p, "purge_cache", Some(Risk::Destructive)).0, Effect::Allow);
+        assert_eq!(
+            decide(&p, "refund_all", Some(Risk::Read)),
+            (Effect::Approve, "approve-risk-financial".to_string())
+        );
+        assert_eq!(decide(&p, "odd name", None).0, Effect::Approve);
+        assert_eq!(decide(&p, "refund_tip", Some(Risk::Financial)).0, Effect::Allow);
+    }
+
+    #[test]
+    fn risk_conditions_compare_class_names() {
+        let p = policy(
+            r#"policy p {
+  default deny
+  allow a when tool.risk != "destructive" and tool.risk not in ["financial", "execute"]
+  allow b when tool.risk == "execute" or tool.risk in ["financial"]
+}"#,
+        );
+        let allowed = |tool: &str, r: Risk| decide(&p, tool, Some(r)).0 == Effect::Allow;
+        for r in Risk::ALL {
+            assert_eq!(allowed("a", r), matches!(r, Risk::Read | Risk::Write), "{r}");
+            assert_eq!(allowed("b", r), matches!(r, Risk::Execute | Risk::Financial), "{r}");
+        }
+    }
+
+    #[test]
+    fn with_risk_copies_the_call_only_when_the_class_changes() {
+        let none = RiskOverrides::default();
+        let call = Call {
+            risk: Some(Risk::Write),
+            ..Call::new("x")
+        };
+        assert!(matches!(with_risk(&none, &call), Cow::Borrowed(_)));
+        let named = Call::new("delete_x");
+        assert_eq!(with_risk(&none, &named).risk, Some(Risk::Destructive));
+    }
+}
