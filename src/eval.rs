@@ -174,7 +174,8 @@ pub fn with_risk<'c>(overrides: &RiskOverrides, call: &'c Call) -> Cow<'c, Call>
     }
 }
 
-/// Whether a rule's targets and condition match the call.
+/// Whether a rule's targets and condition match the call. `tool.risk` reads the call's class
+/// as given: apply the policy's overrides first ([`with_risk`]).
 pub fn rule_matches(rule: &Rule, call: &Call) -> bool {
     rule.targets
         .iter()

@@ -192,11 +192,28 @@ impl<'s> Request<'s> {
 
     /// The same request as seen by a policy with these `risk … is …` overrides: `tool.risk` is
     /// the override for an overridden tool, else the call's own class.
+    ///
+    /// Its slot domains also set an overridden tool's own class to the override (the own class
+    /// of such a tool decides nothing here, and witnesses then show the class that counts);
+    /// `diff`, which compares two sets of overrides on one call, takes its domains from the
+    /// shared request instead.
     pub fn under(&self, overrides: &RiskOverrides) -> Request<'s> {
-        Request {
+        let mut r = Request {
             overrides: self.space.overrides(overrides),
             ..self.clone()
+        };
+        if let Some(i) = self.space.slot(&Operand::Risk) {
+            for (class, risk) in r.overrides.iter().enumerate() {
+                if let Some(risk) = risk {
+                    let value = r.lit_eq(i, &Literal::Str(risk.name().to_owned()));
+                    let f = F(r.tool.eq(int(class))).implies(&value);
+                    if let Some(d) = r.slot_domains.get_mut(i) {
+                        d.push(f);
+                    }
+                }
+            }
         }
+        r
     }
 
     /// `tool.risk` satisfies `pred`: by override for the tool classes the policy overrides,
