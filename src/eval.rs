@@ -337,16 +337,25 @@ mod tests {
         assert_eq!(decide(&p, "drop_table", None).0, Effect::Deny);
         assert_eq!(decide(&p, "list_tables", None).0, Effect::Allow);
         // The call's own class beats the name.
-        assert_eq!(decide(&p, "list_tables", Some(Risk::Destructive)).0, Effect::Deny);
+        assert_eq!(
+            decide(&p, "list_tables", Some(Risk::Destructive)).0,
+            Effect::Deny
+        );
         assert_eq!(decide(&p, "drop_table", Some(Risk::Read)).0, Effect::Allow);
         // The policy's override beats both; an exact name beats a glob.
-        assert_eq!(decide(&p, "purge_cache", Some(Risk::Destructive)).0, Effect::Allow);
+        assert_eq!(
+            decide(&p, "purge_cache", Some(Risk::Destructive)).0,
+            Effect::Allow
+        );
         assert_eq!(
             decide(&p, "refund_all", Some(Risk::Read)),
             (Effect::Approve, "approve-risk-financial".to_string())
         );
         assert_eq!(decide(&p, "odd name", None).0, Effect::Approve);
-        assert_eq!(decide(&p, "refund_tip", Some(Risk::Financial)).0, Effect::Allow);
+        assert_eq!(
+            decide(&p, "refund_tip", Some(Risk::Financial)).0,
+            Effect::Allow
+        );
     }
 
     #[test]
@@ -360,8 +369,16 @@ mod tests {
         );
         let allowed = |tool: &str, r: Risk| decide(&p, tool, Some(r)).0 == Effect::Allow;
         for r in Risk::ALL {
-            assert_eq!(allowed("a", r), matches!(r, Risk::Read | Risk::Write), "{r}");
-            assert_eq!(allowed("b", r), matches!(r, Risk::Execute | Risk::Financial), "{r}");
+            assert_eq!(
+                allowed("a", r),
+                matches!(r, Risk::Read | Risk::Write),
+                "{r}"
+            );
+            assert_eq!(
+                allowed("b", r),
+                matches!(r, Risk::Execute | Risk::Financial),
+                "{r}"
+            );
         }
     }
 

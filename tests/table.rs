@@ -250,7 +250,10 @@ fn policy_text() -> impl Strategy<Value = String> {
             let rules: Vec<_> = (0..n).map(rule).collect();
             let overrides = prop::collection::vec(
                 (
-                    prop::sample::subsequence(&["delete_*", "read_me", "other", "*_file", "run"][..], 1..3),
+                    prop::sample::subsequence(
+                        &["delete_*", "read_me", "other", "*_file", "run"][..],
+                        1..3,
+                    ),
                     pick(RISKS),
                 ),
                 0..3,
@@ -270,7 +273,11 @@ fn policy_text() -> impl Strategy<Value = String> {
             for (tools, class) in overrides {
                 let tools: Vec<&str> = tools.into_iter().filter(|t| seen.insert(*t)).collect();
                 if !tools.is_empty() {
-                    risk += &format!("  risk {} is {}\n", tools.join(", "), class.trim_matches('"'));
+                    risk += &format!(
+                        "  risk {} is {}\n",
+                        tools.join(", "),
+                        class.trim_matches('"')
+                    );
                 }
             }
             format!(

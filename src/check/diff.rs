@@ -146,7 +146,10 @@ pub fn diff(old: &Policy, new: &Policy, options: &Options) -> Result<Report, Str
     };
     for class in space.tool_domain() {
         let (o, n) = (near(&old_classes, class), near(&new_classes, class));
-        let (od, nd) = (Decisions::new(old, &o, &old_req), Decisions::new(new, &n, &new_req));
+        let (od, nd) = (
+            Decisions::new(old, &o, &old_req),
+            Decisions::new(new, &n, &new_req),
+        );
         let tool = req.tool_is(&[class]);
         let mut slots: Vec<usize> = Vec::new();
         for (p, rules) in [(old, &o), (new, &n)] {

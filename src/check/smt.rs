@@ -12,7 +12,8 @@
 use super::space::{SlotKind, Space, TYPES, string_glob, type_tag};
 use crate::eval::pred_holds;
 use crate::ir::{
-    CmpOp, Cond, Effect, JsonType, Literal, Operand, PathSeg, Policy, Pred, RiskOverrides, Rule, Target,
+    CmpOp, Cond, Effect, JsonType, Literal, Operand, PathSeg, Policy, Pred, RiskOverrides, Rule,
+    Target,
 };
 use crate::risk::Risk;
 use std::cell::Cell;

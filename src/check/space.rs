@@ -13,8 +13,8 @@ use crate::glob::Glob;
 use crate::ir::{
     Cond, JsonType, Literal, NamePattern, Operand, PathSeg, Policy, Pred, RiskOverrides, Target,
 };
-use crate::risk::{Risk, classify};
 use crate::num::Num;
+use crate::risk::{Risk, classify};
 use std::collections::BTreeMap;
 
 /// The name used for "some tool no rule names", when it is free.

@@ -10,14 +10,7 @@ use serde_json::Value;
 use std::collections::HashMap;
 
 const EFFECTS: [&str; 4] = ["allow", "deny", "approve", "hide"];
-const CALL_OPTIONS: [&str; 6] = [
-    "grant",
-    "agent",
-    "session",
-    "server",
-    "annotations",
-    "risk",
-];
+const CALL_OPTIONS: [&str; 6] = ["grant", "agent", "session", "server", "annotations", "risk"];
 
 impl Ctx {
     pub(super) fn assertion(&mut self, a: &ast::Assert) -> Option<Assertion> {

@@ -83,7 +83,11 @@ impl Ctx {
                             c.span,
                             format!(
                                 "`{subject}` is {}, not a condition",
-                                if kind == Kind::Risk { "a risk class" } else { "a string" }
+                                if kind == Kind::Risk {
+                                    "a risk class"
+                                } else {
+                                    "a string"
+                                }
                             ),
                         )
                         .help(format!("compare it: `{subject} == \"…\"`")),

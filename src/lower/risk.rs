@@ -10,7 +10,9 @@ use super::{Ctx, suggest};
 use crate::ast;
 use crate::diagnostic::{Diagnostic, code};
 use crate::glob::Glob;
-use crate::ir::{Cond, Literal, NamePattern, Operand, Pred, RiskOverride, RiskOverrides, Target, Test};
+use crate::ir::{
+    Cond, Literal, NamePattern, Operand, Pred, RiskOverride, RiskOverrides, Target, Test,
+};
 use crate::risk::Risk;
 use crate::source::Span;
 use std::collections::HashMap;

@@ -264,8 +264,7 @@ impl Session {
             "tools/call" => {
                 let era = s.era;
                 let known = |tool: &str| s.tools.get(tool).copied().unwrap_or_default();
-                let call = match CallRequest::parse(id.clone(), params.as_deref(), known, era)
-                {
+                let call = match CallRequest::parse(id.clone(), params.as_deref(), known, era) {
                     Ok(c) => c,
                     Err(e) => {
                         return vec![Action::ToClient(jsonrpc::error_response(

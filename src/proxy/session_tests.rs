@@ -292,7 +292,9 @@ fn risk_classes_come_from_the_live_tools_list_definition() {
 "#,
     );
     let call = |id: u32, tool: &str| {
-        format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"{tool}"}}}}"#)
+        format!(
+            r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"{tool}"}}}}"#
+        )
     };
     let code = |actions: &[Action]| {
         only_client(actions)["result"]["_meta"]["warden/decision"]["code"]
@@ -332,7 +334,10 @@ fn risk_classes_come_from_the_live_tools_list_definition() {
         denied["result"]["content"][0]["text"],
         "[POLICY DENIED] nothing is deleted"
     );
-    assert_eq!(code(&send(&s, &call(4, "ledger_sync"))), "approval_required");
+    assert_eq!(
+        code(&send(&s, &call(4, "ledger_sync"))),
+        "approval_required"
+    );
     // The policy's override beats the name (`purge` is destructive).
     assert!(forwarded(&send(&s, &call(5, "purge_cache"))));
     assert!(forwarded(&send(&s, &call(6, "get_status"))));

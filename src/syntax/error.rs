@@ -96,9 +96,7 @@ fn describe(r: Rule) -> Option<&'static str> {
         | Rule::bare_pattern
         | Rule::quoted => "a tool name or pattern",
         Rule::risk_stmt | Rule::risk_target | Rule::kw_risk => "`risk`",
-        Rule::risk_class => {
-            "a risk class (`read`, `write`, `execute`, `destructive`, `financial`)"
-        }
+        Rule::risk_class => "a risk class (`read`, `write`, `execute`, `destructive`, `financial`)",
         Rule::kw_is => "`is`",
         Rule::when | Rule::kw_when => "`when`",
         Rule::clause => "`when`, `limit` or `because`",

@@ -15,8 +15,8 @@ use crate::ir::{
     Annotation, CmpOp, Cond, Effect, Literal, NamePattern, Operand, PathSeg, Pred, Regex,
     RiskOverride, RiskOverrides, Scope, Test, Window,
 };
-use crate::risk::Risk;
 use crate::num::Num;
+use crate::risk::Risk;
 use crate::source::Span;
 
 /// The first eight bytes of every table file (PNG-style: a high byte, the name, CR LF, ^Z, LF,

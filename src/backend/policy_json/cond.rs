@@ -38,11 +38,7 @@ const MAX_ALTERNATIVES: usize = 64;
 
 /// Translates a condition. `attrs` are the tool's, from the catalog, when known.
 /// `span` is where to point when the condition as a whole is the problem.
-pub fn dnf(
-    cond: &Cond,
-    attrs: Option<&ToolAttrs>,
-    span: Span,
-) -> Result<Dnf, Box<Diagnostic>> {
+pub fn dnf(cond: &Cond, attrs: Option<&ToolAttrs>, span: Span) -> Result<Dnf, Box<Diagnostic>> {
     let resolved = resolve(cond, attrs);
     let node = to_node(&nnf(&resolved, true))?;
     expand(&node).ok_or_else(|| {
