@@ -10,12 +10,13 @@
 //! wrong-UNSAT bugs there.
 
 use super::space::{SlotKind, Space, TYPES, string_glob, type_tag};
-use crate::eval::pred_holds;
 use crate::ir::{
-    CmpOp, Cond, Effect, JsonType, Literal, Operand, PathSeg, Policy, Pred, RiskOverrides, Rule,
+    CmpOp, Cond, Effect, JsonType, Literal, Operand, PathSeg, Policy, Pred, Rule,
     Target,
 };
 use crate::risk::Risk;
+
+mod risk;
 use std::cell::Cell;
 use z3::ast::{Bool, Int};
 use z3::{Params, SatResult};
@@ -177,67 +178,8 @@ impl<'s> Request<'s> {
             }
         }
         // With a catalog, a tool's own risk class is the classifier's verdict on its definition.
-        if let Some(i) = space.slot(&Operand::Risk) {
-            for (class, risk) in space.risks.iter().enumerate() {
-                if let Some(risk) = risk {
-                    let value = r.lit_eq(i, &Literal::Str(risk.name().to_owned()));
-                    let f = F(r.tool.eq(int(class))).implies(&value);
-                    if let Some(d) = r.slot_domains.get_mut(i) {
-                        d.push(f);
-                    }
-                }
-            }
-        }
+        r.pin_own_risk(&space.risks);
         r
-    }
-
-    /// The same request as seen by a policy with these `risk … is …` overrides: `tool.risk` is
-    /// the override for an overridden tool, else the call's own class.
-    ///
-    /// Its slot domains also set an overridden tool's own class to the override (the own class
-    /// of such a tool decides nothing here, and witnesses then show the class that counts);
-    /// `diff`, which compares two sets of overrides on one call, takes its domains from the
-    /// shared request instead.
-    pub fn under(&self, overrides: &RiskOverrides) -> Request<'s> {
-        let mut r = Request {
-            overrides: self.space.overrides(overrides),
-            ..self.clone()
-        };
-        if let Some(i) = self.space.slot(&Operand::Risk) {
-            for (class, risk) in r.overrides.iter().enumerate() {
-                if let Some(risk) = risk {
-                    let value = r.lit_eq(i, &Literal::Str(risk.name().to_owned()));
-                    let f = F(r.tool.eq(int(class))).implies(&value);
-                    if let Some(d) = r.slot_domains.get_mut(i) {
-                        d.push(f);
-                    }
-                }
-            }
-        }
-        r
-    }
-
-    /// `tool.risk` satisfies `pred`: by override for the tool classes the policy overrides,
-    /// by the call's own class (slot `i`) for the others.
-    fn risk_test(&self, i: usize, pred: &Pred) -> F {
-        let holds = |r: Risk| pred_holds(pred, &serde_json::Value::String(r.name().to_owned()));
-        let own: Vec<F> = Risk::ALL
-            .into_iter()
-            .filter(|r| holds(*r))
-            .map(|r| self.lit_eq(i, &Literal::Str(r.name().to_owned())))
-            .collect();
-        let overridden: Vec<usize> = (0..self.overrides.len())
-            .filter(|&c| matches!(self.overrides.get(c), Some(Some(_))))
-            .collect();
-        let fixed: Vec<usize> = overridden
-            .iter()
-            .copied()
-            .filter(|&c| matches!(self.overrides.get(c), Some(Some(r)) if holds(*r)))
-            .collect();
-        F::or(&[
-            self.tool_is(&fixed),
-            F::and(&[self.tool_is(&overridden).not(), F::or(&own)]),
-        ])
     }
 
     fn fresh_slot(&self, prefix: &str, i: usize) -> SlotVars {
