@@ -7,6 +7,12 @@
 //! [`INLINE_LIMITS`] of them; a call under more limits than that spills to the heap). The one
 //! other allocation is decoding a string argument that holds JSON escapes (`\n`, `\u00e9`).
 //!
+//! `tool.risk`: when some rule looks at it, the call's class is worked out once per decision
+//! ([`Table::risk_of`]: the policy's override, else the call's own class, else the classifier
+//! on the tool's name). Only that last case allocates (the classifier splits the name into
+//! words); the proxy passes the class it learned from `tools/list`, so it arises only for a
+//! tool called before it was listed.
+//!
 //! The result is exactly [`crate::eval::evaluate`]'s: the highest-precedence matching effect,
 //! the first such rule in source order, and when the call is forwarded, every limit of every
 //! matching allow and approve rule in rule order.
