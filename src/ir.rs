@@ -111,6 +111,7 @@ pub struct RiskOverrides {
 pub struct RiskOverride {
     pub tool: NamePattern,
     pub risk: Risk,
+    /// Where the tool pattern is written.
     pub span: Span,
 }
 

@@ -66,7 +66,7 @@ impl Ctx {
                 out.list.push(RiskOverride {
                     tool,
                     risk,
-                    span: o.span,
+                    span: p.span,
                 });
             }
         }
