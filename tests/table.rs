@@ -775,3 +775,52 @@ fn compile_refuses_a_policy_with_errors() {
         .code(1);
     assert!(!table.exists());
 }
+
+#[test]
+fn risk_classes_decide_the_same_from_a_table_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("risk.warden");
+    let table = dir.path().join("risk.wdt");
+    std::fs::write(
+        &policy,
+        r#"policy risky {
+  default allow
+  risk purge_cache is read
+  risk refund_* is financial
+  deny risk destructive because "nothing is deleted"
+  approve risk financial because "money moves"
+  hide risk execute
+}"#,
+    )
+    .unwrap();
+    warden()
+        .arg("compile")
+        .arg(&policy)
+        .arg("--table")
+        .arg(&table)
+        .assert()
+        .success();
+    let cases = [
+        (r#"{"name":"drop_table"}"#, "deny"),
+        (r#"{"name":"drop_table","risk":"read"}"#, "allow"),
+        (r#"{"name":"purge_cache"}"#, "allow"),
+        (r#"{"name":"refund_all","risk":"read"}"#, "approve"),
+        (r#"{"name":"list_x","risk":"execute"}"#, "hide"),
+        (r#"{"name":"list_x"}"#, "allow"),
+    ];
+    for (call, expected) in cases {
+        let mut outputs = Vec::new();
+        for source in [&policy, &table] {
+            let out = warden()
+                .arg("eval")
+                .arg(source)
+                .args(["--call", call])
+                .assert()
+                .success();
+            outputs.push(out.get_output().stdout.clone());
+        }
+        assert_eq!(outputs[0], outputs[1], "{call}");
+        let d: serde_json::Value = serde_json::from_slice(&outputs[0]).unwrap();
+        assert_eq!(d["decision"], expected, "{call}");
+    }
+}

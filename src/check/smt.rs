@@ -11,8 +11,7 @@
 
 use super::space::{SlotKind, Space, TYPES, string_glob, type_tag};
 use crate::ir::{
-    CmpOp, Cond, Effect, JsonType, Literal, Operand, PathSeg, Policy, Pred, Rule,
-    Target,
+    CmpOp, Cond, Effect, JsonType, Literal, Operand, PathSeg, Policy, Pred, Rule, Target,
 };
 use crate::risk::Risk;
 
