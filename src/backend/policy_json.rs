@@ -201,6 +201,8 @@ impl<'a> Cx<'a> {
             return false;
         }
         let mut ok = true;
+        // `risk CLASS` targets are `*` with a `tool.risk` condition.
+        let by_risk = rule.condition.mentions(&crate::ir::Operand::Risk);
         for t in &rule.targets {
             if t.server.is_some() {
                 self.push(
@@ -229,7 +231,11 @@ impl<'a> Cx<'a> {
                     Diagnostic::new(
                         code::PJ_OPEN_EXPANSION,
                         t.span,
-                        format!("`{}` is expanded to the catalog's tools; a tool the server adds later is allowed by default", g.as_str()),
+                        if by_risk {
+                            "the tools of this risk class are taken from the catalog; a tool the server adds later is allowed by default".to_string()
+                        } else {
+                            format!("`{}` is expanded to the catalog's tools; a tool the server adds later is allowed by default", g.as_str())
+                        },
                     )
                     .help("recompile when the server's tools change, or use `default deny`"),
                 ),
