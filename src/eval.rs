@@ -119,7 +119,16 @@ pub fn limit_json(
 
 /// Decides one call.
 pub fn evaluate(policy: &Policy, call: &Call) -> Decision {
-    let call = &*with_risk(&policy.risk, call);
+    // Work the class out only for a policy that looks at it (classifying allocates).
+    let looks_at_risk = policy
+        .rules
+        .iter()
+        .any(|r| r.condition.mentions(&Operand::Risk));
+    let call = &*if looks_at_risk {
+        with_risk(&policy.risk, call)
+    } else {
+        Cow::Borrowed(call)
+    };
     let matching: Vec<&Rule> = policy
         .rules
         .iter()
