@@ -489,6 +489,12 @@ impl Engine {
             return;
         }
         let keys = req.argument_keys();
+        let risk = self.policy().table.risk_of(&CallRef {
+            tool: &req.tool,
+            annotations: req.annotations,
+            risk: req.risk,
+            ..CallRef::default()
+        });
         self.audit.write(&Entry {
             time: audit::now_rfc3339(),
             event: "decision",
@@ -505,6 +511,7 @@ impl Engine {
             counters,
             latency_ns: u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX),
             argument_keys: keys.iter().map(String::as_str).collect(),
+            risk: risk.name(),
             dry_run: self.dry_run,
             call_hash,
         });
