@@ -362,6 +362,35 @@ fn diff_verdicts() {
 }
 
 #[test]
+fn an_override_that_disagrees_with_the_catalog_keeps_the_tool_possible() {
+    // The classifier finds sync_ledger's definition a write; the policy says financial.
+    let catalog = || {
+        Catalog::parse(&std::fs::read_to_string("tests/verify/risk_catalog.json").unwrap()).unwrap()
+    };
+    let text = r#"policy p {
+  default deny
+  risk sync_ledger is financial
+  approve risk financial because "money moves"
+  allow risk write
+  assert never approve sync_ledger
+  assert always approve sync_ledger
+}"#;
+    let (_, policy) = load("p.warden", text);
+    let diags = verify(&policy, Some(catalog()));
+    let violated: Vec<_> = diags
+        .iter()
+        .filter(|d| d.code == code::ASSERTION_VIOLATED)
+        .collect();
+    assert_eq!(violated.len(), 1, "{diags:#?}");
+    let witness = Call::from_json(violated[0].witness.as_ref().unwrap()).unwrap();
+    assert_eq!(witness.tool, "sync_ledger");
+    assert_eq!(eval::evaluate(&policy, &witness).effect, Effect::Approve);
+    // sync_ledger was the catalog's one write tool: with the override, the allow of write
+    // tools matches nothing.
+    assert!(codes(&diags).contains(&"empty-rule"), "{diags:#?}");
+}
+
+#[test]
 fn diff_sees_each_versions_risk_overrides() {
     use warden::check::diff::Verdict;
     let old = "policy p {\n  allow risk read\n}";

@@ -11,8 +11,9 @@ impl<'s> Request<'s> {
     /// The same request as seen by a policy with these `risk … is …` overrides: `tool.risk` is
     /// the override for an overridden tool, else the call's own class.
     ///
-    /// Its slot domains also set an overridden tool's own class to the override (the own class
-    /// of such a tool decides nothing here, and witnesses then show the class that counts);
+    /// Its slot domains also set an overridden tool's own class to the override, unless a
+    /// catalog gives it (the own class of such a tool decides nothing here, and witnesses then
+    /// show the class that counts);
     /// `diff`, which compares two sets of overrides on one call, takes its domains from the
     /// shared request instead.
     pub fn under(&self, overrides: &RiskOverrides) -> Request<'s> {
@@ -20,7 +21,14 @@ impl<'s> Request<'s> {
             overrides: self.space.overrides(overrides),
             ..self.clone()
         };
-        let pinned = r.overrides.clone();
+        // A catalog tool's own class is already pinned to its definition's: pinning it to the
+        // override as well would make the tool impossible when the two differ.
+        let pinned: Vec<Option<Risk>> = r
+            .overrides
+            .iter()
+            .enumerate()
+            .map(|(c, o)| o.filter(|_| matches!(self.space.risks.get(c), Some(None))))
+            .collect();
         r.pin_own_risk(&pinned);
         r
     }
