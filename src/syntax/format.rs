@@ -104,8 +104,8 @@ impl Formatter<'_> {
                 self.end_line(d.span.end);
             }
             Item::Risk(r) => {
-                let tools: Vec<&str> = r.tools.iter().map(|p| p.raw.as_str()).collect();
-                self.line(1, &format!("risk {} is {}", tools.join(", "), r.class.node));
+                self.list("risk", r.tools.iter().map(|p| p.raw.clone()).collect());
+                self.out.push_str(&format!(" is {}", r.class.node));
                 self.end_line(r.span.end);
             }
             Item::Rule(r) => self.rule(r),
@@ -180,8 +180,12 @@ impl Formatter<'_> {
     /// `PREFIX t1, t2, …` at indent 1, continuing on lines indented twice more when the
     /// targets do not fit in [`WIDTH`]. Leaves the cursor at the end of the last line.
     fn head(&mut self, prefix: &str, ts: &[Target]) {
+        self.list(prefix, ts.iter().map(target).collect());
+    }
+
+    /// `PREFIX a, b, …`, wrapped as [`Self::head`] wraps targets.
+    fn list(&mut self, prefix: &str, items: Vec<String>) {
         self.line(1, prefix);
-        let items: Vec<String> = ts.iter().map(target).collect();
         for (i, item) in items.iter().enumerate() {
             let piece = if i + 1 < items.len() {
                 format!("{item},")
