@@ -5,7 +5,9 @@
 //! Synthetic policies of N rules, each on its own tool (`tool_0` … `tool_N-1`), default deny:
 //! - tool-only: `allow tool_i`;
 //! - 3 argument conditions: `allow tool_i when args.namespace == "ns-i" and args.count < 100
-//!   and args.env in ["dev", "staging"]`.
+//!   and args.env in ["dev", "staging"]`;
+//! - risk class: `allow tool_i when tool.risk == "write"`, with overrides for three other
+//!   tools, and the call carrying the class the proxy learned from `tools/list`.
 //!
 //! The call is `tool_{N/2}` with arguments that satisfy its rule. With `--features cedar`,
 //! Cedar gets the same policy (tool = action, arguments = context) and is timed beside it.
@@ -31,6 +33,7 @@ const SIZES: [usize; 4] = [10, 100, 1_000, 10_000];
 enum Kind {
     ToolOnly,
     Args3,
+    Risk,
 }
 
 impl Kind {
@@ -38,15 +41,20 @@ impl Kind {
         match self {
             Kind::ToolOnly => "tool-only",
             Kind::Args3 => "3 arg conditions",
+            Kind::Risk => "risk class",
         }
     }
 }
 
 fn warden_text(kind: Kind, n: usize) -> String {
     let mut out = String::from("policy bench {\n  default deny\n");
+    if kind == Kind::Risk {
+        out += "  risk tool_0, other_* is read\n  risk refund_* is financial\n";
+    }
     for i in 0..n {
         match kind {
             Kind::ToolOnly => out += &format!("  allow tool_{i}\n"),
+            Kind::Risk => out += &format!("  allow tool_{i} when tool.risk == \"write\"\n"),
             Kind::Args3 => {
                 out += &format!(
                     "  allow tool_{i} when args.namespace == \"ns-{i}\" and args.count < 100 and args.env in [\"dev\", \"staging\"]\n"
@@ -61,6 +69,9 @@ fn cedar_text(kind: Kind, n: usize) -> String {
     (0..n)
         .map(|i| match kind {
             Kind::ToolOnly => format!("permit(principal, action == Action::\"tool_{i}\", resource);\n"),
+            Kind::Risk => format!(
+                "permit(principal, action == Action::\"tool_{i}\", resource) when {{ context.risk == \"write\" }};\n"
+            ),
             Kind::Args3 => format!(
                 "permit(principal, action == Action::\"tool_{i}\", resource) when {{ context.namespace == \"ns-{i}\" && context.count < 100 && [\"dev\", \"staging\"].contains(context.env) }};\n"
             ),
@@ -97,7 +108,15 @@ fn fixture(kind: Kind, n: usize) -> Fixture {
         ..Call::default()
     };
     let raw = serde_json::value::to_raw_value(&args).unwrap();
-    let cedar = cedar::Fixture::new(&cedar_text(kind, n), n, args);
+    let call = Call {
+        risk: (kind == Kind::Risk).then_some(warden::risk::Risk::Write),
+        ..call
+    };
+    let mut context = args;
+    if kind == Kind::Risk {
+        context["risk"] = serde_json::json!("write");
+    }
+    let cedar = cedar::Fixture::new(&cedar_text(kind, n), n, context);
     Fixture {
         policy,
         table,
@@ -225,7 +244,7 @@ fn main() {
         .measurement_time(Duration::from_millis(600))
         .sample_size(10)
         .configure_from_args();
-    let fixtures: Vec<(Kind, usize, Fixture)> = [Kind::ToolOnly, Kind::Args3]
+    let fixtures: Vec<(Kind, usize, Fixture)> = [Kind::ToolOnly, Kind::Args3, Kind::Risk]
         .into_iter()
         .flat_map(|k| SIZES.map(|n| (k, n, fixture(k, n))))
         .collect();
@@ -286,7 +305,7 @@ fn summary(fixtures: &[(Kind, usize, Fixture)]) {
         );
         table_ns.push((*kind, *n, t));
     }
-    for kind in [Kind::ToolOnly, Kind::Args3] {
+    for kind in [Kind::ToolOnly, Kind::Args3, Kind::Risk] {
         let at = |n| {
             table_ns
                 .iter()

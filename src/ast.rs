@@ -23,6 +23,7 @@ pub struct Policy {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Item {
     Default(Default),
+    Risk(RiskOverride),
     Rule(Rule),
     Assert(Assert),
     Test(TestBlock),
@@ -32,6 +33,7 @@ impl Item {
     pub fn span(&self) -> Span {
         match self {
             Item::Default(d) => d.span,
+            Item::Risk(r) => r.span,
             Item::Rule(r) => r.span,
             Item::Assert(a) => a.span,
             Item::Test(t) => t.span,
@@ -76,6 +78,15 @@ pub struct Default {
     pub span: Span,
 }
 
+/// `risk TOOL, … is CLASS`: the risk class of these tools (exact names or globs), whatever the
+/// classifier says.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RiskOverride {
+    pub tools: Vec<Pattern>,
+    pub class: Spanned<String>,
+    pub span: Span,
+}
+
 /// `[name:] EFFECT TARGETS CLAUSE*`
 #[derive(Clone, Debug, PartialEq)]
 pub struct Rule {
@@ -111,11 +122,15 @@ impl Clause {
     }
 }
 
-/// `[server::]tool`, each part a bare pattern or a quoted string.
+/// `[server::]tool`, each part a bare pattern or a quoted string; or, in a rule's or an
+/// assertion's targets, `risk CLASS` (every tool of that risk class).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Target {
     pub server: Option<Pattern>,
+    /// For `risk CLASS`, the class name as written.
     pub tool: Pattern,
+    /// Whether this is `risk CLASS` (then `server` is `None`).
+    pub risk: bool,
     pub span: Span,
 }
 

@@ -1,10 +1,12 @@
-//! A tool call as policies see it: server, tool, arguments, identity and the tool's annotations.
+//! A tool call as policies see it: server, tool, arguments, identity, the tool's annotations and
+//! its risk class.
 //!
 //! This is the request model shared by the evaluator, the decision table, the verifier's
 //! witnesses and the proxy. Its JSON form (`{"name", "arguments", "server", "grant", "agent",
-//! "session", "annotations"}`) is what `warden eval --call` reads and what witnesses print.
+//! "session", "annotations", "risk"}`) is what `warden eval --call` reads and what witnesses print.
 
 use crate::ir::Annotation;
+use crate::risk::Risk;
 use serde_json::{Map, Value};
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -18,6 +20,10 @@ pub struct Call {
     pub agent: Option<String>,
     pub session: Option<String>,
     pub annotations: Annotations,
+    /// The tool's risk class as the caller knows it (the proxy: classified from the tool's
+    /// `tools/list` definition). `None`: classified from the name and annotations. A policy's
+    /// `risk … is …` overrides either ([`crate::ir::RiskOverrides::risk_of`]).
+    pub risk: Option<Risk>,
 }
 
 /// The annotations the server declared for the tool (absent ones are `None`).
@@ -85,7 +91,7 @@ impl Annotations {
     }
 }
 
-const KEYS: [&str; 7] = [
+const KEYS: [&str; 8] = [
     "name",
     "arguments",
     "server",
@@ -93,6 +99,7 @@ const KEYS: [&str; 7] = [
     "agent",
     "session",
     "annotations",
+    "risk",
 ];
 
 impl Call {
@@ -132,6 +139,15 @@ impl Call {
             None | Some(Value::Null) => Annotations::default(),
             Some(v) => Annotations::from_json(v)?,
         };
+        let risk = match string("risk")? {
+            None => None,
+            Some(name) => Some(Risk::from_name(&name).ok_or_else(|| {
+                format!(
+                    "`risk` must be one of {}, not `{name}`",
+                    Risk::ALL.map(Risk::name).join(", ")
+                )
+            })?),
+        };
         Ok(Call {
             server: string("server")?,
             tool,
@@ -140,6 +156,7 @@ impl Call {
             agent: string("agent")?,
             session: string("session")?,
             annotations,
+            risk,
         })
     }
 
@@ -164,6 +181,9 @@ impl Call {
         if ann.as_object().is_some_and(|o| !o.is_empty()) {
             m.insert("annotations".into(), ann);
         }
+        if let Some(r) = self.risk {
+            m.insert("risk".into(), Value::String(r.name().into()));
+        }
         Value::Object(m)
     }
 }
@@ -176,10 +196,12 @@ mod tests {
     #[test]
     fn json_round_trip_keeps_every_part() {
         let v = json!({"name":"execute_flow","arguments":{"namespace":"a.b"},"server":"kestra",
-            "grant":"ci","agent":"claude","session":"s1","annotations":{"readOnlyHint":true}});
+            "grant":"ci","agent":"claude","session":"s1","annotations":{"readOnlyHint":true},
+            "risk":"financial"});
         let call = Call::from_json(&v).unwrap();
         assert!(call.annotations.get(Annotation::ReadOnly));
         assert!(call.annotations.get(Annotation::Destructive)); // spec default
+        assert_eq!(call.risk, Some(Risk::Financial));
         assert_eq!(call.to_json(), v);
     }
 
@@ -194,6 +216,11 @@ mod tests {
         assert!(Call::from_json(&json!({"name":"x","arguments":[1]})).is_err());
         assert!(
             Call::from_json(&json!({"name":"x","annotations":{"readOnlyHint":"yes"}})).is_err()
+        );
+        assert!(
+            Call::from_json(&json!({"name":"x","risk":"dangerous"}))
+                .unwrap_err()
+                .contains("`dangerous`")
         );
     }
 }

@@ -8,9 +8,13 @@
 //! the highest precedence wins (hide > deny > approve > allow); the first such rule in source
 //! order decides. No match: the policy's default. A call that would be forwarded (allow,
 //! approve) is subject to the limits of every matching allow and approve rule.
+//!
+//! `tool.risk` reads the call's risk class as the policy sees it: [`evaluate`] first applies
+//! the policy's `risk … is …` overrides ([`with_risk`]); [`holds`] alone reads the call's own
+//! class (or classifies the tool's name and annotations).
 
 use crate::call::Call;
-use crate::ir::{Cond, Effect, Literal, Operand, PathSeg, Policy, Pred, Rule};
+use crate::ir::{Cond, Effect, Literal, Operand, PathSeg, Policy, Pred, RiskOverrides, Rule};
 use crate::num::Num;
 use serde_json::Value;
 use std::borrow::Cow;
@@ -115,6 +119,16 @@ pub fn limit_json(
 
 /// Decides one call.
 pub fn evaluate(policy: &Policy, call: &Call) -> Decision {
+    // Work the class out only for a policy that looks at it (classifying allocates).
+    let looks_at_risk = policy
+        .rules
+        .iter()
+        .any(|r| r.condition.mentions(&Operand::Risk));
+    let call = &*if looks_at_risk {
+        with_risk(&policy.risk, call)
+    } else {
+        Cow::Borrowed(call)
+    };
     let matching: Vec<&Rule> = policy
         .rules
         .iter()
@@ -156,7 +170,21 @@ pub fn evaluate(policy: &Policy, call: &Call) -> Decision {
     }
 }
 
-/// Whether a rule's targets and condition match the call.
+/// The call with its risk class set as the policy sees it ([`RiskOverrides::risk_of`]).
+pub fn with_risk<'c>(overrides: &RiskOverrides, call: &'c Call) -> Cow<'c, Call> {
+    let risk = overrides.risk_of(&call.tool, call.risk, call.annotations);
+    if call.risk == Some(risk) {
+        Cow::Borrowed(call)
+    } else {
+        Cow::Owned(Call {
+            risk: Some(risk),
+            ..call.clone()
+        })
+    }
+}
+
+/// Whether a rule's targets and condition match the call. `tool.risk` reads the call's class
+/// as given: apply the policy's overrides first ([`with_risk`]).
 pub fn rule_matches(rule: &Rule, call: &Call) -> bool {
     rule.targets
         .iter()
@@ -216,6 +244,10 @@ pub fn resolve<'c>(operand: &Operand, call: &'c Call) -> Option<Cow<'c, Value>> 
         Operand::Agent => ident(&call.agent),
         Operand::Session => ident(&call.session),
         Operand::Annotation(a) => Some(Cow::Owned(Value::Bool(call.annotations.get(*a)))),
+        Operand::Risk => {
+            let risk = RiskOverrides::default().risk_of(&call.tool, call.risk, call.annotations);
+            Some(Cow::Owned(Value::String(risk.name().to_owned())))
+        }
         Operand::Arg(path) => {
             let mut v = call.arguments.as_ref()?;
             for seg in path {
@@ -273,4 +305,101 @@ pub fn lit_eq(v: &Value, lit: &Literal) -> bool {
 
 fn same_type(v: &Value, lit: &Literal) -> bool {
     crate::ir::JsonType::of(v) == lit.json_type()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::Workspace;
+    use crate::risk::Risk;
+    use std::path::Path;
+
+    fn policy(text: &str) -> Policy {
+        let mut ws = Workspace::default();
+        ws.add_source(Path::new("t.warden"), text.to_string());
+        assert!(!ws.has_errors(), "{:?}", ws.diagnostics);
+        ws.files.remove(0).policy.unwrap()
+    }
+
+    fn decide(p: &Policy, tool: &str, risk: Option<Risk>) -> (Effect, String) {
+        let call = Call {
+            risk,
+            ..Call::new(tool)
+        };
+        let d = evaluate(p, &call);
+        (d.effect, d.rule_id(p).to_string())
+    }
+
+    #[test]
+    fn a_calls_class_is_the_override_else_its_own_else_its_names() {
+        let p = policy(
+            r#"policy p {
+  default allow
+  risk purge_cache is read
+  risk refund_*, "odd name" is financial
+  risk refund_tip is write
+  deny risk destructive
+  approve risk financial
+}"#,
+        );
+        // The name decides when nothing else does.
+        assert_eq!(decide(&p, "drop_table", None).0, Effect::Deny);
+        assert_eq!(decide(&p, "list_tables", None).0, Effect::Allow);
+        // The call's own class beats the name.
+        assert_eq!(
+            decide(&p, "list_tables", Some(Risk::Destructive)).0,
+            Effect::Deny
+        );
+        assert_eq!(decide(&p, "drop_table", Some(Risk::Read)).0, Effect::Allow);
+        // The policy's override beats both; an exact name beats a glob.
+        assert_eq!(
+            decide(&p, "purge_cache", Some(Risk::Destructive)).0,
+            Effect::Allow
+        );
+        assert_eq!(
+            decide(&p, "refund_all", Some(Risk::Read)),
+            (Effect::Approve, "approve-risk-financial".to_string())
+        );
+        assert_eq!(decide(&p, "odd name", None).0, Effect::Approve);
+        assert_eq!(
+            decide(&p, "refund_tip", Some(Risk::Financial)).0,
+            Effect::Allow
+        );
+    }
+
+    #[test]
+    fn risk_conditions_compare_class_names() {
+        let p = policy(
+            r#"policy p {
+  default deny
+  allow a when tool.risk != "destructive" and tool.risk not in ["financial", "execute"]
+  allow b when tool.risk == "execute" or tool.risk in ["financial"]
+}"#,
+        );
+        let allowed = |tool: &str, r: Risk| decide(&p, tool, Some(r)).0 == Effect::Allow;
+        for r in Risk::ALL {
+            assert_eq!(
+                allowed("a", r),
+                matches!(r, Risk::Read | Risk::Write),
+                "{r}"
+            );
+            assert_eq!(
+                allowed("b", r),
+                matches!(r, Risk::Execute | Risk::Financial),
+                "{r}"
+            );
+        }
+    }
+
+    #[test]
+    fn with_risk_copies_the_call_only_when_the_class_changes() {
+        let none = RiskOverrides::default();
+        let call = Call {
+            risk: Some(Risk::Write),
+            ..Call::new("x")
+        };
+        assert!(matches!(with_risk(&none, &call), Cow::Borrowed(_)));
+        let named = Call::new("delete_x");
+        assert_eq!(with_risk(&none, &named).risk, Some(Risk::Destructive));
+    }
 }

@@ -6,8 +6,10 @@
 //! precedence (hide > deny > approve > allow), independent of rule order. Spans are kept so
 //! that any stage can point back at the source.
 
+use crate::call::Annotations;
 use crate::glob::Glob;
 use crate::num::Num;
+use crate::risk::{Risk, ToolFacts, classify};
 use crate::source::{FileId, Span};
 use std::collections::BTreeMap;
 
@@ -44,6 +46,8 @@ pub struct Policy {
     pub counters: BTreeMap<String, Counter>,
     pub assertions: Vec<Assertion>,
     pub tests: Vec<TestBlock>,
+    /// `risk TOOLS is CLASS` statements.
+    pub risk: RiskOverrides,
 }
 
 impl Policy {
@@ -97,6 +101,52 @@ impl Target {
     }
 }
 
+/// `risk TOOLS is CLASS`, one entry per tool pattern, in source order.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RiskOverrides {
+    pub list: Vec<RiskOverride>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct RiskOverride {
+    pub tool: NamePattern,
+    pub risk: Risk,
+    /// Where the tool pattern is written.
+    pub span: Span,
+}
+
+impl RiskOverrides {
+    /// The class the policy gives this tool: an exact name first, else the first glob written
+    /// that matches.
+    pub fn get(&self, tool: &str) -> Option<Risk> {
+        let exact = self
+            .list
+            .iter()
+            .find(|o| matches!(&o.tool, NamePattern::Exact(n) if n == tool));
+        exact
+            .or_else(|| {
+                self.list
+                    .iter()
+                    .find(|o| matches!(&o.tool, NamePattern::Glob(g) if g.is_match(tool)))
+            })
+            .map(|o| o.risk)
+    }
+
+    /// A call's risk class: the one rule every stage (evaluator, table, proxy, verifier,
+    /// backends) uses. The policy's override for the tool wins; else the call's own class (the
+    /// proxy classifies the definition it saw in `tools/list`; a call JSON may give
+    /// `"risk"`); else the class of the tool's name and annotations alone.
+    pub fn risk_of(&self, tool: &str, own: Option<Risk>, annotations: Annotations) -> Risk {
+        self.get(tool).or(own).unwrap_or_else(|| {
+            classify(&ToolFacts {
+                annotations,
+                ..ToolFacts::named(tool)
+            })
+            .risk
+        })
+    }
+}
+
 /// A tool or server name: exact, or a glob.
 #[derive(Clone, Debug, PartialEq)]
 pub enum NamePattern {
@@ -131,6 +181,25 @@ pub enum Cond {
     Test(Test),
 }
 
+/// Calls `f` on every test in a condition.
+pub fn visit_tests<'c>(c: &'c Cond, f: &mut impl FnMut(&'c Test)) {
+    match c {
+        Cond::And(cs) | Cond::Or(cs) => cs.iter().for_each(|c| visit_tests(c, f)),
+        Cond::Not(c) => visit_tests(c, f),
+        Cond::Test(t) => f(t),
+        Cond::True | Cond::False => {}
+    }
+}
+
+impl Cond {
+    /// Whether some test in the condition looks at this operand.
+    pub fn mentions(&self, operand: &Operand) -> bool {
+        let mut found = false;
+        visit_tests(self, &mut |t| found |= t.operand == *operand);
+        found
+    }
+}
+
 /// One comparison: an operand and a predicate on its value.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Test {
@@ -147,6 +216,8 @@ pub enum Operand {
     Agent,
     Session,
     Annotation(Annotation),
+    /// `tool.risk`: the call's risk class, a string (one of [`Risk::name`]).
+    Risk,
 }
 
 /// `args.a[0]["b c"]` for an IR path.

@@ -8,6 +8,7 @@ mod cases;
 mod cond;
 mod limits;
 mod literal;
+mod risk;
 
 pub use cond::{mentions_arguments, visit_tests};
 
@@ -88,6 +89,7 @@ impl Ctx {
         let mut rules = Vec::new();
         let mut asserts = Vec::new();
         let mut tests = Vec::new();
+        let mut overrides = Vec::new();
         for item in &p.items {
             match item {
                 ast::Item::Default(d) => {
@@ -111,6 +113,7 @@ impl Ctx {
                         default = Some((lowered, d.span));
                     }
                 }
+                ast::Item::Risk(o) => overrides.push(o),
                 ast::Item::Rule(r) => rules.push(r),
                 ast::Item::Assert(a) => asserts.push(a),
                 ast::Item::Test(t) => tests.push(t),
@@ -137,6 +140,7 @@ impl Ctx {
             counters,
             assertions: Vec::new(),
             tests: Vec::new(),
+            risk: self.risk_overrides(&overrides),
         };
         policy.assertions = asserts.iter().filter_map(|a| self.assertion(a)).collect();
         policy.tests = self.tests(&tests, &policy);
@@ -174,7 +178,10 @@ impl Ctx {
             .map(|r| match &r.name {
                 Some(name) => (name.node.clone(), true),
                 None => {
-                    let first = r.targets.first().map_or("", |t| t.tool.text.as_str());
+                    let first = r.targets.first().map_or(String::new(), |t| {
+                        let risk = if t.risk { "risk-" } else { "" };
+                        format!("{risk}{}", t.tool.text)
+                    });
                     let base = format!("{}-{}", r.effect.node.keyword(), first);
                     (unique_id(&base, |id| !used.insert(id.to_string())), false)
                 }
@@ -184,7 +191,7 @@ impl Ctx {
 
     fn rule(&mut self, index: usize, id: String, named: bool, r: &ast::Rule) -> ir::Rule {
         let effect = r.effect.node;
-        let targets = self.targets(&r.targets);
+        let (targets, risk) = self.targets_and_risk(&r.targets);
         let mut condition = None;
         let mut reason = None;
         let mut seen: HashMap<&'static str, Span> = HashMap::new();
@@ -225,7 +232,7 @@ impl Ctx {
                 ast::Clause::Limit(_) => {}
             }
         }
-        let condition = condition.unwrap_or(Cond::True);
+        let condition = risk::join(risk, condition.unwrap_or(Cond::True));
         if effect == Effect::Hide && cond::mentions_arguments(&condition) {
             self.push(
                 Diagnostic::new(

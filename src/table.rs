@@ -90,6 +90,8 @@ pub struct Spec {
     /// One slot per tool glob pattern, sorted: the rules that target it, for tools the
     /// policy does not name.
     pub tool_globs: Vec<Slot>,
+    /// The policy's `risk … is …` overrides (no spans).
+    pub risk: crate::ir::RiskOverrides,
 }
 
 /// One rule as the table keeps it. Conditions carry no spans (they are `Span::default()`).
@@ -143,6 +145,8 @@ pub struct Table {
     tools: FxHashMap<Box<str>, Box<[build::Cand]>>,
     fallback: Option<build::Fallback>,
     server_globs: Vec<regex::Regex>,
+    /// Whether some rule looks at `tool.risk` (only then is a call's class worked out).
+    needs_risk: bool,
 }
 
 impl Table {

@@ -256,6 +256,8 @@ fn inexpressible_constructs_are_errors_with_their_code() {
         ("default deny  allow kestra::execute_flow", "WD4002"),
         ("default deny  allow x when grant == \"ci\"", "WD4003"),
         ("default deny  allow x when tool.readOnlyHint", "WD4004"),
+        ("default deny  approve risk financial", "WD4017"),
+        ("default deny  allow x when tool.risk == \"read\"", "WD4017"),
         ("default deny  allow x when not (args.a == \"b\")", "WD4005"),
         ("default deny  deny x when args.flag == true", "WD4005"),
         (
@@ -382,6 +384,29 @@ fn catalog_expands_globs_and_resolves_annotations() {
             "delete_execution":{"deny_if":[{"conditions":[],"on_deny":"Requires human approval."}]},
             "delete_flow":{"deny_if":[{"conditions":[],"on_deny":"Requires human approval."}]},
             "execute_flow":{},
+            "list_flows":{}}})
+    );
+}
+
+#[test]
+fn catalog_resolves_risk_classes_per_tool() {
+    let text = r#"policy kestra {
+  default deny
+  risk kill_execution is write
+  allow risk read, risk write
+  approve risk destructive because "a human decides"
+  allow execute_flow when tool.risk == "execute" and args.namespace startswith "dev."
+}"#;
+    let (json, diags, _) = compile_text(text, Some(&catalog()));
+    assert_eq!(codes(&diags), vec!["WD4009"]);
+    assert_eq!(
+        json.unwrap(),
+        // `backfill_executions` is classed execute: the default denies it.
+        json!({"version":"1","default":"deny","tools":{
+            "delete_execution":{"deny_if":[{"conditions":[],"on_deny":"Requires human approval: a human decides"}]},
+            "delete_flow":{"deny_if":[{"conditions":[],"on_deny":"Requires human approval: a human decides"}]},
+            "execute_flow":{"require":[{"path":"args.namespace","op":"regex","value":"^dev\\."}]},
+            "kill_execution":{},
             "list_flows":{}}})
     );
 }

@@ -161,7 +161,23 @@ fn comparison() -> impl Strategy<Value = String> {
         Just("grant == \"ci\"".to_string()),
         Just("agent startswith \"claude\"".to_string()),
         Just("tool.destructiveHint".to_string()),
+        Just("tool.risk == \"destructive\"".to_string()),
+        Just("tool.risk not in [\"read\", \"write\"]".to_string()),
         Just("true".to_string()),
+    ]
+}
+
+/// A rule's targets: tool names and patterns, or (a rule cannot mix the two) risk classes.
+fn targets() -> impl Strategy<Value = String> {
+    prop_oneof![
+        3 => prop::collection::vec(tool(), 1..3).prop_map(|mut tools| {
+            tools.dedup();
+            tools.join(", ")
+        }),
+        1 => prop::sample::subsequence(vec!["read", "execute", "destructive", "financial"], 1..3)
+            .prop_map(|classes| {
+                classes.iter().map(|c| format!("risk {c}")).collect::<Vec<_>>().join(", ")
+            }),
     ]
 }
 
@@ -188,7 +204,7 @@ fn sep() -> impl Strategy<Value = String> {
 fn rule(i: usize) -> impl Strategy<Value = String> {
     (
         prop::sample::select(vec!["allow", "deny", "approve"]),
-        prop::collection::vec(tool(), 1..3),
+        targets(),
         prop::option::of(condition()),
         any::<bool>(),
         any::<bool>(),
@@ -202,9 +218,7 @@ fn rule(i: usize) -> impl Strategy<Value = String> {
             }
             r.push_str(effect);
             r.push(' ');
-            let mut tools = tools;
-            tools.dedup();
-            r.push_str(&tools.join(", "));
+            r.push_str(&tools);
             if let Some(c) = cond {
                 r.push_str(&s1);
                 r.push_str("when ");
@@ -225,11 +239,14 @@ fn policy_text() -> impl Strategy<Value = String> {
     (1usize..6)
         .prop_flat_map(|n| {
             let rules: Vec<_> = (0..n).map(rule).collect();
-            (rules, sep(), prop::bool::ANY)
+            (rules, sep(), prop::bool::ANY, prop::bool::ANY)
         })
-        .prop_map(|(rules, s, default_allow)| {
+        .prop_map(|(rules, s, default_allow, overrides)| {
             let mut text = String::from("// generated\npolicy g {\n");
             text.push_str(if default_allow { "  default allow\n" } else { "  default deny\n" });
+            if overrides {
+                text.push_str("  risk refund_*, \"odd name\" is financial\n");
+            }
             for r in rules {
                 text.push_str("  ");
                 text.push_str(&r);

@@ -81,6 +81,13 @@ const ANNOTATIONS: &[&str] = &[
     "tool.idempotentHint",
     "tool.openWorldHint",
 ];
+const RISKS: &[&str] = &[
+    r#""read""#,
+    r#""write""#,
+    r#""execute""#,
+    r#""destructive""#,
+    r#""financial""#,
+];
 const REGEXES: &[&str] = &["/^a/", "/b$/", "/[0-9]+/", "/ü/", "/a|b/", r"/\./"];
 const GLOBS: &[&str] = &[
     r#""a*""#,
@@ -154,7 +161,26 @@ fn meta_test() -> impl Strategy<Value = String> {
         ],
     )
         .prop_map(|(a, r)| format!("{a}{r}"));
-    prop_oneof![ident, annotation]
+    let risk = prop_oneof![
+        pick(RISKS).prop_map(|r| format!("tool.risk == {r}")),
+        pick(RISKS).prop_map(|r| format!("tool.risk != {r}")),
+        list_of(pick(RISKS)).prop_map(|l| format!("tool.risk in {l}")),
+        list_of(pick(RISKS)).prop_map(|l| format!("tool.risk not in {l}")),
+    ];
+    prop_oneof![2 => ident, 2 => annotation, 1 => risk]
+}
+
+/// A rule's targets: tools by name or pattern, or (never mixed with names) risk classes.
+fn targets() -> impl Strategy<Value = String> {
+    prop_oneof![
+        4 => prop::collection::vec(target(), 1..4).prop_map(|ts| ts.join(", ")),
+        1 => prop::sample::subsequence(RISKS, 1..3).prop_map(|rs| {
+            rs.iter()
+                .map(|r| format!("risk {}", r.trim_matches('"')))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }),
+    ]
 }
 
 /// and / or / not over atoms, up to three levels deep.
@@ -184,7 +210,7 @@ fn rule(index: usize) -> impl Strategy<Value = String> {
     let effect = pick(&["allow", "allow", "deny", "approve", "hide"]);
     (
         effect,
-        prop::collection::vec(target(), 1..4),
+        targets(),
         prop::option::weighted(0.7, condition(arg_test().boxed())),
         prop::option::weighted(0.5, condition(meta_test().boxed())),
         prop::option::of(0..3usize),
@@ -192,7 +218,7 @@ fn rule(index: usize) -> impl Strategy<Value = String> {
     )
         .prop_map(
             move |(effect, targets, args_cond, meta_cond, limits, reason)| {
-                let mut out = format!("  {effect} {}", targets.join(", "));
+                let mut out = format!("  {effect} {targets}");
                 let cond = match (effect.as_str(), args_cond, meta_cond) {
                     ("hide", _, m) => m,
                     (_, Some(a), Some(m)) => Some(format!("{a} and {m}")),
@@ -222,16 +248,40 @@ fn policy_text() -> impl Strategy<Value = String> {
     (1..12usize)
         .prop_flat_map(|n| {
             let rules: Vec<_> = (0..n).map(rule).collect();
-            (rules, pick(&["allow", "deny"]), any::<bool>())
+            let overrides = prop::collection::vec(
+                (
+                    prop::sample::subsequence(
+                        &["delete_*", "read_me", "other", "*_file", "run"][..],
+                        1..3,
+                    ),
+                    pick(RISKS),
+                ),
+                0..3,
+            );
+            (rules, pick(&["allow", "deny"]), any::<bool>(), overrides)
         })
-        .prop_map(|(rules, default, reason)| {
+        .prop_map(|(rules, default, reason, overrides)| {
             let because = if reason {
                 " because \"no rule says so\""
             } else {
                 ""
             };
+            // Later statements that repeat a pattern with another class are conflicts: keep
+            // the first class of each pattern.
+            let mut seen = std::collections::HashSet::new();
+            let mut risk = String::new();
+            for (tools, class) in overrides {
+                let tools: Vec<&str> = tools.into_iter().filter(|t| seen.insert(*t)).collect();
+                if !tools.is_empty() {
+                    risk += &format!(
+                        "  risk {} is {}\n",
+                        tools.join(", "),
+                        class.trim_matches('"')
+                    );
+                }
+            }
             format!(
-                "policy gen {{\n  default {default}{because}\n{}\n}}\n",
+                "policy gen {{\n  default {default}{because}\n{risk}{}\n}}\n",
                 rules.join("\n")
             )
         })
@@ -418,9 +468,10 @@ fn call_text() -> impl Strategy<Value = String> {
         (ident(), ident(), ident()),
         annotations,
         any::<bool>(),
+        prop::option::weighted(0.5, pick(RISKS)),
     )
         .prop_map(
-            |(tool, server, args, (grant, agent, session), ann, escape)| {
+            |(tool, server, args, (grant, agent, session), ann, escape, risk)| {
                 let mut out = String::from("{\"name\": ");
                 write_str(&tool, false, &mut out);
                 if let Some(args) = args {
@@ -442,7 +493,11 @@ fn call_text() -> impl Strategy<Value = String> {
                     .iter()
                     .map(|(a, b)| format!("\"{}\": {b}", a.trim_start_matches("tool.")))
                     .collect();
-                out.push_str(&format!(", \"annotations\": {{{}}}}}", ann.join(", ")));
+                out.push_str(&format!(", \"annotations\": {{{}}}", ann.join(", ")));
+                if let Some(r) = risk {
+                    out.push_str(&format!(", \"risk\": {r}"));
+                }
+                out.push('}');
                 out
             },
         )
@@ -613,14 +668,15 @@ fn foreign_files_and_versions_are_refused_clearly() {
     let err = Table::from_bytes(KESTRA.as_bytes()).unwrap_err();
     assert_eq!(err, TableError::NotATable);
     assert!(err.to_string().contains("not a warden decision table"));
-    bytes[8] = 2;
+    // Format 1 (before risk classes) is another format now.
+    bytes[8] = 1;
     let n = bytes.len();
     let crc = crc32(&bytes[..n - 4]);
     bytes[n - 4..].copy_from_slice(&crc.to_le_bytes());
     let err = Table::from_bytes(&bytes).unwrap_err();
-    assert_eq!(err, TableError::Version { found: 2 });
+    assert_eq!(err, TableError::Version { found: 1 });
     assert!(
-        err.to_string().contains("version 2 is not supported"),
+        err.to_string().contains("version 1 is not supported"),
         "{err}"
     );
 }
@@ -718,4 +774,53 @@ fn compile_refuses_a_policy_with_errors() {
         .assert()
         .code(1);
     assert!(!table.exists());
+}
+
+#[test]
+fn risk_classes_decide_the_same_from_a_table_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("risk.warden");
+    let table = dir.path().join("risk.wdt");
+    std::fs::write(
+        &policy,
+        r#"policy risky {
+  default allow
+  risk purge_cache is read
+  risk refund_* is financial
+  deny risk destructive because "nothing is deleted"
+  approve risk financial because "money moves"
+  hide risk execute
+}"#,
+    )
+    .unwrap();
+    warden()
+        .arg("compile")
+        .arg(&policy)
+        .arg("--table")
+        .arg(&table)
+        .assert()
+        .success();
+    let cases = [
+        (r#"{"name":"drop_table"}"#, "deny"),
+        (r#"{"name":"drop_table","risk":"read"}"#, "allow"),
+        (r#"{"name":"purge_cache"}"#, "allow"),
+        (r#"{"name":"refund_all","risk":"read"}"#, "approve"),
+        (r#"{"name":"list_x","risk":"execute"}"#, "hide"),
+        (r#"{"name":"list_x"}"#, "allow"),
+    ];
+    for (call, expected) in cases {
+        let mut outputs = Vec::new();
+        for source in [&policy, &table] {
+            let out = warden()
+                .arg("eval")
+                .arg(source)
+                .args(["--call", call])
+                .assert()
+                .success();
+            outputs.push(out.get_output().stdout.clone());
+        }
+        assert_eq!(outputs[0], outputs[1], "{call}");
+        let d: serde_json::Value = serde_json::from_slice(&outputs[0]).unwrap();
+        assert_eq!(d["decision"], expected, "{call}");
+    }
 }

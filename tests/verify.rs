@@ -16,6 +16,7 @@ use warden::diagnostic::{Diagnostic, code, render};
 use warden::eval;
 use warden::ir::{Effect, Policy};
 use warden::pipeline::Workspace;
+use warden::risk::Risk;
 
 /// Loads one policy source; panics on lowering errors (cases are meant to lower cleanly).
 fn load(name: &str, text: &str) -> (Workspace, Policy) {
@@ -123,7 +124,15 @@ const TOOLS: [&str; 4] = ["a", "b", "c_x", "d"];
 
 fn rule_text() -> impl Strategy<Value = String> {
     let effect = prop::sample::select(vec!["allow", "deny", "approve"]);
-    let target = prop::sample::select(vec!["a", "b", "c_*", "a, b", "*"]);
+    let target = prop::sample::select(vec![
+        "a",
+        "b",
+        "c_*",
+        "a, b",
+        "*",
+        "risk destructive",
+        "risk read, risk write",
+    ]);
     let cond = prop::sample::select(vec![
         "",
         " when args.n > 3",
@@ -137,6 +146,8 @@ fn rule_text() -> impl Strategy<Value = String> {
         " when args.n != 5",
         " when grant == \"ci\"",
         " when args.n > 3 or args.s == \"b\"",
+        " when tool.risk == \"destructive\"",
+        " when tool.risk not in [\"read\", \"write\"]",
     ]);
     (effect, target, cond).prop_map(|(e, t, c)| format!("  {e} {t}{c}\n"))
 }
@@ -163,7 +174,13 @@ fn calls() -> Vec<Call> {
     for tool in TOOLS {
         for n in ns {
             for s in ss {
-                for grant in [None, Some("ci")] {
+                for (grant, risk) in [
+                    (None, None),
+                    (Some("ci"), None),
+                    (None, Some(Risk::Destructive)),
+                    (Some("ci"), Some(Risk::Read)),
+                    (None, Some(Risk::Execute)),
+                ] {
                     let mut args = serde_json::Map::new();
                     if let Some(n) = n {
                         args.insert("n".into(), serde_json::from_str(n).unwrap());
@@ -174,6 +191,7 @@ fn calls() -> Vec<Call> {
                     let mut call = Call::new(tool);
                     call.arguments = Some(serde_json::Value::Object(args));
                     call.grant = grant.map(str::to_string);
+                    call.risk = risk;
                     out.push(call);
                 }
             }
@@ -197,15 +215,20 @@ proptest! {
     fn findings_agree_with_the_evaluator(
         rules in prop::collection::vec(rule_text(), 1..6),
         default in prop::sample::select(vec!["allow", "deny"]),
+        overrides in prop::sample::select(vec!["", "  risk c_* is destructive\n", "  risk a is read\n  risk c_x is execute\n"]),
     ) {
-        let text = format!("policy p {{\n  default {default}\n{}}}\n", rules.concat());
+        let text = format!("policy p {{\n  default {default}\n{overrides}{}}}\n", rules.concat());
         let mut ws = Workspace::default();
         ws.add_source(Path::new("p.warden"), text.clone());
         let Some(policy) = ws.files[0].policy.clone().filter(|_| !ws.has_errors()) else {
             return Ok(());
         };
         let diags = verify(&policy, None);
-        let calls = calls();
+        // Each call as the policy sees it (its overrides applied), for `rule_matches`.
+        let calls: Vec<Call> = calls()
+            .iter()
+            .map(|c| eval::with_risk(&policy.risk, c).into_owned())
+            .collect();
         for d in &diags {
             prop_assert!(d.code != code::INCONCLUSIVE, "{text}: {d:?}");
             let Some(rule) = rule_of(&policy, d) else { continue };
@@ -336,6 +359,51 @@ fn diff_verdicts() {
     // Approval turned into allow.
     let looser = diff("policy p { approve pay }", "policy p { allow pay }");
     assert_eq!(looser.verdict, Verdict::MorePermissive);
+}
+
+#[test]
+fn an_override_that_disagrees_with_the_catalog_keeps_the_tool_possible() {
+    // The classifier finds sync_ledger's definition a write; the policy says financial.
+    let catalog = || {
+        Catalog::parse(&std::fs::read_to_string("tests/verify/risk_catalog.json").unwrap()).unwrap()
+    };
+    let text = r#"policy p {
+  default deny
+  risk sync_ledger is financial
+  approve risk financial because "money moves"
+  allow risk write
+  assert never approve sync_ledger
+  assert always approve sync_ledger
+}"#;
+    let (_, policy) = load("p.warden", text);
+    let diags = verify(&policy, Some(catalog()));
+    let violated: Vec<_> = diags
+        .iter()
+        .filter(|d| d.code == code::ASSERTION_VIOLATED)
+        .collect();
+    assert_eq!(violated.len(), 1, "{diags:#?}");
+    let witness = Call::from_json(violated[0].witness.as_ref().unwrap()).unwrap();
+    assert_eq!(witness.tool, "sync_ledger");
+    assert_eq!(eval::evaluate(&policy, &witness).effect, Effect::Approve);
+    // sync_ledger was the catalog's one write tool: with the override, the allow of write
+    // tools matches nothing.
+    assert!(codes(&diags).contains(&"empty-rule"), "{diags:#?}");
+}
+
+#[test]
+fn diff_sees_each_versions_risk_overrides() {
+    use warden::check::diff::Verdict;
+    let old = "policy p {\n  allow risk read\n}";
+    let new = "policy p {\n  risk purge_cache is read\n  allow risk read\n}";
+    let r = diff(old, new);
+    assert_eq!(r.verdict, Verdict::MorePermissive);
+    assert_eq!(
+        kinds(&r),
+        vec![("purge_cache".into(), "newly allowed".into(), true)]
+    );
+    // The old version allows it only when its own class is read; the witness is another class.
+    assert_ne!(r.changes[0].witness.risk, Some(Risk::Read));
+    assert_eq!(diff(new, new).verdict, Verdict::Equivalent);
 }
 
 #[test]

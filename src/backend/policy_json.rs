@@ -19,7 +19,7 @@ use crate::backend::target::Condition;
 use crate::catalog::Catalog;
 use crate::diagnostic::{Diagnostic, Severity, code};
 use crate::ir::{Cond, Effect, NamePattern, Policy, Rule, Target};
-use cond::Dnf;
+use cond::{Dnf, ToolAttrs};
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
@@ -122,23 +122,27 @@ impl<'a> Cx<'a> {
         let mut hidden: BTreeMap<String, (usize, usize)> = BTreeMap::new();
         let mut out = Map::new();
         for tool in &tools {
-            let annotations = self
-                .catalog
-                .and_then(|c| c.tool(tool))
-                .map(|t| t.annotations);
+            let attrs = self.catalog.and_then(|c| c.tool(tool)).map(|t| ToolAttrs {
+                annotations: t.annotations,
+                risk: policy.risk.risk_of(
+                    tool,
+                    Some(crate::risk::classify(&t.facts()).risk),
+                    t.annotations,
+                ),
+            });
             let matching: Vec<&Rule> = rules
                 .iter()
                 .copied()
                 .filter(|r| r.targets.iter().any(|t| t.matches(None, tool)))
                 .collect();
-            if let Some(by) = self.hidden_by(&matching, annotations.as_ref(), tool) {
+            if let Some(by) = self.hidden_by(&matching, attrs.as_ref(), tool) {
                 hidden.insert(tool.clone(), by);
                 continue;
             }
-            let Some(plan) = self.plan(&matching, annotations.as_ref(), default) else {
+            let Some(plan) = self.plan(&matching, attrs.as_ref(), default) else {
                 continue;
             };
-            let tool_limits = limits.for_tool(self, tool, &matching, annotations.as_ref());
+            let tool_limits = limits.for_tool(self, tool, &matching, attrs.as_ref());
             let mut entry = Map::new();
             if !plan.require.is_empty() {
                 entry.insert("require".into(), conditions(&plan.require));
@@ -185,7 +189,20 @@ impl<'a> Cx<'a> {
 
     /// Checks a rule's targets; false when the rule cannot be compiled at all.
     fn targets_ok(&mut self, rule: &Rule, default: Effect) -> bool {
+        if self.catalog.is_none() && rule.condition.mentions(&crate::ir::Operand::Risk) {
+            self.push(
+                Diagnostic::new(
+                    code::PJ_RISK_WITHOUT_CATALOG,
+                    rule.head,
+                    "policy.json has no risk classes, so this rule needs a catalog to list its tools",
+                )
+                .help("pass `--catalog FILE` (the server's `tools/list`): each tool's class is resolved and the rule written per tool"),
+            );
+            return false;
+        }
         let mut ok = true;
+        // `risk CLASS` targets are `*` with a `tool.risk` condition.
+        let by_risk = rule.condition.mentions(&crate::ir::Operand::Risk);
         for t in &rule.targets {
             if t.server.is_some() {
                 self.push(
@@ -214,7 +231,11 @@ impl<'a> Cx<'a> {
                     Diagnostic::new(
                         code::PJ_OPEN_EXPANSION,
                         t.span,
-                        format!("`{}` is expanded to the catalog's tools; a tool the server adds later is allowed by default", g.as_str()),
+                        if by_risk {
+                            "the tools of this risk class are taken from the catalog; a tool the server adds later is allowed by default".to_string()
+                        } else {
+                            format!("`{}` is expanded to the catalog's tools; a tool the server adds later is allowed by default", g.as_str())
+                        },
                     )
                     .help("recompile when the server's tools change, or use `default deny`"),
                 ),
@@ -266,19 +287,19 @@ impl<'a> Cx<'a> {
     fn hidden_by(
         &mut self,
         matching: &[&Rule],
-        annotations: Option<&crate::call::Annotations>,
+        attrs: Option<&ToolAttrs>,
         tool: &str,
     ) -> Option<(usize, usize)> {
         let mut by = None;
         for r in matching.iter().filter(|r| r.effect == Effect::Hide) {
-            match cond::resolve(&r.condition, annotations) {
+            match cond::resolve(&r.condition, attrs) {
                 Cond::True => {
                     let position = r.targets.iter().position(|t| t.matches(None, tool));
                     by.get_or_insert((r.index, position.unwrap_or(0)));
                 }
                 Cond::False => {}
                 other => {
-                    let d = match cond::dnf(&other, annotations, r.head) {
+                    let d = match cond::dnf(&other, attrs, r.head) {
                         Err(d) => *d,
                         Ok(_) => Diagnostic::new(
                             code::PJ_INEXPRESSIBLE_CONDITION,
@@ -293,8 +314,8 @@ impl<'a> Cx<'a> {
         by
     }
 
-    fn dnf(&mut self, r: &Rule, annotations: Option<&crate::call::Annotations>) -> Option<Dnf> {
-        match cond::dnf(&r.condition, annotations, r.head) {
+    fn dnf(&mut self, r: &Rule, attrs: Option<&ToolAttrs>) -> Option<Dnf> {
+        match cond::dnf(&r.condition, attrs, r.head) {
             Ok(d) => Some(d),
             Err(d) => {
                 self.push(*d);
@@ -307,7 +328,7 @@ impl<'a> Cx<'a> {
     fn plan(
         &mut self,
         matching: &[&Rule],
-        annotations: Option<&crate::call::Annotations>,
+        attrs: Option<&ToolAttrs>,
         default: Effect,
     ) -> Option<ToolPlan> {
         let mut plan = ToolPlan::default();
@@ -323,7 +344,7 @@ impl<'a> Cx<'a> {
                     }
                     _ => r.reason.clone(),
                 };
-                let entries = match self.negated_conjunction(r, annotations) {
+                let entries = match self.negated_conjunction(r, attrs) {
                     Some(require) => {
                         if let Some(reason) = &message {
                             self.push(
@@ -338,7 +359,7 @@ impl<'a> Cx<'a> {
                         extra_require.extend(require);
                         continue;
                     }
-                    None => self.dnf(r, annotations)?,
+                    None => self.dnf(r, attrs)?,
                 };
                 let unconditional = entries.iter().any(Vec::is_empty);
                 for cs in entries {
@@ -360,7 +381,7 @@ impl<'a> Cx<'a> {
             .collect();
         let mut alternatives: Vec<(Vec<Condition>, &Rule)> = Vec::new();
         for r in &allows {
-            for cs in self.dnf(r, annotations)? {
+            for cs in self.dnf(r, attrs)? {
                 alternatives.push((cs, r));
             }
         }
@@ -406,12 +427,12 @@ impl<'a> Cx<'a> {
     fn negated_conjunction(
         &mut self,
         r: &Rule,
-        annotations: Option<&crate::call::Annotations>,
+        attrs: Option<&ToolAttrs>,
     ) -> Option<Vec<Condition>> {
-        let Cond::Not(inner) = cond::resolve(&r.condition, annotations) else {
+        let Cond::Not(inner) = cond::resolve(&r.condition, attrs) else {
             return None;
         };
-        match cond::dnf(&inner, annotations, r.head) {
+        match cond::dnf(&inner, attrs, r.head) {
             Ok(d) => match <[Vec<Condition>; 1]>::try_from(d) {
                 Ok([cs]) if !cs.is_empty() => Some(cs),
                 _ => None,

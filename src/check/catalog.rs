@@ -99,6 +99,17 @@ pub fn check(policy: &Policy, catalog: &Catalog) -> Vec<Diagnostic> {
             .iter()
             .map(|a| (a.targets.as_slice(), &a.condition)),
     );
+    // A `risk … is …` for a tool the server does not have is a typo or a stale name.
+    for o in &policy.risk.list {
+        let t = Target {
+            server: None,
+            tool: o.tool.clone(),
+            span: o.span,
+        };
+        if catalog.matching(&t).is_empty() {
+            out.push(unknown_target(&t, catalog));
+        }
+    }
     for (targets, cond) in all_targets {
         let mut tools: Vec<&CatalogTool> = Vec::new();
         for t in targets {

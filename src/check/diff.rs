@@ -121,6 +121,8 @@ pub fn diff(old: &Policy, new: &Policy, options: &Options) -> Result<Report, Str
         .map_err(|_| "the policies' patterns are too many to compare".to_string())?;
     let req = Request::new(&space, "");
     let session = Session::new(options.timeout_ms, &req.domain);
+    // One call, seen by each version with its own `risk … is …` overrides.
+    let (old_req, new_req) = (req.under(&old.risk), req.under(&new.risk));
     let mut report = Report {
         verdict: Verdict::Equivalent,
         changes: Vec::new(),
@@ -144,7 +146,10 @@ pub fn diff(old: &Policy, new: &Policy, options: &Options) -> Result<Report, Str
     };
     for class in space.tool_domain() {
         let (o, n) = (near(&old_classes, class), near(&new_classes, class));
-        let (od, nd) = (Decisions::new(old, &o, &req), Decisions::new(new, &n, &req));
+        let (od, nd) = (
+            Decisions::new(old, &o, &old_req),
+            Decisions::new(new, &n, &new_req),
+        );
         let tool = req.tool_is(&[class]);
         let mut slots: Vec<usize> = Vec::new();
         for (p, rules) in [(old, &o), (new, &n)] {
@@ -193,7 +198,7 @@ pub fn diff(old: &Policy, new: &Policy, options: &Options) -> Result<Report, Str
                 }
             }
         }
-        let limits = limit_difference(old, &o, new, &n, &req);
+        let limits = limit_difference((old, &o, &old_req), (new, &n, &new_req));
         let what = format!("whether limits on `{name}` changed");
         if let Some(call) = ask(vec![od.forwards(), nd.forwards(), limits], what) {
             found.push((Kind::LimitsChanged, false, call));
@@ -234,10 +239,14 @@ pub fn diff(old: &Policy, new: &Policy, options: &Options) -> Result<Report, Str
     Ok(report)
 }
 
+/// One version of the policy: the policy, the rules that can match the tool, and the request as
+/// that version sees it.
+type Version<'a, 's> = (&'a Policy, &'a [usize], &'a Request<'s>);
+
 /// Some limit (counter, max, window, scope) applies under one version and not the other.
-fn limit_difference(old: &Policy, o: &[usize], new: &Policy, n: &[usize], req: &Request<'_>) -> F {
+fn limit_difference(old: Version<'_, '_>, new: Version<'_, '_>) -> F {
     type Sig = (String, u64, &'static str, &'static str);
-    let sigs = |p: &Policy, rules: &[usize]| -> Vec<(Sig, F)> {
+    let sigs = |(p, rules, req): Version<'_, '_>| -> Vec<(Sig, F)> {
         rules
             .iter()
             .filter_map(|&i| p.rules.get(i))
@@ -250,7 +259,7 @@ fn limit_difference(old: &Policy, o: &[usize], new: &Policy, n: &[usize], req: &
             })
             .collect()
     };
-    let (a, b) = (sigs(old, o), sigs(new, n));
+    let (a, b) = (sigs(old), sigs(new));
     let mut all: Vec<&Sig> = a.iter().chain(&b).map(|(s, _)| s).collect();
     all.sort();
     all.dedup();

@@ -13,6 +13,9 @@ use super::space::{SlotKind, Space, TYPES, string_glob, type_tag};
 use crate::ir::{
     CmpOp, Cond, Effect, JsonType, Literal, Operand, PathSeg, Policy, Pred, Rule, Target,
 };
+use crate::risk::Risk;
+
+mod risk;
 use std::cell::Cell;
 use z3::ast::{Bool, Int};
 use z3::{Params, SatResult};
@@ -101,6 +104,8 @@ pub struct Request<'s> {
     /// Per slot, its domain constraints (ranges, types, containers, schema, annotations):
     /// asserted per query for the slots the query involves only.
     slot_domains: Vec<Vec<F>>,
+    /// Per tool class, the risk class the policy's overrides give it ([`Request::under`]).
+    overrides: Vec<Option<Risk>>,
 }
 
 fn int(n: usize) -> Int {
@@ -141,6 +146,7 @@ impl<'s> Request<'s> {
             slots: Vec::new(),
             domain: Vec::new(),
             slot_domains: vec![Vec::new(); space.slots.len()],
+            overrides: Vec::new(),
         };
         // Every query constrains the tool through some targets (which keep to the domain).
         r.domain.push(within(&r.tool, space.tools.classes.len()));
@@ -180,6 +186,8 @@ impl<'s> Request<'s> {
                 }
             }
         }
+        // With a catalog, a tool's own risk class is the classifier's verdict on its definition.
+        r.pin_own_risk(&space.risks);
         r
     }
 
@@ -212,6 +220,16 @@ impl<'s> Request<'s> {
             SlotKind::Arg => within(&v.ty, TYPES.len()),
             SlotKind::Ident => one_of(&v.ty, &[0, type_tag(JsonType::String)]),
             SlotKind::Annotation => F(v.ty.eq(int(type_tag(JsonType::Bool)))),
+            SlotKind::Risk => {
+                let names: Vec<usize> = Risk::ALL
+                    .iter()
+                    .flat_map(|r| slot.exact_classes(r.name()))
+                    .collect();
+                F::and(&[
+                    F(v.ty.eq(int(type_tag(JsonType::String)))),
+                    one_of(&v.string, &names),
+                ])
+            }
         });
         if let Some((parent, array)) = slot.parent
             && let Some(pv) = self.slots.get(parent)
@@ -381,6 +399,7 @@ impl<'s> Request<'s> {
             Cond::Or(cs) => F::or(&cs.iter().map(|c| self.cond(c)).collect::<Vec<_>>()),
             Cond::Not(c) => self.cond(c).not(),
             Cond::Test(t) => match self.space.slot(&t.operand) {
+                Some(i) if t.operand == Operand::Risk => self.risk_test(i, &t.pred),
                 Some(i) => self.pred(i, &t.pred),
                 None => F::ff(),
             },

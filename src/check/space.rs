@@ -10,8 +10,11 @@
 use super::catalog::Catalog;
 use super::strings::{NumClasses, StringClasses, TooComplex};
 use crate::glob::Glob;
-use crate::ir::{Cond, JsonType, Literal, NamePattern, Operand, PathSeg, Policy, Pred, Target};
+use crate::ir::{
+    Cond, JsonType, Literal, NamePattern, Operand, PathSeg, Policy, Pred, RiskOverrides, Target,
+};
 use crate::num::Num;
+use crate::risk::{Risk, classify};
 use std::collections::BTreeMap;
 
 /// The name used for "some tool no rule names", when it is free.
@@ -119,6 +122,9 @@ pub enum SlotKind {
     Ident,
     /// A tool annotation: always a boolean.
     Annotation,
+    /// `tool.risk`, the call's own class (before the policy's overrides): always one of the
+    /// five class names.
+    Risk,
 }
 
 /// One operand and every question asked about it.
@@ -189,6 +195,9 @@ pub struct Space {
     pub closed_tools: bool,
     /// Per tool class, the annotations the catalog declares for it.
     pub annotations: Vec<Option<crate::call::Annotations>>,
+    /// Per tool class, the class the classifier gives the catalog's definition of it (the
+    /// call's own class, as the proxy would compute it).
+    pub risks: Vec<Option<Risk>>,
     /// With a catalog: (tool class, slot, the type tags the input schema allows there, 0 for
     /// absent). Requests range over schema-valid arguments only.
     pub schema: Vec<(usize, usize, Vec<usize>)>,
@@ -271,6 +280,9 @@ impl<'a> Collector<'a> {
     }
 
     fn policy(&mut self, p: &'a Policy) {
+        // Overridden names and globs get tool classes of their own.
+        self.tool_patterns
+            .extend(p.risk.list.iter().map(|o| &o.tool));
         for r in &p.rules {
             self.targets(&r.targets);
             self.cond(&r.condition);
@@ -336,6 +348,7 @@ impl Space {
                 Operand::Arg(_) => SlotKind::Arg,
                 Operand::Grant | Operand::Agent | Operand::Session => SlotKind::Ident,
                 Operand::Annotation(_) => SlotKind::Annotation,
+                Operand::Risk => SlotKind::Risk,
             };
             let parent = match &operand {
                 Operand::Arg(path) if path.len() > 1 => {
@@ -346,6 +359,10 @@ impl Space {
                 _ => None,
             };
             let mut interned = Interned::default();
+            if kind == SlotKind::Risk {
+                // Every class name is a value of its own, whether the policy names it or not.
+                Risk::ALL.iter().for_each(|r| interned.exact(r.name()));
+            }
             q.exact.iter().for_each(|s| interned.exact(s));
             q.globs.iter().for_each(|g| interned.glob(g));
             let (exact_list, glob_list) = interned.lists();
@@ -372,11 +389,16 @@ impl Space {
             });
         }
         let mut annotations = vec![None; tools.classes.len()];
+        let mut risks = vec![None; tools.classes.len()];
         if let Some(cat) = catalog {
             for t in &cat.tools {
+                let risk = classify(&t.facts()).risk;
                 for c in tools.matching(&NamePattern::Exact(t.name.clone())) {
                     if let Some(a) = annotations.get_mut(c) {
                         *a = Some(t.annotations);
+                    }
+                    if let Some(r) = risks.get_mut(c) {
+                        *r = Some(risk);
                     }
                 }
             }
@@ -419,7 +441,31 @@ impl Space {
             slot_index,
             closed_tools: catalog.is_some(),
             annotations,
+            risks,
         })
+    }
+
+    /// Per tool class, the class a policy's `risk … is …` gives it (an exact name first, then
+    /// the first glob written, as [`RiskOverrides::get`]): a class holds either only names a
+    /// pattern matches or none.
+    pub fn overrides(&self, overrides: &RiskOverrides) -> Vec<Option<Risk>> {
+        let mut out = vec![None; self.tools.classes.len()];
+        let exact = overrides
+            .list
+            .iter()
+            .filter(|o| matches!(o.tool, NamePattern::Exact(_)));
+        let globs = overrides
+            .list
+            .iter()
+            .filter(|o| matches!(o.tool, NamePattern::Glob(_)));
+        for o in exact.chain(globs) {
+            for c in self.tools.matching(&o.tool) {
+                if let Some(slot @ None) = out.get_mut(c) {
+                    *slot = Some(o.risk);
+                }
+            }
+        }
+        out
     }
 
     /// The tool classes a request ranges over: all, or with a catalog only its tools.

@@ -56,7 +56,7 @@ fn denies(e: Effect) -> bool {
 
 impl<'a> Verifier<'a> {
     pub fn new(policy: &'a Policy, space: &'a Space, options: &Options) -> Verifier<'a> {
-        let req = Request::new(space, "");
+        let req = Request::new(space, "").under(&policy.risk);
         let session = Session::new(options.timeout_ms, &req.domain);
         let classes: Vec<Vec<usize>> = policy
             .rules

@@ -10,7 +10,7 @@
 use super::smt::{Point, SlotValue};
 use super::space::{Slot, SlotKind, Space};
 use crate::call::{Annotations, Call};
-use crate::ir::{JsonType, Literal, Operand, PathSeg};
+use crate::ir::{JsonType, Literal, Operand, PathSeg, RiskOverrides};
 use serde_json::{Map, Value};
 
 /// A call built from a point.
@@ -38,6 +38,9 @@ pub fn build(space: &Space, p: &Point, annotations: Option<Annotations>) -> Buil
                 if annotations.is_none() && call.annotations.get(*a) != v.boolean =>
             {
                 call.annotations.set(*a, v.boolean);
+            }
+            (Operand::Risk, _) => {
+                call.risk = crate::risk::Risk::from_name(&string_value(slot, v, &mut exact));
             }
             (Operand::Grant | Operand::Agent | Operand::Session, _) => {
                 let s = string_value(slot, v, &mut exact);
@@ -233,7 +236,8 @@ fn filler(avoid: &[Literal]) -> Value {
         .unwrap_or(Value::Object(Map::new()))
 }
 
-/// Drops every part of the call the claim does not need (identity, annotations, arguments),
+/// Drops every part of the call the claim does not need (identity, annotations, a risk class
+/// the name gives anyway, arguments),
 /// so that witnesses show only what matters.
 pub fn shrink(mut call: Call, claim: impl Fn(&Call) -> bool) -> Call {
     let attempt = |call: &mut Call, change: &dyn Fn(&mut Call)| {
@@ -248,6 +252,12 @@ pub fn shrink(mut call: Call, claim: impl Fn(&Call) -> bool) -> Call {
     attempt(&mut call, &|c| c.agent = None);
     attempt(&mut call, &|c| c.session = None);
     attempt(&mut call, &|c| c.annotations = Annotations::default());
+    // A class the name and annotations give anyway goes without saying.
+    attempt(&mut call, &|c| {
+        if c.risk == Some(RiskOverrides::default().risk_of(&c.tool, None, c.annotations)) {
+            c.risk = None;
+        }
+    });
     attempt(&mut call, &|c| c.arguments = None);
     while let Some(args) = &call.arguments {
         let mut paths = Vec::new();

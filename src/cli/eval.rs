@@ -11,7 +11,7 @@ use std::path::PathBuf;
 #[derive(clap::Args, Debug)]
 #[command(
     about = "Decide one tool call and print the decision as JSON",
-    after_help = "The call is JSON: {\"name\": TOOL, \"arguments\": {…}} and optionally \"server\", \"grant\", \"agent\", \"session\", \"annotations\" (the flags below override those).\n\nExamples:\n  warden eval examples/kestra.warden --call '{\"name\":\"execute_flow\",\"arguments\":{\"namespace\":\"company.team.a\"}}' --grant ci\n  warden eval policy.warden --call @call.json\n\nPrints {\"decision\", \"rule\", \"reason\", \"limits\"}."
+    after_help = "The call is JSON: {\"name\": TOOL, \"arguments\": {…}} and optionally \"server\", \"grant\", \"agent\", \"session\", \"annotations\", \"risk\" (the tool's risk class; the policy's `risk … is …` wins over it; the flags below override the others).\n\nExamples:\n  warden eval examples/kestra.warden --call '{\"name\":\"execute_flow\",\"arguments\":{\"namespace\":\"company.team.a\"}}' --grant ci\n  warden eval policy.warden --call @call.json\n\nPrints {\"decision\", \"rule\", \"reason\", \"limits\"}."
 )]
 pub struct Args {
     /// The policy file, or a decision table built by `warden compile --table`.

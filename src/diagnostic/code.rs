@@ -51,6 +51,8 @@ codes! {
     DUPLICATE_CLAUSE = "WD1011", "duplicate-clause", Error, "a rule has the same clause twice";
     PATH_ON_SCALAR = "WD1012", "path-on-scalar", Error, "a path goes into a value that has no fields";
     MISSING_ARGUMENT_PATH = "WD1013", "missing-argument-path", Error, "`args` is used without naming an argument";
+    UNKNOWN_RISK_CLASS = "WD1014", "unknown-risk-class", Error, "a risk class that does not exist is named";
+    CONFLICTING_RISK_OVERRIDE = "WD1015", "conflicting-risk-override", Error, "one tool pattern is given two different risk classes";
 
     OPERATOR_TYPE_MISMATCH = "WD2001", "operator-type-mismatch", Error, "an operator is given a value of a type it does not take";
     OPERAND_TYPE_MISMATCH = "WD2002", "operand-type-mismatch", Error, "a value is compared with a literal of another type, so the test is always false";
@@ -69,6 +71,7 @@ codes! {
     COUNTER_NAME_CLASH = "WD2015", "counter-name-clash", Error, "two unnamed limits of one rule would share a counter name";
     INVALID_TEST_CALL = "WD2016", "invalid-test-call", Error, "a test call is not a call a client could make";
     NON_BOOLEAN_CONDITION = "WD2017", "non-boolean-condition", Error, "a bare value used as a condition is not a boolean";
+    MIXED_RISK_TARGETS = "WD2018", "mixed-risk-targets", Error, "a rule lists `risk CLASS` targets beside tool names";
 
     UNREACHABLE_RULE = "WD3001", "unreachable-rule", Error, "every call a rule matches is decided by rules of higher precedence";
     EMPTY_RULE = "WD3002", "empty-rule", Error, "a rule's targets and condition can never hold together";
@@ -99,6 +102,7 @@ codes! {
     PJ_UNSUPPORTED_PATH = "WD4013", "policy-json-unsupported-path", Error, "an argument path has an array index or a key policy.json's dotted paths cannot spell";
     PJ_HIDE_GLOB_LISTED = "WD4014", "policy-json-hide-glob-listed", Warning, "a `hide` glob without a catalog denies the tools but cannot remove them from `tools/list`";
     PJ_OPEN_EXPANSION = "WD4015", "policy-json-open-expansion", Warning, "under `default allow`, a glob expanded from the catalog misses tools the server adds later";
+    PJ_RISK_WITHOUT_CATALOG = "WD4017", "policy-json-risk-without-catalog", Error, "a rule looks at risk classes, which policy.json can only have resolved from a catalog";
     PJ_ALTERNATIVE_ALLOWS = "WD4016", "policy-json-alternative-allows", Error, "a tool is allowed under alternative conditions, but policy.json's `require` is one list that must all hold";
 }
 

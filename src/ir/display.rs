@@ -15,6 +15,9 @@ impl Display for Policy {
         for r in &self.rules {
             writeln!(f, "  {r}")?;
         }
+        for o in &self.risk.list {
+            writeln!(f, "  risk {} is {}", o.tool.as_str(), o.risk.name())?;
+        }
         for (name, c) in &self.counters {
             writeln!(
                 f,
@@ -134,6 +137,7 @@ impl Display for Operand {
             Operand::Agent => write!(f, "agent"),
             Operand::Session => write!(f, "session"),
             Operand::Annotation(a) => write!(f, "tool.{}", a.name()),
+            Operand::Risk => write!(f, "tool.risk"),
         }
     }
 }

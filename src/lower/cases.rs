@@ -10,15 +10,16 @@ use serde_json::Value;
 use std::collections::HashMap;
 
 const EFFECTS: [&str; 4] = ["allow", "deny", "approve", "hide"];
-const CALL_OPTIONS: [&str; 5] = ["grant", "agent", "session", "server", "annotations"];
+const CALL_OPTIONS: [&str; 6] = ["grant", "agent", "session", "server", "annotations", "risk"];
 
 impl Ctx {
     pub(super) fn assertion(&mut self, a: &ast::Assert) -> Option<Assertion> {
-        let targets = self.targets(&a.targets);
+        let (targets, risk) = self.targets_and_risk(&a.targets);
         let condition = match &a.when {
             Some(e) => self.plain_condition(e),
             None => Cond::True,
         };
+        let condition = super::risk::join(risk, condition);
         Some(Assertion {
             always: a.always.node,
             effect: a.effect.node,
@@ -169,6 +170,13 @@ impl Ctx {
                     true
                 }
                 Err(e) => bad(self, e),
+            },
+            ("risk", Value::String(s)) => match self.risk_class(&s, item.value.span) {
+                Some(r) => {
+                    call.risk = Some(r);
+                    true
+                }
+                None => false,
             },
             (_, Value::String(s)) => {
                 let slot = match key {

@@ -23,6 +23,8 @@ enum Kind {
     Str,
     /// Always a boolean (tool annotations).
     Bool,
+    /// Always one of the risk class names (`tool.risk`).
+    Risk,
 }
 
 impl Ctx {
@@ -70,23 +72,37 @@ impl Ctx {
 
     fn compare(&mut self, c: &ast::Compare, effect: Effect, positive: bool) -> Option<Test> {
         let (operand, kind) = self.operand(&c.operand)?;
+        let subject = operand_text(&c.operand);
         let pred = match &c.test {
             None => match kind {
                 Kind::Json | Kind::Bool => Pred::Eq(Literal::Bool(true)),
-                Kind::Str => {
+                Kind::Str | Kind::Risk => {
                     self.push(
                         Diagnostic::new(
                             code::NON_BOOLEAN_CONDITION,
                             c.span,
-                            format!("`{}` is a string, not a condition", c.operand.root.node),
+                            format!(
+                                "`{subject}` is {}, not a condition",
+                                if kind == Kind::Risk {
+                                    "a risk class"
+                                } else {
+                                    "a string"
+                                }
+                            ),
                         )
-                        .help(format!("compare it: `{} == \"…\"`", c.operand.root.node)),
+                        .help(format!("compare it: `{subject} == \"…\"`")),
                     );
                     return None;
                 }
             },
             Some(ast::Test::Exists(_)) => Pred::Exists,
-            Some(ast::Test::Op(op, value)) => self.predicate(op.node, op.span, value, kind, c)?,
+            Some(ast::Test::Op(op, value)) => {
+                let pred = self.predicate(op.node, op.span, value, kind, c)?;
+                if kind == Kind::Risk && !self.risk_names(value) {
+                    return None;
+                }
+                pred
+            }
         };
         let restrictive = matches!(effect, Effect::Deny | Effect::Approve | Effect::Hide);
         if restrictive
@@ -181,7 +197,11 @@ impl Ctx {
                 .then_some(())
                 .and_then(|_| ident(Operand::Session)),
             "tool" => {
-                let names = Annotation::ALL.map(|a| a.name());
+                let names: Vec<&str> = Annotation::ALL
+                    .iter()
+                    .map(|a| a.name())
+                    .chain(["risk"])
+                    .collect();
                 let Some(first) = o.segments.first() else {
                     self.push(
                         Diagnostic::new(
@@ -189,7 +209,7 @@ impl Ctx {
                             o.span,
                             "`tool` needs an attribute",
                         )
-                        .help(suggest("", names)),
+                        .help(suggest("", names.iter().copied())),
                     );
                     return None;
                 };
@@ -197,14 +217,19 @@ impl Ctx {
                     ast::Segment::Field(f) => f.clone(),
                     _ => String::new(),
                 };
-                let Some(a) = Annotation::from_name(&name) else {
+                let found = match Annotation::from_name(&name) {
+                    Some(a) => Some((Operand::Annotation(a), Kind::Bool, "a boolean")),
+                    None if name == "risk" => Some((Operand::Risk, Kind::Risk, "a risk class")),
+                    None => None,
+                };
+                let Some((operand, kind, what)) = found else {
                     self.push(
                         Diagnostic::new(
                             code::UNKNOWN_ATTRIBUTE,
                             first.span,
                             format!("tools have no attribute `{name}`"),
                         )
-                        .help(suggest(&name, names)),
+                        .help(suggest(&name, names.iter().copied())),
                     );
                     return None;
                 };
@@ -213,13 +238,13 @@ impl Ctx {
                         Diagnostic::new(
                             code::PATH_ON_SCALAR,
                             extra.span,
-                            format!("`tool.{name}` is a boolean and has no fields"),
+                            format!("`tool.{name}` is {what} and has no fields"),
                         )
                         .help(format!("use `tool.{name}` itself")),
                     );
                     return None;
                 }
-                Some((Operand::Annotation(a), Kind::Bool))
+                Some((operand, kind))
             }
             other => {
                 self.push(
@@ -285,18 +310,19 @@ impl Ctx {
         // 2. The operand's type against the value's.
         let operand_takes = |lit: &Literal| match kind {
             Kind::Json => true,
-            Kind::Str => matches!(lit, Literal::Str(_)),
+            Kind::Str | Kind::Risk => matches!(lit, Literal::Str(_)),
             Kind::Bool => matches!(lit, Literal::Bool(_)),
         };
         let kind_name = match kind {
             Kind::Json => "any JSON value",
             Kind::Str => "a string",
             Kind::Bool => "a boolean",
+            Kind::Risk => "a risk class",
         };
         let op_fits_kind = match kind {
             Kind::Json => true,
             Kind::Str => !matches!(op, Op::Lt | Op::Le | Op::Gt | Op::Ge),
-            Kind::Bool => matches!(op, Op::Eq | Op::Ne | Op::In | Op::NotIn),
+            Kind::Bool | Kind::Risk => matches!(op, Op::Eq | Op::Ne | Op::In | Op::NotIn),
         };
         if !op_fits_kind {
             self.push(
@@ -308,6 +334,7 @@ impl Ctx {
                 .label("always false")
                 .help(match kind {
                     Kind::Bool => format!("test the attribute itself: `{subject}` or `not {subject}`"),
+                    Kind::Risk => format!("compare classes with `==`, `!=`, `in` or `not in`: `{subject} in [\"destructive\", \"financial\"]`"),
                     _ => "compare strings with `==`, `in`, `startswith`, `endswith`, `contains` or `matches`".to_string(),
                 }),
             );
@@ -327,6 +354,7 @@ impl Ctx {
                 .label("so this comparison is always false")
                 .help(match kind {
                     Kind::Str => "quote the value".to_string(),
+                    Kind::Risk => "name a class in quotes: `\"read\"`, `\"write\"`, `\"execute\"`, `\"destructive\"` or `\"financial\"`".to_string(),
                     _ => "write `true` or `false`".to_string(),
                 }),
             );
@@ -417,6 +445,25 @@ impl Ctx {
         })
     }
 
+    /// Whether every string compared with `tool.risk` names a class (each one that does not
+    /// gets a diagnostic).
+    fn risk_names(&mut self, value: &ast::Value) -> bool {
+        let items: Vec<&ast::Literal> = match value {
+            ast::Value::Literal(l) => vec![l],
+            ast::Value::List(items, _) => items.iter().collect(),
+            ast::Value::Regex(_) => Vec::new(),
+        };
+        let mut ok = true;
+        for item in items {
+            if let ast::Literal::Str(s) = item
+                && let Some(name) = self.string(s)
+            {
+                ok &= self.risk_class(&name, s.span).is_some();
+            }
+        }
+        ok
+    }
+
     fn literal(&mut self, l: &ast::Literal) -> Option<Literal> {
         Some(match l {
             ast::Literal::Str(s) => Literal::Str(self.string(s)?),
@@ -490,15 +537,7 @@ fn pred_types(p: &Pred) -> Vec<JsonType> {
     }
 }
 
-/// Calls `f` on every test in a condition.
-pub fn visit_tests<'c>(c: &'c Cond, f: &mut impl FnMut(&'c Test)) {
-    match c {
-        Cond::And(cs) | Cond::Or(cs) => cs.iter().for_each(|c| visit_tests(c, f)),
-        Cond::Not(c) => visit_tests(c, f),
-        Cond::Test(t) => f(t),
-        Cond::True | Cond::False => {}
-    }
-}
+pub use crate::ir::visit_tests;
 
 /// Whether a condition looks at the call's arguments.
 pub fn mentions_arguments(c: &Cond) -> bool {

@@ -30,6 +30,9 @@ pub struct Entry<'a> {
     pub counters: &'a [super::limits::CounterState],
     pub latency_ns: u64,
     pub argument_keys: Vec<&'a str>,
+    /// The tool's risk class as the policy sees it (its override, else what `tools/list` said,
+    /// else its name's).
+    pub risk: &'a str,
     pub dry_run: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub call_hash: Option<&'a str>,

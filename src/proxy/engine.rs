@@ -9,9 +9,11 @@ use super::approval::Signer;
 use super::audit::{self, Entry, Sink};
 use super::jsonrpc::{self, Id};
 use super::limits::{CounterState, Counters, Exceeded, FailMode, Refused, Reservation, Subject};
+use super::tools_list::Known;
 use crate::call::Annotations;
 use crate::eval::Decider;
 use crate::ir::Effect;
+use crate::risk::Risk;
 use crate::table::{CallRef, Header, LimitSpec, Table, content_hash, decide};
 use arc_swap::ArcSwap;
 use serde::Deserialize;
@@ -118,6 +120,8 @@ pub struct CallRequest {
     /// The `arguments` object as the client wrote it (numbers keep their digits).
     pub arguments: Option<Box<RawValue>>,
     pub annotations: Annotations,
+    /// The tool's class from its `tools/list` definition, if it was listed.
+    pub risk: Option<Risk>,
     pub era: Era,
 }
 
@@ -132,7 +136,7 @@ impl CallRequest {
     pub fn parse(
         id: Id,
         params: Option<&RawValue>,
-        annotations: impl Fn(&str) -> Annotations,
+        known: impl Fn(&str) -> Known,
         era: Era,
     ) -> Result<CallRequest, String> {
         let params = params.ok_or("Invalid params: tools/call needs params")?;
@@ -148,8 +152,10 @@ impl CallRequest {
             Some(a) if a.get().trim() == "null" => None,
             Some(_) => return Err("Invalid params: `arguments` must be an object".into()),
         };
+        let known = known(&tool);
         Ok(CallRequest {
-            annotations: annotations(&tool),
+            annotations: known.annotations,
+            risk: known.risk,
             id,
             tool,
             arguments,
@@ -266,6 +272,7 @@ impl Engine {
             agent: who.agent.as_deref(),
             session: Some(&who.session),
             annotations: req.annotations,
+            risk: req.risk,
         };
         let decision = decide(table, &call);
         let rule = decision.rule_id(table).to_string();
@@ -540,6 +547,12 @@ impl Engine {
             return;
         }
         let keys = req.argument_keys();
+        let risk = self.policy().table.risk_of(&CallRef {
+            tool: &req.tool,
+            annotations: req.annotations,
+            risk: req.risk,
+            ..CallRef::default()
+        });
         self.audit.write(&Entry {
             time: audit::now_rfc3339(),
             event: "decision",
@@ -556,6 +569,7 @@ impl Engine {
             counters,
             latency_ns: u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX),
             argument_keys: keys.iter().map(String::as_str).collect(),
+            risk: risk.name(),
             dry_run: self.dry_run,
             call_hash,
         });

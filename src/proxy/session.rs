@@ -11,8 +11,8 @@ use super::audit::unix_now;
 use super::engine::{Approval, CallRequest, Engine, Era, Identity, Ruling};
 use super::jsonrpc::{self, Id, Message};
 use super::limits::Reservation;
+use super::tools_list::Known;
 use super::{pins, tools_list};
-use crate::call::Annotations;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -82,7 +82,8 @@ struct State {
     elicitation: bool,
     pending: HashMap<Id, Pending>,
     approvals: HashMap<Id, oneshot::Sender<Value>>,
-    annotations: HashMap<String, Annotations>,
+    /// What `tools/list` said of each tool.
+    tools: HashMap<String, Known>,
     /// The live hashes of pinned tools this connection has listed.
     pins: pins::Seen,
     next_id: u64,
@@ -264,9 +265,8 @@ impl Session {
             "tools/list" => Pending::ToolsList,
             "tools/call" => {
                 let era = s.era;
-                let annotations = |tool: &str| s.annotations.get(tool).copied().unwrap_or_default();
-                let call = match CallRequest::parse(id.clone(), params.as_deref(), annotations, era)
-                {
+                let known = |tool: &str| s.tools.get(tool).copied().unwrap_or_default();
+                let call = match CallRequest::parse(id.clone(), params.as_deref(), known, era) {
                     Ok(c) => c,
                     Err(e) => {
                         return vec![Action::ToClient(jsonrpc::error_response(
@@ -484,7 +484,7 @@ impl Session {
                     None => line,
                 };
                 let filtered = tools_list::filter(&line, &policy.table, &who, !self.engine.dry_run);
-                self.state().annotations.extend(filtered.annotations);
+                self.state().tools.extend(filtered.tools);
                 vec![Action::ToClient(filtered.replacement.unwrap_or(line))]
             }
             Some(Pending::Initialize) => {

@@ -20,13 +20,13 @@ const POLICY: &str = r#"policy t {
 "#;
 
 fn session() -> (Session, tempfile::TempDir) {
-    session_with(Pins::default(), false)
+    session_with(POLICY, Pins::default(), false)
 }
 
-fn session_with(pins: Pins, dry_run: bool) -> (Session, tempfile::TempDir) {
+fn session_with(policy: &str, pins: Pins, dry_run: bool) -> (Session, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("p.warden");
-    std::fs::write(&path, POLICY).unwrap();
+    std::fs::write(&path, policy).unwrap();
     let loaded = engine::load(&path).unwrap();
     let mut engine = Engine::new(
         loaded,
@@ -287,7 +287,7 @@ fn pinned_tools_pass_only_while_their_live_definition_matches() {
         r#"{"tools":[{"name":"echo","description":"Echoes"},{"name":"rm","description":"Removes"}]}"#,
     )
     .unwrap();
-    let (s, _d) = session_with(Pins::new(&catalog), false);
+    let (s, _d) = session_with(POLICY, Pins::new(&catalog), false);
     let call = |id: u32, tool: &str| {
         format!(
             r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"{tool}"}}}}"#
@@ -344,7 +344,7 @@ fn pinned_tools_pass_only_while_their_live_definition_matches() {
 #[test]
 fn a_dry_run_only_logs_what_pinning_would_refuse() {
     let catalog = crate::catalog::Catalog::parse(r#"{"tools":[{"name":"echo"}]}"#).unwrap();
-    let (s, _d) = session_with(Pins::new(&catalog), true);
+    let (s, _d) = session_with(POLICY, Pins::new(&catalog), true);
     let call = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo"}}"#;
     assert!(
         forwarded(&send(&s, call)),
@@ -365,4 +365,72 @@ fn a_dry_run_only_logs_what_pinning_would_refuse() {
         forwarded(&send(&s, call)),
         "changed, forwarded in a dry run"
     );
+}
+
+#[test]
+fn risk_classes_come_from_the_live_tools_list_definition() {
+    let (s, _d) = session_with(
+        r#"policy r {
+  default allow
+  risk purge_cache is read
+  deny risk destructive because "nothing is deleted"
+  approve risk financial because "money moves"
+  hide risk execute
+}
+"#,
+        Pins::default(),
+        false,
+    );
+    let call = |id: u32, tool: &str| {
+        format!(
+            r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"{tool}"}}}}"#
+        )
+    };
+    let code = |actions: &[Action]| {
+        only_client(actions)["result"]["_meta"]["warden/decision"]["code"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    // Before `tools/list`, `tidy` is known by its name only, which says nothing: a write.
+    assert!(forwarded(&send(&s, &call(1, "tidy"))));
+    assert!(forwarded(&send(
+        &s,
+        r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#
+    )));
+    let list = r#"{"jsonrpc":"2.0","id":2,"result":{"tools":[
+        {"name":"tidy","description":"Deletes every file older than a week","inputSchema":{"type":"object"}},
+        {"name":"ledger_sync","description":"Charges the customer's card"},
+        {"name":"shell","inputSchema":{"type":"object","properties":{"command":{"type":"string"}}}},
+        {"name":"purge_cache"},
+        {"name":"get_status","annotations":{"readOnlyHint":true}}]}}"#
+        .replace('\n', "");
+    let out = only_client(&s.from_server(list.into_bytes()));
+    let names: Vec<&str> = out["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    // `tidy` is denied whatever its arguments and `shell` (code in its schema) is hidden.
+    assert_eq!(names, ["ledger_sync", "purge_cache", "get_status"]);
+    // Now the description tells: `tidy` deletes.
+    let denied = only_client(&send(&s, &call(3, "tidy")));
+    assert_eq!(
+        denied["result"]["_meta"]["warden/decision"]["rule"],
+        "deny-risk-destructive"
+    );
+    assert_eq!(
+        denied["result"]["content"][0]["text"],
+        "[POLICY DENIED] nothing is deleted"
+    );
+    assert_eq!(
+        code(&send(&s, &call(4, "ledger_sync"))),
+        "approval_required"
+    );
+    // The policy's override beats the name (`purge` is destructive).
+    assert!(forwarded(&send(&s, &call(5, "purge_cache"))));
+    assert!(forwarded(&send(&s, &call(6, "get_status"))));
+    let hidden = only_client(&send(&s, &call(7, "shell")));
+    assert_eq!(hidden["error"]["code"], -32602);
 }

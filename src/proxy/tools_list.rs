@@ -1,6 +1,7 @@
-//! `tools/list` results: learn each tool's annotations (the only source of annotations the
-//! policy trusts: never the client's), and drop the tools this caller must not see — hidden
-//! ones, and ones every call to which would be denied whatever the arguments.
+//! `tools/list` results: learn each tool's annotations and risk class (the only source of
+//! either the policy trusts: never the client's; the class is [`crate::risk::classify`] of the
+//! tool's name, description, annotations and input schema), and drop the tools this caller must
+//! not see — hidden ones, and ones every call to which would be denied whatever the arguments.
 //!
 //! Everything else is kept as the server sent it: each kept tool's JSON text byte for byte,
 //! and every other field of the result (`nextCursor`, `_meta`, `ttlMs`, unknown ones). When no
@@ -10,6 +11,7 @@ use super::engine::Identity;
 use crate::call::{Annotations, Call};
 use crate::eval::holds_without_arguments;
 use crate::ir::Effect;
+use crate::risk::{Risk, ToolFacts, classify};
 use crate::table::Table;
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -20,14 +22,26 @@ struct ToolHead {
     name: String,
     #[serde(default)]
     annotations: Option<serde_json::Value>,
+    #[serde(default)]
+    description: Option<serde_json::Value>,
+    #[serde(default, rename = "inputSchema")]
+    input_schema: Option<serde_json::Value>,
+}
+
+/// What the proxy knows of a tool from `tools/list`. The default is a tool never listed: no
+/// annotations, and a class from its name alone.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Known {
+    pub annotations: Annotations,
+    pub risk: Option<Risk>,
 }
 
 /// What filtering found.
 pub struct Filtered {
     /// The message to send instead of the original, when tools were dropped.
     pub replacement: Option<Vec<u8>>,
-    /// Every listed tool's annotations (before filtering).
-    pub annotations: Vec<(String, Annotations)>,
+    /// Every listed tool's annotations and class (before filtering).
+    pub tools: Vec<(String, Known)>,
     pub dropped: Vec<String>,
 }
 
@@ -36,7 +50,7 @@ pub struct Filtered {
 pub fn filter(line: &[u8], table: &Table, who: &Identity, enforce: bool) -> Filtered {
     let mut out = Filtered {
         replacement: None,
-        annotations: Vec::new(),
+        tools: Vec::new(),
         dropped: Vec::new(),
     };
     let Ok(message) = serde_json::from_slice::<BTreeMap<String, Box<RawValue>>>(line) else {
@@ -65,8 +79,18 @@ pub fn filter(line: &[u8], table: &Table, who: &Identity, enforce: bool) -> Filt
             .as_ref()
             .and_then(|a| Annotations::from_json(a).ok())
             .unwrap_or_default();
-        out.annotations.push((head.name.clone(), annotations));
-        if listed(table, who, &head.name, annotations) {
+        let facts = ToolFacts {
+            name: &head.name,
+            description: head.description.as_ref().and_then(|d| d.as_str()),
+            annotations,
+            schema: head.input_schema.as_ref(),
+        };
+        let known = Known {
+            annotations,
+            risk: Some(classify(&facts).risk),
+        };
+        out.tools.push((head.name.clone(), known));
+        if listed(table, who, &head.name, known) {
             kept.push(raw.get());
         } else {
             out.dropped.push(head.name);
@@ -94,7 +118,9 @@ pub(super) fn rebuild(
 
 /// Whether `tools/list` shows a tool to this caller: not hidden, and not denied for every
 /// possible set of arguments.
-pub fn listed(table: &Table, who: &Identity, tool: &str, annotations: Annotations) -> bool {
+pub fn listed(table: &Table, who: &Identity, tool: &str, known: Known) -> bool {
+    let annotations = known.annotations;
+    let risk = table.spec().risk.risk_of(tool, known.risk, annotations);
     let call = Call {
         server: who.server.clone(),
         tool: tool.to_string(),
@@ -103,6 +129,7 @@ pub fn listed(table: &Table, who: &Identity, tool: &str, annotations: Annotation
         agent: who.agent.clone(),
         session: Some(who.session.clone()),
         annotations,
+        risk: Some(risk),
     };
     let spec = table.spec();
     let mut may_forward = false;

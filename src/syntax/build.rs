@@ -59,6 +59,7 @@ fn policy(f: &B, pair: P) -> Policy {
         match p.as_rule() {
             Rule::policy_name => name = spanned(f, &p),
             Rule::default_stmt => items.push(Item::Default(default(f, p))),
+            Rule::risk_stmt => items.push(Item::Risk(risk_override(f, p))),
             Rule::rule => items.push(Item::Rule(rule(f, p))),
             Rule::assert_stmt => items.push(Item::Assert(assertion(f, p))),
             Rule::test_block => items.push(Item::Test(test_block(f, p))),
@@ -141,8 +142,46 @@ fn rule(f: &B, pair: P) -> Rule_ {
 
 type Rule_ = crate::ast::Rule;
 
+fn risk_override(f: &B, pair: P) -> RiskOverride {
+    let sp = span(f, &pair);
+    let mut tools = Vec::new();
+    let mut class = Spanned::new(String::new(), sp);
+    for p in pair.into_inner() {
+        match p.as_rule() {
+            Rule::pattern => tools.push(pattern(f, p)),
+            Rule::risk_class => class = spanned(f, &p),
+            _ => {}
+        }
+    }
+    RiskOverride {
+        tools,
+        class,
+        span: sp,
+    }
+}
+
 fn target(f: &B, pair: P) -> Target {
     let sp = span(f, &pair);
+    if pair.as_rule() == Rule::risk_target {
+        let class = pair
+            .into_inner()
+            .find(|p| p.as_rule() == Rule::risk_class)
+            .map_or(
+                Pattern {
+                    text: String::new(),
+                    raw: String::new(),
+                    quoted: false,
+                    span: sp,
+                },
+                |p| pattern(f, p),
+            );
+        return Target {
+            server: None,
+            tool: class,
+            risk: true,
+            span: sp,
+        };
+    }
     let mut parts: Vec<Pattern> = pair.into_inner().map(|p| pattern(f, p)).collect();
     let tool = parts.pop().unwrap_or(Pattern {
         text: String::new(),
@@ -153,6 +192,7 @@ fn target(f: &B, pair: P) -> Target {
     Target {
         server: parts.pop(),
         tool,
+        risk: false,
         span: sp,
     }
 }
@@ -420,6 +460,7 @@ fn test_case(f: &B, pair: P) -> TestCase {
                 quoted: false,
                 span: sp,
             },
+            risk: false,
             span: sp,
         },
         arguments: None,

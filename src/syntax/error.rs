@@ -89,9 +89,15 @@ fn describe(r: Rule) -> Option<&'static str> {
         Rule::rule | Rule::item => "a rule",
         Rule::rule_name => "a rule name",
         Rule::effect => "`allow`, `deny`, `approve` or `hide`",
-        Rule::targets | Rule::target | Rule::pattern | Rule::bare_pattern | Rule::quoted => {
-            "a tool name or pattern"
-        }
+        Rule::targets
+        | Rule::target_item
+        | Rule::target
+        | Rule::pattern
+        | Rule::bare_pattern
+        | Rule::quoted => "a tool name or pattern",
+        Rule::risk_stmt | Rule::risk_target | Rule::kw_risk => "`risk`",
+        Rule::risk_class => "a risk class (`read`, `write`, `execute`, `destructive`, `financial`)",
+        Rule::kw_is => "`is`",
         Rule::when | Rule::kw_when => "`when`",
         Rule::clause => "`when`, `limit` or `because`",
         Rule::because | Rule::kw_because => "`because`",
@@ -150,6 +156,7 @@ fn describe(r: Rule) -> Option<&'static str> {
         | Rule::ident_char
         | Rule::name
         | Rule::pattern_char
+        | Rule::reserved
         | Rule::class => {
             return None;
         }

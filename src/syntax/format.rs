@@ -103,6 +103,11 @@ impl Formatter<'_> {
                 self.line(1, &s);
                 self.end_line(d.span.end);
             }
+            Item::Risk(r) => {
+                self.list("risk", r.tools.iter().map(|p| p.raw.clone()).collect());
+                self.out.push_str(&format!(" is {}", r.class.node));
+                self.end_line(r.span.end);
+            }
             Item::Rule(r) => self.rule(r),
             Item::Assert(a) => {
                 let head = format!(
@@ -175,8 +180,12 @@ impl Formatter<'_> {
     /// `PREFIX t1, t2, …` at indent 1, continuing on lines indented twice more when the
     /// targets do not fit in [`WIDTH`]. Leaves the cursor at the end of the last line.
     fn head(&mut self, prefix: &str, ts: &[Target]) {
+        self.list(prefix, ts.iter().map(target).collect());
+    }
+
+    /// `PREFIX a, b, …`, wrapped as [`Self::head`] wraps targets.
+    fn list(&mut self, prefix: &str, items: Vec<String>) {
         self.line(1, prefix);
-        let items: Vec<String> = ts.iter().map(target).collect();
         for (i, item) in items.iter().enumerate() {
             let piece = if i + 1 < items.len() {
                 format!("{item},")
@@ -256,6 +265,9 @@ fn targets(ts: &[Target]) -> String {
 }
 
 fn target(t: &Target) -> String {
+    if t.risk {
+        return format!("risk {}", t.tool.raw);
+    }
     match &t.server {
         Some(s) => format!("{}::{}", s.raw, t.tool.raw),
         None => t.tool.raw.clone(),

@@ -113,6 +113,17 @@ pub fn spec(policy: &Policy) -> Result<Spec, String> {
         server_globs: server_globs.into_iter().map(str::to_owned).collect(),
         tools,
         tool_globs,
+        risk: crate::ir::RiskOverrides {
+            list: policy
+                .risk
+                .list
+                .iter()
+                .map(|o| crate::ir::RiskOverride {
+                    span: Span::default(),
+                    ..o.clone()
+                })
+                .collect(),
+        },
     })
 }
 
@@ -266,6 +277,10 @@ pub fn compile(header: Header, spec: Spec) -> Result<Table, String> {
             sets: Pool::new(make),
         })
     };
+    let needs_risk = spec
+        .rules
+        .iter()
+        .any(|r| r.condition.mentions(&crate::ir::Operand::Risk));
     Ok(Table {
         header,
         spec,
@@ -273,6 +288,7 @@ pub fn compile(header: Header, spec: Spec) -> Result<Table, String> {
         tools,
         fallback,
         server_globs,
+        needs_risk,
     })
 }
 

@@ -10,7 +10,9 @@
 use super::CallRef;
 use super::decimal::{Decimal, ExactNum};
 use super::json::{self, Top, Val};
-use crate::ir::{Annotation, CmpOp, Cond, JsonType, Literal, Operand, PathSeg, Pred, Test};
+use crate::ir::{
+    Annotation, CmpOp, Cond, JsonType, Literal, Operand, PathSeg, Pred, RiskOverrides, Test,
+};
 use rustc_hash::FxHashSet;
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -66,6 +68,7 @@ enum COperand {
     Agent,
     Session,
     Annotation(Annotation),
+    Risk,
 }
 
 #[derive(Clone, Debug)]
@@ -229,6 +232,7 @@ impl Compiler {
             Operand::Agent => COperand::Agent,
             Operand::Session => COperand::Session,
             Operand::Annotation(a) => COperand::Annotation(*a),
+            Operand::Risk => COperand::Risk,
         };
         let pred = match &t.pred {
             Pred::Exists => CPred::Exists,
@@ -320,6 +324,12 @@ fn resolve<'a>(operand: &COperand, call: &CallRef<'a>, top: &mut Top<'a>) -> Opt
         COperand::Agent => ident(call.agent),
         COperand::Session => ident(call.session),
         COperand::Annotation(a) => Some(Val::Bool(call.annotations.get(*a))),
+        // `decide` has set the class the policy sees; a call without one is classified.
+        COperand::Risk => Some(Val::Str(Cow::Borrowed(
+            RiskOverrides::default()
+                .risk_of(call.tool, call.risk, call.annotations)
+                .name(),
+        ))),
         COperand::Arg(path) => json::value(top.lookup(path)?),
     }
 }

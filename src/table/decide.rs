@@ -7,6 +7,12 @@
 //! [`INLINE_LIMITS`] of them; a call under more limits than that spills to the heap). The one
 //! other allocation is decoding a string argument that holds JSON escapes (`\n`, `\u00e9`).
 //!
+//! `tool.risk`: when some rule looks at it, the call's class is worked out once per decision
+//! ([`Table::risk_of`]: the policy's override, else the call's own class, else the classifier
+//! on the tool's name). Only that last case allocates (the classifier splits the name into
+//! words); the proxy passes the class it learned from `tools/list`, so it arises only for a
+//! tool called before it was listed.
+//!
 //! The result is exactly [`crate::eval::evaluate`]'s: the highest-precedence matching effect,
 //! the first such rule in source order, and when the call is forwarded, every limit of every
 //! matching allow and approve rule in rule order.
@@ -17,6 +23,7 @@ use super::json::Top;
 use crate::call::{Annotations, Call};
 use crate::eval::{Decider, Decision, LimitRef};
 use crate::ir::Effect;
+use crate::risk::Risk;
 use regex_automata::Input;
 use serde_json::value::RawValue;
 use smallvec::SmallVec;
@@ -35,6 +42,8 @@ pub struct CallRef<'a> {
     pub agent: Option<&'a str>,
     pub session: Option<&'a str>,
     pub annotations: Annotations,
+    /// The tool's own risk class (the proxy: from its `tools/list` definition), if known.
+    pub risk: Option<Risk>,
 }
 
 impl<'a> CallRef<'a> {
@@ -48,6 +57,7 @@ impl<'a> CallRef<'a> {
             agent: call.agent.as_deref(),
             session: call.session.as_deref(),
             annotations: call.annotations,
+            risk: call.risk,
         }
     }
 }
@@ -132,6 +142,17 @@ struct Acc {
 
 /// Decides one call.
 pub fn decide(table: &Table, call: &CallRef<'_>) -> TableDecision {
+    // The class `tool.risk` reads, worked out once, and only when some rule looks at it.
+    let resolved;
+    let call = if table.needs_risk {
+        resolved = CallRef {
+            risk: Some(table.risk_of(call)),
+            ..*call
+        };
+        &resolved
+    } else {
+        call
+    };
     let mut acc = Acc {
         best: None,
         limits: SmallVec::new(),
@@ -228,6 +249,13 @@ fn server_matches(table: &Table, c: &Cand, server: Option<&str>) -> bool {
 }
 
 impl Table {
+    /// The call's risk class as the policy sees it ([`crate::ir::RiskOverrides::risk_of`]).
+    pub fn risk_of(&self, call: &CallRef<'_>) -> Risk {
+        self.spec
+            .risk
+            .risk_of(call.tool, call.risk, call.annotations)
+    }
+
     /// The rules whose targets match this server and tool (whatever their conditions), in rule
     /// order: what `tools/list` filtering looks at.
     pub fn candidate_rules(&self, server: Option<&str>, tool: &str) -> Vec<usize> {

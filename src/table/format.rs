@@ -12,9 +12,11 @@ use super::cond::MAX_DEPTH;
 use super::{Candidate, Header, LimitSpec, RuleSpec, ServerRef, Slot, Spec, TableError};
 use crate::glob::Glob;
 use crate::ir::{
-    Annotation, CmpOp, Cond, Effect, Literal, Operand, PathSeg, Pred, Regex, Scope, Test, Window,
+    Annotation, CmpOp, Cond, Effect, Literal, NamePattern, Operand, PathSeg, Pred, Regex,
+    RiskOverride, RiskOverrides, Scope, Test, Window,
 };
 use crate::num::Num;
+use crate::risk::Risk;
 use crate::source::Span;
 
 /// The first eight bytes of every table file (PNG-style: a high byte, the name, CR LF, ^Z, LF,
@@ -22,7 +24,7 @@ use crate::source::Span;
 pub const MAGIC: [u8; 8] = [0x89, b'W', b'D', b'T', b'\r', b'\n', 0x1a, b'\n'];
 
 /// The format version this warden writes and reads.
-pub const FORMAT_VERSION: u16 = 1;
+pub const FORMAT_VERSION: u16 = 2;
 
 /// Magic, version, flags, total length, policy hash.
 const FIXED_HEADER: usize = 8 + 2 + 2 + 8 + 32;
@@ -61,6 +63,20 @@ pub fn write(header: &Header, spec: &Spec) -> Vec<u8> {
         for s in slots {
             w.slot(s);
         }
+    }
+    w.count(spec.risk.list.len());
+    for o in &spec.risk.list {
+        match &o.tool {
+            NamePattern::Exact(name) => {
+                w.u8(0);
+                w.str(name);
+            }
+            NamePattern::Glob(g) => {
+                w.u8(1);
+                w.str(g.as_str());
+            }
+        }
+        w.u8(position(&Risk::ALL, &o.risk));
     }
     let total = (w.0.len() + CHECKSUM) as u64;
     if let Some(len) = w.0.get_mut(12..20) {
@@ -172,6 +188,7 @@ impl Writer {
                 self.u8(4);
                 self.u8(position(&Annotation::ALL, a));
             }
+            Operand::Risk => self.u8(5),
         }
     }
     fn pred(&mut self, p: &Pred) {
@@ -421,6 +438,26 @@ impl<'a> Reader<'a> {
             server_globs: self.list(Self::str)?,
             tools: self.list(Self::slot)?,
             tool_globs: self.list(Self::slot)?,
+            risk: RiskOverrides {
+                list: self.list(|r| {
+                    let tool = match r.u8()? {
+                        0 => NamePattern::Exact(r.str()?),
+                        1 => {
+                            let source = r.str()?;
+                            NamePattern::Glob(
+                                Glob::parse(&source)
+                                    .map_err(|e| format!("glob `{source}`: {e}"))?,
+                            )
+                        }
+                        t => return Err(format!("bad risk override tag {t}")),
+                    };
+                    Ok(RiskOverride {
+                        tool,
+                        risk: r.pick(&Risk::ALL, "risk class")?,
+                        span: Span::default(),
+                    })
+                })?,
+            },
         })
     }
     fn rule(&mut self) -> R<RuleSpec> {
@@ -472,6 +509,7 @@ impl<'a> Reader<'a> {
             2 => Operand::Agent,
             3 => Operand::Session,
             4 => Operand::Annotation(self.pick(&Annotation::ALL, "annotation")?),
+            5 => Operand::Risk,
             t => return Err(format!("bad operand tag {t}")),
         })
     }

@@ -192,6 +192,9 @@ fn dry_run_forwards_and_logs_the_would_be_denial_without_values() {
     assert_eq!(echo["rule"], "shadowed");
     assert_eq!(echo["dry_run"], true);
     assert_eq!(echo["argument_keys"], json!(["message"]));
+    // The class of echo's definition in server-everything's tools/list.
+    let risk = echo["risk"].as_str().unwrap_or_default();
+    assert!(warden::risk::Risk::from_name(risk).is_some(), "{echo}");
     assert!(echo["latency_ns"].as_u64().is_some(), "{echo}");
     assert!(
         !text.contains(secret),

@@ -6,8 +6,8 @@
 //! under the engine semantics of [`crate::backend::target`]; a condition without an exact form
 //! is an error with its span and a help line, never an approximation.
 //!
-//! The passes: tool annotations are resolved from the catalog, negations are pushed down to
-//! comparisons, recognised shapes become single conditions (the shapes [`super::super::import`]
+//! The passes: tool annotations and risk classes are resolved from the catalog, negations are
+//! pushed down to comparisons, recognised shapes become single conditions (the shapes [`super::super::import`]
 //! writes for policy.json's loose operators, so import → compile gives back the same JSON),
 //! and what remains is multiplied out.
 
@@ -18,8 +18,17 @@ use crate::diagnostic::{Code, Diagnostic, code};
 use crate::eval::pred_holds;
 use crate::ir::{CmpOp, Cond, Literal, Operand, PathSeg, Pred, Test};
 use crate::num::Num;
+use crate::risk::Risk;
 use crate::source::Span;
 use serde_json::Value;
+
+/// What the catalog says of one tool: what decides its annotation and risk class tests.
+#[derive(Clone, Copy, Debug)]
+pub struct ToolAttrs {
+    pub annotations: Annotations,
+    /// The class as the policy sees it (overrides applied).
+    pub risk: Risk,
+}
 
 /// Alternatives, each a list of conditions that must all hold. `[]` is false, `[[]]` true.
 pub type Dnf = Vec<Vec<Condition>>;
@@ -27,14 +36,10 @@ pub type Dnf = Vec<Vec<Condition>>;
 /// Above this many alternatives, a condition is refused as too complex to multiply out.
 const MAX_ALTERNATIVES: usize = 64;
 
-/// Translates a condition. `annotations` are the tool's, from the catalog, when known.
+/// Translates a condition. `attrs` are the tool's, from the catalog, when known.
 /// `span` is where to point when the condition as a whole is the problem.
-pub fn dnf(
-    cond: &Cond,
-    annotations: Option<&Annotations>,
-    span: Span,
-) -> Result<Dnf, Box<Diagnostic>> {
-    let resolved = resolve(cond, annotations);
+pub fn dnf(cond: &Cond, attrs: Option<&ToolAttrs>, span: Span) -> Result<Dnf, Box<Diagnostic>> {
+    let resolved = resolve(cond, attrs);
     let node = to_node(&nnf(&resolved, true))?;
     expand(&node).ok_or_else(|| {
         Box::new(
@@ -48,27 +53,37 @@ pub fn dnf(
     })
 }
 
-/// The condition with annotation tests decided, when the tool's annotations are known.
-pub fn resolve(cond: &Cond, annotations: Option<&Annotations>) -> Cond {
-    let c = match cond {
-        Cond::Test(Test {
-            operand: Operand::Annotation(a),
-            pred,
-            ..
-        }) => match annotations {
-            Some(ann) => {
-                if pred_holds(pred, &Value::Bool(ann.get(*a))) {
-                    Cond::True
-                } else {
-                    Cond::False
-                }
-            }
-            None => cond.clone(),
-        },
-        Cond::And(cs) => Cond::And(cs.iter().map(|c| resolve(c, annotations)).collect()),
-        Cond::Or(cs) => Cond::Or(cs.iter().map(|c| resolve(c, annotations)).collect()),
-        Cond::Not(c) => Cond::Not(Box::new(resolve(c, annotations))),
-        other => other.clone(),
+/// The condition with annotation and risk class tests decided, when the tool's attributes are
+/// known.
+pub fn resolve(cond: &Cond, attrs: Option<&ToolAttrs>) -> Cond {
+    let decided = |pred: &Pred, value: Value| {
+        if pred_holds(pred, &value) {
+            Cond::True
+        } else {
+            Cond::False
+        }
+    };
+    let c = match (cond, attrs) {
+        (
+            Cond::Test(Test {
+                operand: Operand::Annotation(a),
+                pred,
+                ..
+            }),
+            Some(t),
+        ) => decided(pred, Value::Bool(t.annotations.get(*a))),
+        (
+            Cond::Test(Test {
+                operand: Operand::Risk,
+                pred,
+                ..
+            }),
+            Some(t),
+        ) => decided(pred, Value::String(t.risk.name().to_owned())),
+        (Cond::And(cs), _) => Cond::And(cs.iter().map(|c| resolve(c, attrs)).collect()),
+        (Cond::Or(cs), _) => Cond::Or(cs.iter().map(|c| resolve(c, attrs)).collect()),
+        (Cond::Not(c), _) => Cond::Not(Box::new(resolve(c, attrs))),
+        (other, _) => other.clone(),
     };
     fold(c)
 }
@@ -371,7 +386,7 @@ fn negated(t: &Test) -> Box<Diagnostic> {
     )
 }
 
-/// The keys of an argument path; errors for identity, annotations and unspellable paths.
+/// The keys of an argument path; errors for identity, annotations, risk and unspellable paths.
 fn path(operand: &Operand, span: Span) -> Result<Vec<String>, Box<Diagnostic>> {
     let d = |code: Code, msg: &str, help: &str| {
         Box::new(Diagnostic::new(code, span, msg.to_string()).help(help.to_string()))
@@ -386,6 +401,11 @@ fn path(operand: &Operand, span: Span) -> Result<Vec<String>, Box<Diagnostic>> {
             code::PJ_ANNOTATION_CONDITION,
             "policy.json conditions cannot look at tool annotations",
             "pass `--catalog FILE` (the server's `tools/list`) so that annotations are resolved per tool",
+        )),
+        Operand::Risk => Err(d(
+            code::PJ_RISK_WITHOUT_CATALOG,
+            "policy.json conditions cannot look at risk classes",
+            "pass `--catalog FILE` (the server's `tools/list`) so that each tool's class is resolved",
         )),
         Operand::Arg(segs) => {
             let mut keys = Vec::new();

@@ -9,8 +9,7 @@
 //! exist in policy.json.
 
 use super::Cx;
-use super::cond;
-use crate::call::Annotations;
+use super::cond::{self, ToolAttrs};
 use crate::diagnostic::{Diagnostic, code};
 use crate::ir::{Cond, Effect, Limit, Rule, Scope, Window};
 use crate::source::Span;
@@ -109,12 +108,12 @@ impl Limits {
         cx: &mut Cx,
         tool: &str,
         matching: &[&Rule],
-        annotations: Option<&Annotations>,
+        attrs: Option<&ToolAttrs>,
     ) -> Vec<Value> {
         let allows: Vec<(&Rule, Cond)> = matching
             .iter()
             .filter(|r| r.effect == Effect::Allow)
-            .map(|r| (*r, cond::resolve(&r.condition, annotations)))
+            .map(|r| (*r, cond::resolve(&r.condition, attrs)))
             .filter(|(_, c)| *c != Cond::False)
             .collect();
         let mut out = Vec::new();
