@@ -17,12 +17,12 @@
 use std::net::TcpListener;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use warden::call::Annotations;
 use warden::proxy::approval::Signer;
 use warden::proxy::audit::Sink;
 use warden::proxy::engine::{self, CallRequest, Engine, Era, Identity, Ruling};
 use warden::proxy::jsonrpc::Id;
 use warden::proxy::limits::{Counters, FailMode, RedisOptions};
+use warden::proxy::tools_list::Known;
 
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -55,7 +55,7 @@ fn run(engine: &Engine, who: &Identity, n: usize) -> Vec<Duration> {
             let req = CallRequest::parse(
                 Id(i.to_string()),
                 Some(&params),
-                |_| Annotations::default(),
+                |_| Known::default(),
                 Era::Handshake,
             )
             .unwrap();

@@ -349,7 +349,7 @@ impl Verifier<'_> {
         if self.space.schema.is_empty() {
             return false;
         }
-        let loose = Request::ignoring_schema(self.space, "loose_");
+        let loose = Request::ignoring_schema(self.space, "loose_").under(&self.policy.risk);
         let mut goals = loose.domain.clone();
         goals.push(loose.rule(r));
         goals.extend(loose.domain_for(self.rule_slots.get(i).map_or(&[][..], Vec::as_slice)));
