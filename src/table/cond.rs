@@ -340,7 +340,10 @@ impl CPred {
             CPred::Exists => true,
             CPred::Eq(l) => l.eq(v),
             CPred::Ne(l) => l.json_type() == v.json_type() && !l.eq(v),
-            CPred::Cmp(op, n) => number(v).is_some_and(|x| op.holds(x.cmp(&n.view()))),
+            CPred::Cmp(op, n) => match v {
+                Val::Num(text) => n.cmp_text(text).is_some_and(|o| op.holds(o)),
+                _ => false,
+            },
             CPred::In(set) => set.contains(v),
             CPred::NotIn(set) => set.types & type_bit(v.json_type()) != 0 && !set.contains(v),
             CPred::Match(re) => string(v).is_some_and(|s| re.is_match(s)),
@@ -386,9 +389,7 @@ impl CLit {
         match (v, self) {
             (Val::Null, CLit::Null) => true,
             (Val::Bool(a), CLit::Bool(b)) => a == b,
-            (Val::Num(_), CLit::Num(n)) => {
-                number(v).is_some_and(|x| x.cmp(&n.view()) == std::cmp::Ordering::Equal)
-            }
+            (Val::Num(text), CLit::Num(n)) => n.cmp_text(text) == Some(std::cmp::Ordering::Equal),
             (Val::Str(a), CLit::Str(b)) => json::short_eq(a, b),
             _ => false,
         }

@@ -1,6 +1,7 @@
 //! Exact decimal numbers read from raw JSON number text without allocating, compared by value
 //! the way [`crate::num::Num`] compares: the policy's number literals ([`ExactNum`]) against
-//! the digits of a call's arguments ([`Decimal`]).
+//! the digits of a call's arguments ([`Decimal`]). Short integers, the common case on both
+//! sides (`args.count < 100`), compare as machine integers ([`small_int`]).
 
 use crate::num::Num;
 use std::cmp::Ordering;
@@ -21,6 +22,34 @@ pub(crate) struct ExactNum {
     negative: bool,
     digits: Box<[u8]>,
     exp: i64,
+    /// The value, when it is an integer written with at most [`SMALL_DIGITS`] digits.
+    small: Option<i64>,
+}
+
+/// Integers of up to this many digits fit an `i64` with room to spare.
+const SMALL_DIGITS: usize = 17;
+
+/// The value of JSON number text that is a plain integer of at most [`SMALL_DIGITS`] digits
+/// (`-?(0|[1-9][0-9]*)`, no fraction or exponent); `None` for any other text.
+#[inline]
+pub(crate) fn small_int(text: &str) -> Option<i64> {
+    let bytes = text.as_bytes();
+    let (negative, digits) = match bytes.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, bytes),
+    };
+    let leading_zero = digits.len() > 1 && digits.first() == Some(&b'0');
+    if digits.is_empty() || digits.len() > SMALL_DIGITS || leading_zero {
+        return None;
+    }
+    let mut v: i64 = 0;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        v = v * 10 + i64::from(d - b'0');
+    }
+    Some(if negative { -v } else { v })
 }
 
 impl ExactNum {
@@ -32,7 +61,18 @@ impl ExactNum {
             negative: d.negative,
             digits: d.a.iter().chain(d.b).copied().collect(),
             exp: d.exp,
+            small: small_int(&text),
         })
+    }
+
+    /// Compares the number written as `text` with this one; `None` when `text` is not a JSON
+    /// number. Both short integers: one machine comparison.
+    #[inline]
+    pub(crate) fn cmp_text(&self, text: &str) -> Option<Ordering> {
+        if let (Some(k), Some(x)) = (self.small, small_int(text)) {
+            return Some(x.cmp(&k));
+        }
+        Decimal::parse(text).map(|x| x.cmp(&self.view()))
     }
 
     pub(crate) fn view(&self) -> Decimal<'_> {
@@ -194,5 +234,40 @@ mod tests {
             let (dx, dy) = (Decimal::parse(&x).unwrap(), Decimal::parse(&y).unwrap());
             prop_assert_eq!(dx.cmp(&dy), n(&x).cmp(&n(&y)));
         }
+
+        /// The short-integer path and the digit path agree, on both sides of the 17-digit
+        /// boundary and with fractions and exponents that fall back.
+        #[test]
+        fn comparing_text_agrees_with_num(
+            x in r"-?(0|[1-9][0-9]{0,18})(\.[0-9]{1,2})?([eE][+-]?[0-9])?",
+            y in r"-?(0|[1-9][0-9]{0,18})(\.[0-9]{1,2})?([eE][+-]?[0-9])?",
+        ) {
+            let lit = ExactNum::new(&n(&y)).unwrap();
+            prop_assert_eq!(lit.cmp_text(&x), Some(n(&x).cmp(&n(&y))));
+        }
+    }
+
+    #[test]
+    fn small_integers_are_read_as_json_spells_them() {
+        assert_eq!(small_int("0"), Some(0));
+        assert_eq!(small_int("-0"), Some(0));
+        assert_eq!(small_int("-42"), Some(-42));
+        assert_eq!(small_int("99999999999999999"), Some(99_999_999_999_999_999));
+        for not_small in [
+            "",
+            "-",
+            "007",
+            "1.0",
+            "1e2",
+            "999999999999999999",
+            "12a",
+            " 1",
+        ] {
+            assert_eq!(small_int(not_small), None, "{not_small:?}");
+        }
+        let lit = ExactNum::new(&n("100")).unwrap();
+        assert_eq!(lit.cmp_text("99"), Some(Ordering::Less));
+        assert_eq!(lit.cmp_text("1e2"), Some(Ordering::Equal));
+        assert_eq!(lit.cmp_text("not a number"), None);
     }
 }
