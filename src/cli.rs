@@ -25,6 +25,7 @@ mod compile;
 mod diff;
 mod eval;
 mod fmt;
+mod grants;
 mod import;
 mod progress;
 mod proxy;
@@ -63,6 +64,7 @@ pub enum Command {
     Compile(compile::Args),
     Import(import::Args),
     Proxy(proxy::Args),
+    Grants(grants::Args),
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -99,6 +101,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Compile(args) => compile::run(args, color),
         Command::Import(args) => import::run(args),
         Command::Proxy(args) => proxy::run(args),
+        Command::Grants(args) => grants::run(args),
     }
 }
 

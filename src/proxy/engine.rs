@@ -9,6 +9,7 @@ use super::approval::Signer;
 use super::audit::{self, Entry, Sink};
 use super::jsonrpc::{self, Id};
 use super::limits::{CounterState, Counters, Exceeded, Reservation, Subject};
+use super::stats::Stats;
 use crate::call::Annotations;
 use crate::eval::Decider;
 use crate::ir::Effect;
@@ -203,6 +204,8 @@ pub struct Engine {
     pub signer: Signer,
     /// How long a person has to answer an approval.
     pub approval_ttl: std::time::Duration,
+    /// Decisions and reloads counted for metrics.
+    pub stats: Stats,
 }
 
 impl Engine {
@@ -220,6 +223,7 @@ impl Engine {
             dry_run,
             signer,
             approval_ttl,
+            stats: Stats::default(),
         }
     }
 
@@ -260,7 +264,7 @@ impl Engine {
             .iter()
             .filter_map(|l| spec.rules.get(l.rule)?.limits.get(l.limit).cloned())
             .collect();
-        let log = |effect: Effect, code: &str, counters: &[CounterState]| {
+        let log = |effect: Effect, code: &'static str, counters: &[CounterState]| {
             self.log(
                 req,
                 who,
@@ -471,13 +475,14 @@ impl Engine {
         req: &CallRequest,
         who: &Identity,
         effect: Effect,
-        code: &str,
+        code: &'static str,
         rule: &str,
         reason: Option<&str>,
         counters: &[CounterState],
         started: Instant,
         call_hash: Option<&str>,
     ) {
+        self.stats.decision(effect, code, rule);
         if self.audit.is_off() {
             return;
         }

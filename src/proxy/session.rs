@@ -82,17 +82,31 @@ struct State {
     elicitation: bool,
     pending: HashMap<Id, Pending>,
     approvals: HashMap<Id, oneshot::Sender<Value>>,
-    annotations: HashMap<String, Annotations>,
     next_id: u64,
 }
+
+/// The annotations learned from the server's `tools/list`, by tool name. Shared by every
+/// session of one server over HTTP (a 2026-07-28 request is a session of its own).
+pub type AnnotationCache = Arc<Mutex<HashMap<String, Annotations>>>;
 
 pub struct Session {
     engine: Arc<Engine>,
     state: Mutex<State>,
+    annotations: AnnotationCache,
 }
 
 impl Session {
     pub fn new(engine: Arc<Engine>, identity: Identity) -> Session {
+        Session::sharing(engine, identity, AnnotationCache::default())
+    }
+
+    /// A session that learns and reads tool annotations in `annotations` (shared with other
+    /// sessions to the same server).
+    pub fn sharing(
+        engine: Arc<Engine>,
+        identity: Identity,
+        annotations: AnnotationCache,
+    ) -> Session {
         let server_fixed = identity.server.is_some();
         Session {
             engine,
@@ -101,6 +115,26 @@ impl Session {
                 server_fixed,
                 ..State::default()
             }),
+            annotations,
+        }
+    }
+
+    /// Names the session (over HTTP the session id arrives with the `initialize` answer).
+    pub fn rename(&self, session: &str) {
+        self.state().identity.session = session.to_string();
+    }
+
+    /// The server will never answer request `id` (the HTTP exchange failed, timed out or ended
+    /// without its answer): forget it and give its counter slots back. A no-op for a request
+    /// that was answered. Returns whether the request was still pending.
+    pub fn abandon(&self, id: &Id) -> bool {
+        match self.state().pending.remove(id) {
+            Some(Pending::ToolsCall(r)) => {
+                self.engine.counters.release(r);
+                true
+            }
+            Some(_) => true,
+            None => false,
         }
     }
 
@@ -262,9 +296,11 @@ impl Session {
             "tools/list" => Pending::ToolsList,
             "tools/call" => {
                 let era = s.era;
-                let annotations = |tool: &str| s.annotations.get(tool).copied().unwrap_or_default();
-                let call = match CallRequest::parse(id.clone(), params.as_deref(), annotations, era)
-                {
+                let known = self.annotations.lock().unwrap_or_else(|p| p.into_inner());
+                let annotations = |tool: &str| known.get(tool).copied().unwrap_or_default();
+                let parsed = CallRequest::parse(id.clone(), params.as_deref(), annotations, era);
+                drop(known);
+                let call = match parsed {
                     Ok(c) => c,
                     Err(e) => {
                         return vec![Action::ToClient(jsonrpc::error_response(
@@ -473,7 +509,10 @@ impl Session {
                 let policy = self.engine.policy();
                 let who = self.identity();
                 let filtered = tools_list::filter(&line, &policy.table, &who, !self.engine.dry_run);
-                self.state().annotations.extend(filtered.annotations);
+                self.annotations
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .extend(filtered.annotations);
                 vec![Action::ToClient(filtered.replacement.unwrap_or(line))]
             }
             Some(Pending::Initialize) => {
