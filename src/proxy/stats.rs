@@ -10,9 +10,12 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+/// Counts by (effect, code), then by rule id.
+type Decisions = HashMap<(Effect, &'static str), HashMap<String, u64>>;
+
 #[derive(Debug, Default)]
 pub struct Stats {
-    decisions: Mutex<HashMap<(Effect, &'static str), HashMap<String, u64>>>,
+    decisions: Mutex<Decisions>,
     reloads_ok: AtomicU64,
     reloads_refused: AtomicU64,
 }

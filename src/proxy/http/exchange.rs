@@ -117,9 +117,8 @@ impl Proxy {
                 &format!("Header mismatch: {why}"),
             );
         }
-        let (session, known) = match self.session_for(&parts.headers, &grant) {
-            Ok(s) => s,
-            Err(r) => return r,
+        let Some((session, known)) = self.session_for(&parts.headers, &grant) else {
+            return self.unknown_session();
         };
         let Some(action) = session.from_client(body.to_vec()).into_iter().next() else {
             // The client's answer to warden's own request (an approval prompt).

@@ -177,13 +177,9 @@ impl Proxy {
         matches!(host, "localhost" | "127.0.0.1" | "::1")
     }
 
-    /// The session a request belongs to, and whether warden knew it; an unknown session id,
-    /// or one owned by another grant, gets 404 (the client starts a new session).
-    pub fn session_for(
-        &self,
-        headers: &HeaderMap,
-        grant: &str,
-    ) -> Result<(Arc<Session>, bool), Response<Body>> {
+    /// The session a request belongs to, and whether warden knew it; `None` for an unknown
+    /// session id or one owned by another grant (answer [`Proxy::unknown_session`]).
+    pub fn session_for(&self, headers: &HeaderMap, grant: &str) -> Option<(Arc<Session>, bool)> {
         let Some(sid) = headers.get("mcp-session-id") else {
             let n = self.next_request.fetch_add(1, Ordering::Relaxed);
             let identity = Identity {
@@ -193,24 +189,24 @@ impl Proxy {
                 session: format!("request-{n}"),
             };
             let session = Session::sharing(self.engine.clone(), identity, self.annotations.clone());
-            return Ok((Arc::new(session), false));
+            return Some((Arc::new(session), false));
         };
         let live = sid
             .to_str()
             .ok()
             .and_then(|sid| self.sessions().get(sid).cloned());
-        match live {
-            Some(l) if l.grant == grant => Ok((l.session, true)),
-            _ => {
-                self.metrics.failed(Failure::UnknownSession);
-                Err(json_error(
-                    StatusCode::NOT_FOUND,
-                    None,
-                    jsonrpc::INVALID_REQUEST,
-                    "Session not found",
-                ))
-            }
-        }
+        live.filter(|l| l.grant == grant).map(|l| (l.session, true))
+    }
+
+    /// 404: the client starts a new session.
+    pub fn unknown_session(&self) -> Response<Body> {
+        self.metrics.failed(Failure::UnknownSession);
+        json_error(
+            StatusCode::NOT_FOUND,
+            None,
+            jsonrpc::INVALID_REQUEST,
+            "Session not found",
+        )
     }
 
     /// The server gave a new session its id: remember who owns it.
@@ -238,9 +234,8 @@ impl Proxy {
 
     /// GET: the server's own stream (and `Last-Event-ID` resumption), relayed event by event.
     async fn get(self: Arc<Self>, req: Request<Incoming>, grant: String) -> Response<Body> {
-        let (session, _) = match self.session_for(req.headers(), &grant) {
-            Ok(s) => s,
-            Err(r) => return r,
+        let Some((session, _)) = self.session_for(req.headers(), &grant) else {
+            return self.unknown_session();
         };
         let reply = match self
             .upstream
@@ -259,8 +254,8 @@ impl Proxy {
             self.metrics.failed(Failure::BadRequest);
             return plain(StatusCode::BAD_REQUEST, "DELETE needs an Mcp-Session-Id");
         }
-        if let Err(r) = self.session_for(req.headers(), &grant) {
-            return r;
+        if self.session_for(req.headers(), &grant).is_none() {
+            return self.unknown_session();
         }
         let reply = match self
             .upstream
