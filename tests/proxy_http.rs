@@ -6,6 +6,7 @@
 //!
 //! - `sdk`: the SDK client through warden: both eras, filtering, decisions, SSE progress,
 //!   approvals, two grants with their own limits, credentials;
+//! - `children`: `--listen` in front of stdio servers, one child per session;
 //! - `wire`: raw HTTP: 401, routing headers, `requestState` tampering, origins, overload,
 //!   timeouts, sessions, metrics, shutdown;
 //! - `support`: peers on free ports, warden on port 0, a raw HTTP client.
@@ -17,6 +18,8 @@
     reason = "a test fails loudly on a bad fixture"
 )]
 
+#[path = "proxy_http/children.rs"]
+mod children;
 #[allow(
     dead_code,
     reason = "shared with tests/proxy_e2e.rs; this binary uses a part"

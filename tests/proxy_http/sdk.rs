@@ -5,7 +5,7 @@ use crate::support::{Warden, grants, upstream};
 use serde_json::{Value, json};
 
 /// Runs tests/e2e/http_client.py: the SDK client at URL in MODE with TOKEN, doing STEPS.
-fn client(url: &str, mode: &str, token: &str, steps: &Value) -> Value {
+pub fn client(url: &str, mode: &str, token: &str, steps: &Value) -> Value {
     script("http_client", &[url, mode, token, &steps.to_string()])
 }
 

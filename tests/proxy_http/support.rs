@@ -356,3 +356,35 @@ pub fn call_modern(
         false,
     )
 }
+
+/// How many live (not zombie) child processes `pid` has.
+pub fn children_of(pid: u32) -> usize {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    dir.filter_map(Result::ok)
+        .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
+        .filter(|stat| {
+            // pid (comm) state ppid …: comm may hold spaces, so read after the last ')'.
+            let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+            let mut fields = rest.split_whitespace();
+            let state = fields.next().unwrap_or("");
+            let ppid = fields.next().unwrap_or("");
+            state != "Z" && ppid == pid.to_string()
+        })
+        .count()
+}
+
+/// The command that starts a real stdio server (`everything` or `fixture`).
+pub fn stdio_server(name: &str) -> Vec<String> {
+    match name {
+        "everything" => vec![
+            peers()
+                .join("npm/node_modules/.bin/mcp-server-everything")
+                .display()
+                .to_string(),
+            "stdio".into(),
+        ],
+        _ => vec![python(), repo("tests/e2e/fixture_server.py")],
+    }
+}

@@ -10,9 +10,10 @@
 //! Handshake-era approvals: warden answers the POST with an SSE stream carrying its
 //! `elicitation/create`; the client's answer arrives as another POST of the same session.
 
+use super::child;
 use super::headers::{self, HEADER_MISMATCH};
 use super::metrics::Failure;
-use super::server::{Flight, Proxy, json, json_error, plain};
+use super::server::{Backend, Flight, Proxy, json, json_error, plain};
 use super::sse::{self, Splitter};
 use super::upstream;
 use super::{Body, channel, empty};
@@ -28,13 +29,15 @@ use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use tokio::time::Instant as Deadline;
 
 /// Server messages may be larger than client ones (tool results, long lists).
-const SERVER_SIZE_FACTOR: usize = 16;
+pub const SIZE_FACTOR: usize = 16;
 
 /// What an exchange holds until its answer is complete: an upstream slot and the in-flight
 /// count that shutdown waits for.
+/// And the child of a one-request session, stopped when the answer is relayed.
 pub struct Guard {
     _permit: Option<OwnedSemaphorePermit>,
     _flight: Option<Flight>,
+    _child: Option<Arc<child::Proc>>,
 }
 
 impl Guard {
@@ -42,6 +45,7 @@ impl Guard {
         Guard {
             _permit: None,
             _flight: None,
+            _child: None,
         }
     }
 }
@@ -79,6 +83,7 @@ impl Proxy {
         let guard = Guard {
             _permit: Some(permit),
             _flight: Some(self.flight()),
+            _child: None,
         };
         let (parts, body) = req.into_parts();
         let body = match Limited::new(body, self.settings.max_message_bytes)
@@ -130,6 +135,7 @@ impl Proxy {
             grant,
             headers: parts.headers,
             id: head.id,
+            initialize: head.method.as_deref() == Some("initialize"),
         };
         match action {
             Action::ToClient(bytes) => json(StatusCode::OK, bytes),
@@ -147,9 +153,47 @@ impl Proxy {
     ) -> Response<Body> {
         let started = Instant::now();
         let deadline = Deadline::now() + self.settings.upstream_timeout;
+        let upstream = match &self.backend {
+            Backend::Http(u) => u,
+            Backend::Children(children) => {
+                let sid = x
+                    .headers
+                    .get("mcp-session-id")
+                    .and_then(|v| v.to_str().ok());
+                let sent = children.post(sid, &bytes, x.id.clone(), x.initialize).await;
+                let reply = match sent {
+                    Ok(r) => r,
+                    Err(e) => {
+                        if let Some(id) = &x.id {
+                            x.session.abandon(id);
+                        }
+                        return self.upstream_failed(x.id.as_ref(), &e);
+                    }
+                };
+                let sid = reply
+                    .session_id
+                    .and_then(|s| HeaderValue::from_str(&s).ok());
+                if let Some(sid) = &sid {
+                    self.register(sid, &x.grant, &x.session);
+                }
+                let Some(lines) = reply.lines else {
+                    return status(StatusCode::ACCEPTED);
+                };
+                let guard = Guard {
+                    _child: reply.keep,
+                    ..guard
+                };
+                let mut r =
+                    self.relay_lines(lines, x.session, x.id, Some((deadline, started)), guard);
+                if let Some(sid) = sid {
+                    r.headers_mut().insert("mcp-session-id", sid);
+                }
+                return r;
+            }
+        };
         let sent = tokio::time::timeout_at(
             deadline,
-            self.upstream.send(Method::POST, &x.headers, bytes.into()),
+            upstream.send(Method::POST, &x.headers, bytes.into()),
         )
         .await;
         let reply = match sent {
@@ -187,10 +231,7 @@ impl Proxy {
     ) -> Response<Body> {
         let status = reply.status();
         let headers = upstream::client_headers(reply.headers());
-        let max = self
-            .settings
-            .max_message_bytes
-            .saturating_mul(SERVER_SIZE_FACTOR);
+        let max = self.settings.max_message_bytes.saturating_mul(SIZE_FACTOR);
         if upstream::is_sse(reply.headers()) && status.is_success() {
             let (tx, body) = channel();
             let proxy = self.clone();
@@ -243,10 +284,7 @@ impl Proxy {
         deadline: Option<(Deadline, Instant)>,
         tx: &mpsc::Sender<Bytes>,
     ) {
-        let max = self
-            .settings
-            .max_message_bytes
-            .saturating_mul(SERVER_SIZE_FACTOR);
+        let max = self.settings.max_message_bytes.saturating_mul(SIZE_FACTOR);
         let mut splitter = Splitter::default();
         let end = 'relay: loop {
             let frame = match deadline {
@@ -290,6 +328,12 @@ impl Proxy {
         if let Some(rest) = splitter.rest() {
             let _ = tx.send(Bytes::from(rest)).await;
         }
+        self.finish(session, id, end, tx).await;
+    }
+
+    /// A relayed answer ended: if it never carried the request's response, the request is
+    /// abandoned (its slots given back) and, on a timeout, the client gets an error for it.
+    async fn finish(&self, session: &Session, id: Option<&Id>, end: End, tx: &mpsc::Sender<Bytes>) {
         let Some(id) = id else { return };
         if session.abandon(id) {
             match end {
@@ -302,6 +346,46 @@ impl Proxy {
                 End::Done | End::ClientGone => {}
             }
         }
+    }
+
+    /// Relays a stdio child's lines as an SSE stream (in a task), each through the session.
+    pub(super) fn relay_lines(
+        self: &Arc<Self>,
+        mut lines: mpsc::Receiver<Vec<u8>>,
+        session: Arc<Session>,
+        id: Option<Id>,
+        deadline: Option<(Deadline, Instant)>,
+        guard: Guard,
+    ) -> Response<Body> {
+        let (tx, body) = channel();
+        let proxy = self.clone();
+        tokio::spawn(async move {
+            let _guard = guard;
+            let end = loop {
+                let line = match deadline {
+                    Some((d, _)) => match tokio::time::timeout_at(d, lines.recv()).await {
+                        Ok(l) => l,
+                        Err(_) => break End::TimedOut,
+                    },
+                    None => lines.recv().await,
+                };
+                let Some(line) = line else { break End::Done };
+                let out = sse::message(&through(&session, line));
+                if tx.send(Bytes::from(out)).await.is_err() {
+                    break End::ClientGone;
+                }
+            };
+            if let Some((_, started)) = deadline {
+                proxy.metrics.upstream_latency(started.elapsed());
+            }
+            proxy.finish(&session, id.as_ref(), end, &tx).await;
+        });
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            hyper::header::CONTENT_TYPE,
+            HeaderValue::from_static("text/event-stream"),
+        );
+        upstream::response(StatusCode::OK, headers, body)
     }
 
     /// The upstream did not answer in time: a JSON-RPC error, and the call's slots given back.
@@ -349,6 +433,7 @@ impl Proxy {
                             grant: x.grant.clone(),
                             headers: x.headers.clone(),
                             id: x.id.clone(),
+                            initialize: false,
                         };
                         let answer = proxy.forward(x, bytes, Guard::none()).await;
                         forward_into(answer, &tx).await;
@@ -375,6 +460,7 @@ struct Exchange {
     grant: String,
     headers: HeaderMap,
     id: Option<Id>,
+    initialize: bool,
 }
 
 impl Exchange {
@@ -385,6 +471,7 @@ impl Exchange {
             grant: String::new(),
             headers: HeaderMap::new(),
             id,
+            initialize: false,
         }
     }
 }

@@ -9,6 +9,7 @@
 //! - `headers`: `Mcp-Method`/`Mcp-Name`/`MCP-Protocol-Version` checked against the body;
 //! - `sse`: splitting and rewriting server-sent events;
 //! - `upstream`: the HTTP client and which headers cross warden;
+//! - `child`: stdio servers behind the endpoint, one child process per MCP session;
 //! - `grants`: bearer tokens (stored hashed) → grant names, upstream credentials;
 //! - `metrics`, `admin`: `/metrics` (Prometheus text) and `/healthz` on a separate listener.
 //!
@@ -16,6 +17,7 @@
 //! only moves bytes and keeps track of which session a request belongs to.
 
 pub mod admin;
+pub mod child;
 mod exchange;
 pub mod grants;
 pub mod headers;

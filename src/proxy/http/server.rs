@@ -10,6 +10,7 @@
 //! Shutdown: on SIGTERM/SIGINT the listener closes, new requests get 503, and warden waits for
 //! the POSTs in flight (up to the drain timeout) before exiting; GET streams are cut.
 
+use super::child::Children;
 use super::exchange::Guard;
 use super::grants::Grants;
 use super::metrics::{Failure, Gauges, Metrics};
@@ -45,10 +46,18 @@ pub struct Settings {
     pub allowed_origins: Vec<String>,
 }
 
+/// Where forwarded messages go.
+pub enum Backend {
+    Http(Upstream),
+    Children(Children),
+}
+
 pub struct Proxy {
     pub engine: Arc<Engine>,
     pub grants: Grants,
-    pub upstream: Upstream,
+    pub backend: Backend,
+    /// The endpoint's path (the upstream URL's, or `/mcp` in front of stdio servers).
+    path: String,
     pub settings: Settings,
     pub metrics: Metrics,
     sessions: Mutex<HashMap<String, Live>>,
@@ -61,16 +70,16 @@ pub struct Proxy {
 }
 
 impl Proxy {
-    pub fn new(
-        engine: Arc<Engine>,
-        grants: Grants,
-        upstream: Upstream,
-        settings: Settings,
-    ) -> Proxy {
+    pub fn new(engine: Arc<Engine>, grants: Grants, backend: Backend, settings: Settings) -> Proxy {
+        let path = match &backend {
+            Backend::Http(u) => u.path().to_string(),
+            Backend::Children(_) => "/mcp".to_string(),
+        };
         Proxy {
             engine,
             grants,
-            upstream,
+            backend,
+            path,
             slots: Arc::new(Semaphore::new(settings.max_concurrent.max(1))),
             settings,
             metrics: Metrics::default(),
@@ -107,10 +116,10 @@ impl Proxy {
     /// Handles one request.
     pub async fn handle(self: Arc<Self>, req: Request<Incoming>) -> Response<Body> {
         self.metrics.request();
-        if req.uri().path() != self.upstream.path() {
+        if req.uri().path() != self.path {
             return plain(
                 StatusCode::NOT_FOUND,
-                &format!("not found: the MCP endpoint is {}", self.upstream.path()),
+                &format!("not found: the MCP endpoint is {}", self.path),
             );
         }
         if self.is_draining() {
@@ -237,8 +246,23 @@ impl Proxy {
         let Some((session, _)) = self.session_for(req.headers(), &grant) else {
             return self.unknown_session();
         };
-        let reply = match self
-            .upstream
+        let upstream = match &self.backend {
+            Backend::Http(u) => u,
+            Backend::Children(children) => {
+                let sid = req
+                    .headers()
+                    .get("mcp-session-id")
+                    .and_then(|v| v.to_str().ok());
+                let Some(lines) = sid.and_then(|sid| children.stream(sid)) else {
+                    return plain(
+                        StatusCode::METHOD_NOT_ALLOWED,
+                        "the server stream needs a session (Mcp-Session-Id)",
+                    );
+                };
+                return self.relay_lines(lines, session, None, None, Guard::none());
+            }
+        };
+        let reply = match upstream
             .send(Method::GET, req.headers(), Bytes::new())
             .await
         {
@@ -257,8 +281,19 @@ impl Proxy {
         if self.session_for(req.headers(), &grant).is_none() {
             return self.unknown_session();
         }
-        let reply = match self
-            .upstream
+        let upstream = match &self.backend {
+            Backend::Http(u) => u,
+            Backend::Children(children) => {
+                let sid = req
+                    .headers()
+                    .get("mcp-session-id")
+                    .and_then(|v| v.to_str().ok());
+                children.end(sid.unwrap_or_default());
+                self.forget(req.headers());
+                return plain(StatusCode::OK, "session ended");
+            }
+        };
+        let reply = match upstream
             .send(Method::DELETE, req.headers(), Bytes::new())
             .await
         {
@@ -325,19 +360,22 @@ pub fn json_error(status: StatusCode, id: Option<&Id>, code: i64, message: &str)
 
 /// Binds the listeners and serves until a signal; then drains.
 pub async fn run(engine: Arc<Engine>, options: Options) -> i32 {
-    let url = match &options.target {
-        Target::Url(u) => u.clone(),
-        Target::Command(_) => {
-            eprintln!("warden: --listen with a server command is not supported yet");
-            return 2;
-        }
-    };
-    let upstream = match Upstream::new(&url, &options.grants.upstream_headers) {
-        Ok(u) => u,
-        Err(e) => {
-            eprintln!("warden: --upstream {e}");
-            return 2;
-        }
+    let (backend, target) = match &options.target {
+        Target::Url(url) => match Upstream::new(url, &options.grants.upstream_headers) {
+            Ok(u) => (Backend::Http(u), url.clone()),
+            Err(e) => {
+                eprintln!("warden: --upstream {e}");
+                return 2;
+            }
+        },
+        Target::Command(command) => match Children::new(command.clone(), options.max_message_bytes)
+        {
+            Ok(c) => (Backend::Children(c), command.join(" ")),
+            Err(e) => {
+                eprintln!("warden: {e}");
+                return 2;
+            }
+        },
     };
     let loopback = options.listen.ip().is_loopback();
     let settings = Settings {
@@ -349,7 +387,7 @@ pub async fn run(engine: Arc<Engine>, options: Options) -> i32 {
         check_origin: loopback || !options.allowed_origins.is_empty(),
         allowed_origins: options.allowed_origins.clone(),
     };
-    let proxy = Arc::new(Proxy::new(engine, options.grants, upstream, settings));
+    let proxy = Arc::new(Proxy::new(engine, options.grants, backend, settings));
     let listener = match tokio::net::TcpListener::bind(options.listen).await {
         Ok(l) => l,
         Err(e) => {
@@ -368,11 +406,8 @@ pub async fn run(engine: Arc<Engine>, options: Options) -> i32 {
         None => None,
     };
     if let Ok(addr) = listener.local_addr() {
-        tracing::info!(%addr, upstream = %url, "listening");
-        eprintln!(
-            "warden: listening on http://{addr}{}",
-            proxy.upstream.path()
-        );
+        tracing::info!(%addr, upstream = %target, "listening");
+        eprintln!("warden: listening on http://{addr}{}", proxy.path);
     }
     if let Some(a) = &admin
         && let Ok(addr) = a.local_addr()
