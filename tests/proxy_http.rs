@@ -7,6 +7,7 @@
 //! - `sdk`: the SDK client through warden: both eras, filtering, decisions, SSE progress,
 //!   approvals, two grants with their own limits, credentials;
 //! - `children`: `--listen` in front of stdio servers, one child per session;
+//! - `load`: 20,000 calls from 32 clients across 4 grants (exact limits, no growth); reload;
 //! - `wire`: raw HTTP: 401, routing headers, `requestState` tampering, origins, overload,
 //!   timeouts, sessions, metrics, shutdown;
 //! - `support`: peers on free ports, warden on port 0, a raw HTTP client.
@@ -26,6 +27,8 @@ mod children;
 )]
 #[path = "proxy_e2e/support.rs"]
 mod e2e;
+#[path = "proxy_http/load.rs"]
+mod load;
 #[path = "proxy_http/sdk.rs"]
 mod sdk;
 #[path = "proxy_http/support.rs"]

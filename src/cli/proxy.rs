@@ -60,6 +60,10 @@ pub struct Args {
     /// Seconds to wait for in-flight requests on SIGTERM.
     #[arg(long, default_value_t = 30)]
     pub drain_timeout: u64,
+    /// Worker threads of the HTTP transport (with --listen); 1 runs everything on one event
+    /// loop, which measured fastest on a small machine (docs/performance.md).
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
     /// A browser origin allowed besides loopback ones (repeatable; turns on Origin checks for
     /// non-loopback listeners).
     #[arg(long, value_name = "ORIGIN")]
@@ -189,10 +193,17 @@ fn run_http(args: Args) -> u8 {
         Ok(e) => e,
         Err(code) => return code,
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match args.threads {
+        0 | 1 => tokio::runtime::Builder::new_current_thread(),
+        n => {
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            b.worker_threads(n);
+            b
+        }
+    }
+    .enable_all()
+    .build();
+    let runtime = match runtime {
         Ok(r) => r,
         Err(e) => {
             eprintln!("warden: cannot start the runtime: {e}");

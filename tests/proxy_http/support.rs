@@ -82,9 +82,12 @@ pub struct Warden {
 impl Warden {
     /// `warden proxy --policy tests/proxy_http/http.warden --listen 127.0.0.1:0 --admin … FLAGS`.
     pub fn start(flags: &[&str]) -> Warden {
-        let policy = repo("tests/proxy_http/http.warden");
+        Warden::with_policy(&repo("tests/proxy_http/http.warden"), flags)
+    }
+
+    pub fn with_policy(policy: &str, flags: &[&str]) -> Warden {
         let mut child = Command::new(warden())
-            .args(["proxy", "--policy", &policy])
+            .args(["proxy", "--policy", policy])
             .args(["--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"])
             .args(flags)
             .stdin(Stdio::null())

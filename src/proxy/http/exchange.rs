@@ -13,8 +13,9 @@
 use super::child;
 use super::headers::{self, HEADER_MISMATCH};
 use super::metrics::Failure;
+use super::relay::Relay;
 use super::server::{Backend, Flight, Proxy, json, json_error, plain};
-use super::sse::{self, Splitter};
+use super::sse;
 use super::upstream;
 use super::{Body, channel, empty};
 use crate::proxy::jsonrpc::{self, Id};
@@ -52,7 +53,7 @@ impl Guard {
 
 /// How a relayed stream ended.
 #[derive(PartialEq, Eq)]
-enum End {
+pub(super) enum End {
     Done,
     TimedOut,
     Broken,
@@ -233,15 +234,15 @@ impl Proxy {
         let headers = upstream::client_headers(reply.headers());
         let max = self.settings.max_message_bytes.saturating_mul(SIZE_FACTOR);
         if upstream::is_sse(reply.headers()) && status.is_success() {
-            let (tx, body) = channel();
-            let proxy = self.clone();
-            tokio::spawn(async move {
-                let _guard = guard;
-                proxy
-                    .pump(reply.into_body(), &session, id.as_ref(), deadline, &tx)
-                    .await;
-            });
-            return upstream::response(status, headers, body);
+            let body = Relay::new(
+                self.clone(),
+                reply.into_body(),
+                session,
+                id,
+                deadline,
+                guard,
+            );
+            return upstream::response(status, headers, body.boxed());
         }
         let json_body = upstream::is_json(reply.headers()) && status.is_success();
         let read = Limited::new(reply.into_body(), max).collect();
@@ -275,76 +276,25 @@ impl Proxy {
         upstream::response(status, headers, super::full(body))
     }
 
-    /// Relays an SSE stream into `tx`, each event's message through the session.
-    async fn pump(
-        &self,
-        mut body: Incoming,
-        session: &Session,
-        id: Option<&Id>,
-        deadline: Option<(Deadline, Instant)>,
-        tx: &mpsc::Sender<Bytes>,
-    ) {
-        let max = self.settings.max_message_bytes.saturating_mul(SIZE_FACTOR);
-        let mut splitter = Splitter::default();
-        let end = 'relay: loop {
-            let frame = match deadline {
-                Some((d, _)) => match tokio::time::timeout_at(d, body.frame()).await {
-                    Ok(f) => f,
-                    Err(_) => break End::TimedOut,
-                },
-                None => body.frame().await,
-            };
-            let data = match frame {
-                None => break End::Done,
-                Some(Err(_)) => break End::Broken,
-                Some(Ok(f)) => match f.into_data() {
-                    Ok(d) => d,
-                    Err(_) => continue,
-                },
-            };
-            let Ok(events) = splitter.push(&data, max) else {
-                break End::Broken;
-            };
-            for event in events {
-                let out = match sse::data(&event) {
-                    None => event,
-                    Some(message) => {
-                        let relayed = through(session, message.clone());
-                        if relayed == message {
-                            event
-                        } else {
-                            sse::with_data(&event, &relayed)
-                        }
-                    }
-                };
-                if tx.send(Bytes::from(out)).await.is_err() {
-                    break 'relay End::ClientGone;
-                }
-            }
-        };
-        if let Some((_, started)) = deadline {
-            self.metrics.upstream_latency(started.elapsed());
-        }
-        if let Some(rest) = splitter.rest() {
-            let _ = tx.send(Bytes::from(rest)).await;
-        }
-        self.finish(session, id, end, tx).await;
-    }
-
     /// A relayed answer ended: if it never carried the request's response, the request is
     /// abandoned (its slots given back) and, on a timeout, the client gets an error for it.
-    async fn finish(&self, session: &Session, id: Option<&Id>, end: End, tx: &mpsc::Sender<Bytes>) {
-        let Some(id) = id else { return };
-        if session.abandon(id) {
-            match end {
-                End::TimedOut => {
-                    self.metrics.failed(Failure::UpstreamTimeout);
-                    let error = timeout_error(id, self.settings.upstream_timeout);
-                    let _ = tx.send(Bytes::from(sse::message(&error))).await;
-                }
-                End::Broken => self.metrics.failed(Failure::Upstream),
-                End::Done | End::ClientGone => {}
+    /// Returns the event to send last, if any.
+    pub(super) fn finish(&self, session: &Session, id: Option<&Id>, end: End) -> Option<Vec<u8>> {
+        let id = id?;
+        if !session.abandon(id) {
+            return None;
+        }
+        match end {
+            End::TimedOut => {
+                self.metrics.failed(Failure::UpstreamTimeout);
+                let error = timeout_error(id, self.settings.upstream_timeout);
+                Some(sse::message(&error))
             }
+            End::Broken => {
+                self.metrics.failed(Failure::Upstream);
+                None
+            }
+            End::Done | End::ClientGone => None,
         }
     }
 
@@ -378,7 +328,9 @@ impl Proxy {
             if let Some((_, started)) = deadline {
                 proxy.metrics.upstream_latency(started.elapsed());
             }
-            proxy.finish(&session, id.as_ref(), end, &tx).await;
+            if let Some(last) = proxy.finish(&session, id.as_ref(), end) {
+                let _ = tx.send(Bytes::from(last)).await;
+            }
         });
         let mut headers = HeaderMap::new();
         headers.insert(
@@ -500,7 +452,7 @@ async fn forward_into(answer: Response<Body>, tx: &mpsc::Sender<Bytes>) {
 }
 
 /// A server message as the client gets it (filtered, or untouched).
-fn through(session: &Session, message: Vec<u8>) -> Vec<u8> {
+pub(super) fn through(session: &Session, message: Vec<u8>) -> Vec<u8> {
     let original = message.clone();
     match session.from_server(message).into_iter().next() {
         Some(Action::ToClient(bytes)) => bytes,

@@ -7,6 +7,7 @@
 //!   JSON or SSE answers (every message through the session, so results inside SSE are decided
 //!   and filtered too), approvals, timeouts and overload;
 //! - `headers`: `Mcp-Method`/`Mcp-Name`/`MCP-Protocol-Version` checked against the body;
+//! - `relay`: an upstream SSE answer relayed as a body that reads it event by event;
 //! - `sse`: splitting and rewriting server-sent events;
 //! - `upstream`: the HTTP client and which headers cross warden;
 //! - `child`: stdio servers behind the endpoint, one child process per MCP session;
@@ -22,6 +23,7 @@ mod exchange;
 pub mod grants;
 pub mod headers;
 pub mod metrics;
+mod relay;
 pub mod server;
 pub mod sse;
 pub mod upstream;
