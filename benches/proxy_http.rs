@@ -133,8 +133,8 @@ async fn post(
 /// One client: its own session, then N echo calls one at a time; their round trips.
 async fn client(http: Http, url: String, n: usize) -> Vec<Duration> {
     let init = r#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}"#;
-    let (sid, _) = post(&http, &url, None, init.to_string()).await;
-    let sid = sid.expect("no session id");
+    let (sid, body) = post(&http, &url, None, init.to_string()).await;
+    let sid = sid.unwrap_or_else(|| panic!("no session id: {}", String::from_utf8_lossy(&body)));
     post(
         &http,
         &url,
@@ -205,6 +205,7 @@ fn main() {
         connector.set_nodelay(true);
         let http: Http = Client::builder(TokioExecutor::new())
             .pool_max_idle_per_host(128)
+            .pool_idle_timeout(Duration::from_secs(4))
             .build(connector);
         // Warm up both paths.
         load(&http, &direct, 4, 50).await;

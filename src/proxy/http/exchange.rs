@@ -29,6 +29,9 @@ use std::time::Instant;
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use tokio::time::Instant as Deadline;
 
+/// How long a POST's SSE answer may wait for its first events before its head is sent.
+const GATHER: std::time::Duration = std::time::Duration::from_millis(2);
+
 /// Server messages may be larger than client ones (tool results, long lists).
 pub const SIZE_FACTOR: usize = 16;
 
@@ -234,7 +237,7 @@ impl Proxy {
         let headers = upstream::client_headers(reply.headers());
         let max = self.settings.max_message_bytes.saturating_mul(SIZE_FACTOR);
         if upstream::is_sse(reply.headers()) && status.is_success() {
-            let body = Relay::new(
+            let mut body = Relay::new(
                 self.clone(),
                 reply.into_body(),
                 session,
@@ -242,6 +245,10 @@ impl Proxy {
                 deadline,
                 guard,
             );
+            if deadline.is_some() {
+                // A POST's answer: gather what has arrived (GET streams start at once).
+                let _ = tokio::time::timeout(GATHER, body.gather()).await;
+            }
             return upstream::response(status, headers, body.boxed());
         }
         let json_body = upstream::is_json(reply.headers()) && status.is_success();

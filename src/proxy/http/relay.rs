@@ -79,6 +79,63 @@ impl Relay {
         Ok(())
     }
 
+    /// Takes every upstream frame that is there; returns whether any came.
+    fn fill(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut progressed = false;
+        while !self.done {
+            if let Some((sleep, _)) = &mut self.deadline
+                && sleep.as_mut().poll(cx).is_ready()
+            {
+                self.end(End::TimedOut);
+                break;
+            }
+            match Pin::new(&mut self.upstream).poll_frame(cx) {
+                Poll::Pending => break,
+                Poll::Ready(None) => self.end(End::Done),
+                Poll::Ready(Some(Err(_))) => self.end(End::Broken),
+                Poll::Ready(Some(Ok(frame))) => {
+                    progressed = true;
+                    if let Ok(data) = frame.into_data()
+                        && self.events(&data).is_err()
+                    {
+                        self.end(End::Broken);
+                    }
+                }
+            }
+        }
+        progressed
+    }
+
+    /// Gathers what the upstream has sent so far before the response starts: hyper's client
+    /// hands over an answer's chunks one poll at a time even when the whole answer came in one
+    /// read, and hyper's server writes whatever each poll of a body returns. Giving the client
+    /// connection a few turns while frames keep coming lets an answer that arrived at once
+    /// leave in one write (head, events and end). Bound it with a timeout: a server that is
+    /// slow to send its first event must not hold the response head.
+    pub async fn gather(&mut self) {
+        let mut idle = 0;
+        std::future::poll_fn(|cx| {
+            let progressed = self.fill(cx);
+            if self.done {
+                return Poll::Ready(());
+            }
+            if progressed {
+                idle = 0;
+            } else if self.ready.is_empty() || idle >= 2 {
+                return if self.ready.is_empty() {
+                    Poll::Pending
+                } else {
+                    Poll::Ready(())
+                };
+            } else {
+                idle += 1;
+            }
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        })
+        .await;
+    }
+
     fn end(&mut self, end: End) {
         if self.done {
             return;
@@ -105,30 +162,10 @@ impl Body for Relay {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         let this = self.get_mut();
-        while !this.done {
-            if let Some((sleep, _)) = &mut this.deadline
-                && sleep.as_mut().poll(cx).is_ready()
-            {
-                this.end(End::TimedOut);
-                break;
-            }
-            match Pin::new(&mut this.upstream).poll_frame(cx) {
-                Poll::Pending => break,
-                Poll::Ready(None) => this.end(End::Done),
-                Poll::Ready(Some(Err(_))) => this.end(End::Broken),
-                Poll::Ready(Some(Ok(frame))) => {
-                    if let Ok(data) = frame.into_data()
-                        && this.events(&data).is_err()
-                    {
-                        this.end(End::Broken);
-                    }
-                }
-            }
-        }
+        this.fill(cx);
         if !this.ready.is_empty() {
-            return Poll::Ready(Some(Ok(Frame::data(Bytes::from(std::mem::take(
-                &mut this.ready,
-            ))))));
+            let bytes = Bytes::from(std::mem::take(&mut this.ready));
+            return Poll::Ready(Some(Ok(Frame::data(bytes))));
         }
         if this.done {
             Poll::Ready(None)

@@ -71,8 +71,12 @@ impl Upstream {
             .collect::<Result<_, String>>()?;
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
+        // Idle connections are dropped before common servers' keep-alive timeouts (Node's is
+        // 5 s): a request written on a connection the server is closing fails and cannot be
+        // retried (a POST may have run).
         let client = Client::builder(TokioExecutor::new())
             .pool_max_idle_per_host(256)
+            .pool_idle_timeout(std::time::Duration::from_secs(4))
             .build(connector);
         Ok(Upstream {
             client,
