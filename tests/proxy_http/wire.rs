@@ -409,3 +409,56 @@ fn a_public_listener_needs_grants() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("without --grants"));
 }
+
+#[test]
+fn an_sse_answer_past_the_timeout_ends_with_an_error_event_and_frees_its_slot() {
+    let (_server, url) = upstream("fixture");
+    let warden = Warden::start(&["--upstream", &url, "--upstream-timeout", "2"]);
+    // The handshake era: the fixture answers requests with SSE streams.
+    let init = request("POST", &warden.url, &post_headers(None, &[]), INIT, false);
+    let sid = init.header("mcp-session-id").unwrap().to_string();
+    let headers = post_headers(
+        None,
+        &[
+            ("Mcp-Session-Id", sid.as_str()),
+            ("MCP-Protocol-Version", "2025-11-25"),
+        ],
+    );
+    let note = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
+    assert_eq!(
+        request("POST", &warden.url, &headers, note, false).status,
+        202
+    );
+    let call = |id: u64, seconds: u64| {
+        let body = format!(
+            r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"slow","arguments":{{"seconds":{seconds}}}}}}}"#
+        );
+        request("POST", &warden.url, &headers, &body, false)
+    };
+    let slow = call(2, 6);
+    assert!(
+        slow.header("content-type")
+            .unwrap()
+            .starts_with("text/event-stream"),
+        "{slow:?}"
+    );
+    let error = slow.json();
+    assert_eq!(error["id"], 2, "{error}");
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("--upstream-timeout"),
+        "{error}"
+    );
+    // `slow` allows one call a day per grant: the timed-out call gave its slot back.
+    let again = call(3, 0).json();
+    assert_eq!(
+        again["result"]["content"][0]["text"], "slept 0.0",
+        "{again}"
+    );
+    assert_eq!(
+        warden.metric(r#"warden_http_errors_total{kind="upstream_timeout"}"#),
+        1.0
+    );
+}
