@@ -26,6 +26,7 @@ mod compile;
 mod diff;
 mod eval;
 mod fmt;
+mod grants;
 mod import;
 mod init;
 mod limits;
@@ -65,10 +66,11 @@ pub enum Command {
     Test(test::Args),
     Compile(compile::Args),
     Import(import::Args),
-    Proxy(proxy::Args),
+    Proxy(Box<proxy::Args>),
     Limits(limits::Args),
     Catalog(catalog::Args),
     Init(init::Args),
+    Grants(grants::Args),
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -104,10 +106,11 @@ pub fn run(cli: Cli) -> u8 {
         Command::Test(args) => test::run(args, color),
         Command::Compile(args) => compile::run(args, color),
         Command::Import(args) => import::run(args),
-        Command::Proxy(args) => proxy::run(args),
+        Command::Proxy(args) => proxy::run(*args),
         Command::Limits(args) => limits::run(args),
         Command::Catalog(args) => catalog::run(args),
         Command::Init(args) => init::run(args),
+        Command::Grants(args) => grants::run(args),
     }
 }
 

@@ -9,6 +9,8 @@
 //! - `pins`: tool pinning against a reviewed catalog (`--catalog`);
 //! - `session`: one connection's state and routing, without I/O;
 //! - `stdio`: the stdio transport (child process, readers, shutdown);
+//! - `http`: the Streamable HTTP transport (grants, sessions, SSE relay, metrics, admin);
+//! - `stats`: decisions and reloads counted for metrics;
 //! - `outlet`: writing relayed lines to a side from the task that produced them;
 //! - `reload`: watching the policy file;
 //! - `approval`: approval prompts and the signed `requestState` of 2026-07-28 approvals;
@@ -21,6 +23,7 @@ pub mod approval;
 pub mod audit;
 pub mod engine;
 pub mod framing;
+pub mod http;
 pub mod jsonrpc;
 pub mod limits;
 pub mod outlet;
@@ -29,5 +32,6 @@ pub mod reload;
 pub mod session;
 #[cfg(test)]
 mod session_tests;
+pub mod stats;
 pub mod stdio;
 pub mod tools_list;

@@ -9,6 +9,7 @@ use super::approval::Signer;
 use super::audit::{self, Entry, Sink};
 use super::jsonrpc::{self, Id};
 use super::limits::{CounterState, Counters, Exceeded, FailMode, Refused, Reservation, Subject};
+use super::stats::Stats;
 use super::tools_list::Known;
 use crate::call::Annotations;
 use crate::eval::Decider;
@@ -218,6 +219,8 @@ pub struct Engine {
     pub approval_ttl: std::time::Duration,
     /// The pinned tool definitions (`--catalog`; empty: no pinning).
     pub pins: super::pins::Pins,
+    /// Decisions and reloads counted for metrics.
+    pub stats: Stats,
 }
 
 impl Engine {
@@ -236,6 +239,7 @@ impl Engine {
             signer,
             approval_ttl,
             pins: super::pins::Pins::default(),
+            stats: Stats::default(),
         }
     }
 
@@ -283,7 +287,7 @@ impl Engine {
             .iter()
             .filter_map(|l| spec.rules.get(l.rule)?.limits.get(l.limit).cloned())
             .collect();
-        let log = |effect: Effect, code: &str, counters: &[CounterState]| {
+        let log = |effect: Effect, code: &'static str, counters: &[CounterState]| {
             self.log(
                 req,
                 who,
@@ -495,7 +499,7 @@ impl Engine {
         req: &CallRequest,
         who: &Identity,
         effect: Effect,
-        code: &str,
+        code: &'static str,
         rule: &str,
         text: &str,
         retry_after: Option<u64>,
@@ -536,13 +540,14 @@ impl Engine {
         req: &CallRequest,
         who: &Identity,
         effect: Effect,
-        code: &str,
+        code: &'static str,
         rule: &str,
         reason: Option<&str>,
         counters: &[CounterState],
         started: Instant,
         call_hash: Option<&str>,
     ) {
+        self.stats.decision(effect, code, rule);
         if self.audit.is_off() {
             return;
         }

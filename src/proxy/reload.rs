@@ -40,10 +40,12 @@ pub async fn watch(engine: Arc<Engine>, every: Duration) {
         last = now;
         match engine.reload() {
             Ok(hash) => {
+                engine.stats.reload(true);
                 eprintln!("warden: reloaded {} ({})", path.display(), &hash[..12]);
                 engine.audit.write(&json!({"time": audit::now_rfc3339(), "event": "reload", "ok": true, "policy_hash": hash}));
             }
             Err(e) => {
+                engine.stats.reload(false);
                 eprintln!(
                     "warden: refused to reload {}, keeping the previous policy: {e}",
                     path.display()

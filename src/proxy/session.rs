@@ -82,20 +82,35 @@ struct State {
     elicitation: bool,
     pending: HashMap<Id, Pending>,
     approvals: HashMap<Id, oneshot::Sender<Value>>,
-    /// What `tools/list` said of each tool.
-    tools: HashMap<String, Known>,
-    /// The live hashes of pinned tools this connection has listed.
-    pins: pins::Seen,
     next_id: u64,
 }
+
+/// What the server's `tools/list` said: each tool's annotations and risk class, and the live
+/// hashes of pinned tools. Shared by every session of one server over HTTP (a 2026-07-28
+/// request is a session of its own, and must see what an earlier request listed).
+#[derive(Debug, Default)]
+pub struct Learned {
+    pub tools: HashMap<String, Known>,
+    pub pins: pins::Seen,
+}
+
+/// [`Learned`], shared.
+pub type ToolCache = Arc<Mutex<Learned>>;
 
 pub struct Session {
     engine: Arc<Engine>,
     state: Mutex<State>,
+    learned: ToolCache,
 }
 
 impl Session {
     pub fn new(engine: Arc<Engine>, identity: Identity) -> Session {
+        Session::sharing(engine, identity, ToolCache::default())
+    }
+
+    /// A session that learns and reads what `tools/list` said in `learned` (shared with other
+    /// sessions to the same server).
+    pub fn sharing(engine: Arc<Engine>, identity: Identity, learned: ToolCache) -> Session {
         let server_fixed = identity.server.is_some();
         Session {
             engine,
@@ -104,6 +119,30 @@ impl Session {
                 server_fixed,
                 ..State::default()
             }),
+            learned,
+        }
+    }
+
+    fn learned(&self) -> std::sync::MutexGuard<'_, Learned> {
+        self.learned.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Names the session (over HTTP the session id arrives with the `initialize` answer).
+    pub fn rename(&self, session: &str) {
+        self.state().identity.session = session.to_string();
+    }
+
+    /// The server will never answer request `id` (the HTTP exchange failed, timed out or ended
+    /// without its answer): forget it and give its counter slots back. A no-op for a request
+    /// that was answered. Returns whether the request was still pending.
+    pub fn abandon(&self, id: &Id) -> bool {
+        match self.state().pending.remove(id) {
+            Some(Pending::ToolsCall(r)) => {
+                self.engine.counters.release(r);
+                true
+            }
+            Some(_) => true,
+            None => false,
         }
     }
 
@@ -265,8 +304,15 @@ impl Session {
             "tools/list" => Pending::ToolsList,
             "tools/call" => {
                 let era = s.era;
-                let known = |tool: &str| s.tools.get(tool).copied().unwrap_or_default();
-                let call = match CallRequest::parse(id.clone(), params.as_deref(), known, era) {
+                let learned = self.learned();
+                let known = |tool: &str| learned.tools.get(tool).copied().unwrap_or_default();
+                let parsed = CallRequest::parse(id.clone(), params.as_deref(), known, era);
+                let pinned = parsed
+                    .as_ref()
+                    .ok()
+                    .map(|c| self.engine.pins.verdict(&learned.pins, &c.tool));
+                drop(learned);
+                let call = match parsed {
                     Ok(c) => c,
                     Err(e) => {
                         return vec![Action::ToClient(jsonrpc::error_response(
@@ -278,7 +324,7 @@ impl Session {
                 };
                 let who = s.identity.clone();
                 let elicitation = s.elicitation;
-                let pinned = self.engine.pins.verdict(&s.pins, &call.tool);
+                let pinned = pinned.unwrap_or(pins::Verdict::Pass);
                 drop(s);
                 if let Some(answer) = self.engine.pinned(&call, &who, pinned) {
                     return vec![Action::ToClient(answer)];
@@ -479,12 +525,12 @@ impl Session {
                 let policy = self.engine.policy();
                 let who = self.identity();
                 let pins = &self.engine.pins;
-                let line = match pins.review(&self.engine, &who, &mut self.state().pins, &line) {
+                let line = match pins.review(&self.engine, &who, &mut self.learned().pins, &line) {
                     Some(without_changed) => without_changed,
                     None => line,
                 };
                 let filtered = tools_list::filter(&line, &policy.table, &who, !self.engine.dry_run);
-                self.state().tools.extend(filtered.tools);
+                self.learned().tools.extend(filtered.tools);
                 vec![Action::ToClient(filtered.replacement.unwrap_or(line))]
             }
             Some(Pending::Initialize) => {

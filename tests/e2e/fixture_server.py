@@ -1,11 +1,13 @@
 """A small real MCP server (the official Python SDK's MCPServer, both protocol eras) for the
-cases the reference servers cannot produce on demand:
+cases the reference servers cannot produce on demand (over stdio, or over Streamable HTTP with
+`fixture_server.py http PORT`):
 
 - `echo {message}`: answers `Echo: <message>`;
 - `fail {}`: answers with a JSON-RPC error (-32000), not a tool result;
 - `slow {seconds}`: answers after a delay (a call still in flight when the client leaves);
 - `die {code}`: the process exits with `code` without answering (a server dying mid-call);
 - `approve_me {n}`: answers `approved <n>` (a tool the approval policy guards);
+- `headers {}`: answers with the HTTP request headers it received, as JSON (over HTTP);
 - `ask {}`: asks the client a question (a server-to-client `elicitation/create`, numbered by
   the server from 0, colliding with the client's own ids) and answers with the reply.
 """
@@ -46,6 +48,13 @@ def approve_me(n: int = 0) -> str:
     return f"approved {n}"
 
 
+@app.tool()
+def headers(ctx: Context) -> str:
+    import json
+
+    return json.dumps({k.lower(): v for k, v in (ctx.headers or {}).items()})
+
+
 class Answer(BaseModel):
     word: str
 
@@ -57,4 +66,11 @@ async def ask(ctx: Context) -> str:
 
 
 if __name__ == "__main__":
-    app.run()
+    import sys
+
+    if sys.argv[1:2] == ["http"]:
+        # `fixture_server.py http PORT`: Streamable HTTP at http://127.0.0.1:PORT/mcp, both
+        # eras (2026-07-28 requests are served statelessly; handshake clients get sessions).
+        app.run("streamable-http", host="127.0.0.1", port=int(sys.argv[2]))
+    else:
+        app.run()

@@ -1,0 +1,242 @@
+//! The HTTP proxy's cost: `tools/call`s to server-everything's `echo` over Streamable HTTP,
+//! directly and through `warden proxy --listen` (release build, benches/proxy.warden), in the
+//! same run, alternating rounds, at 1, 16 and 64 concurrent clients (each its own MCP session
+//! and connection, one call at a time). Prints the median and p99 round trip of each, the
+//! added latency (proxied − direct) at p50 and p99, and the throughput ratio proxied/direct.
+//!
+//! Run: `cargo bench --bench proxy_http` (peers from scripts/install-deps.sh; `BENCH_CALLS=N`
+//! calls per client per round, default 100; `BENCH_ROUNDS=N`, default 3; `WARDEN_BIN=path`
+//! measures another build of warden).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a benchmark fails loudly on a bad fixture"
+)]
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::Request;
+use hyper_util::client::legacy::{Client, connect::HttpConnector};
+use hyper_util::rt::TokioExecutor;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+type Http = Client<HttpConnector, Full<Bytes>>;
+
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn peers() -> PathBuf {
+    let dir = std::env::var_os("WARDEN_PEERS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(&std::env::var_os("HOME").unwrap()).join(".cache/warden-peers")
+        });
+    assert!(
+        dir.join("npm/node_modules/.bin/mcp-server-everything")
+            .exists(),
+        "server-everything is missing: run scripts/install-deps.sh"
+    );
+    dir
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// server-everything in streamableHttp mode; its URL.
+fn everything() -> (Proc, String) {
+    let port = free_port();
+    let child = Command::new(peers().join("npm/node_modules/.bin/mcp-server-everything"))
+        .arg("streamableHttp")
+        .env("PORT", port.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "server-everything did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (Proc(child), format!("http://127.0.0.1:{port}/mcp"))
+}
+
+/// warden in front of URL; its URL.
+fn warden(upstream: &str) -> (Proc, String) {
+    let bin = std::env::var("WARDEN_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_warden").into());
+    let mut child = Command::new(bin)
+        .args([
+            "proxy",
+            "--policy",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/benches/proxy.warden"),
+        ])
+        .args(["--listen", "127.0.0.1:0", "--upstream", upstream])
+        .env("WARDEN_LOG", "warn")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let url = loop {
+        let line = lines.next().expect("warden exited").unwrap();
+        if let Some(u) = line.strip_prefix("warden: listening on ") {
+            break u.to_string();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    (Proc(child), url)
+}
+
+async fn post(
+    http: &Http,
+    url: &str,
+    session: Option<&str>,
+    body: String,
+) -> (Option<String>, Bytes) {
+    let mut req = Request::post(url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream");
+    if let Some(s) = session {
+        req = req
+            .header("mcp-session-id", s)
+            .header("mcp-protocol-version", "2025-11-25");
+    }
+    let reply = http
+        .request(req.body(Full::new(Bytes::from(body))).unwrap())
+        .await
+        .unwrap();
+    let sid = reply
+        .headers()
+        .get("mcp-session-id")
+        .map(|v| v.to_str().unwrap().to_string());
+    let body = reply.into_body().collect().await.unwrap().to_bytes();
+    (sid, body)
+}
+
+/// One client: its own session, then N echo calls one at a time; their round trips.
+async fn client(http: Http, url: String, n: usize) -> Vec<Duration> {
+    let init = r#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}"#;
+    let (sid, body) = post(&http, &url, None, init.to_string()).await;
+    let sid = sid.unwrap_or_else(|| panic!("no session id: {}", String::from_utf8_lossy(&body)));
+    post(
+        &http,
+        &url,
+        Some(&sid),
+        r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#.into(),
+    )
+    .await;
+    let mut times = Vec::with_capacity(n);
+    for i in 1..=n {
+        let call = format!(
+            r#"{{"jsonrpc":"2.0","id":{i},"method":"tools/call","params":{{"name":"echo","arguments":{{"message":"hello"}}}}}}"#
+        );
+        let start = Instant::now();
+        let (_, body) = post(&http, &url, Some(&sid), call).await;
+        times.push(start.elapsed());
+        assert!(
+            body.windows(11).any(|w| w == b"Echo: hello"),
+            "{}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+    let _ = http
+        .request(
+            Request::delete(&url)
+                .header("mcp-session-id", &sid)
+                .body(Full::default())
+                .unwrap(),
+        )
+        .await;
+    times
+}
+
+/// C clients at once; all round trips and the wall time.
+async fn load(http: &Http, url: &str, clients: usize, n: usize) -> (Vec<Duration>, Duration) {
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..clients)
+        .map(|_| tokio::spawn(client(http.clone(), url.to_string(), n)))
+        .collect();
+    let mut times = Vec::new();
+    for t in tasks {
+        times.extend(t.await.unwrap());
+    }
+    (times, start.elapsed())
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)].as_secs_f64() * 1e6
+}
+
+fn main() {
+    let env = |k: &str, d: usize| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d)
+    };
+    let (n, rounds) = (env("BENCH_CALLS", 100), env("BENCH_ROUNDS", 3));
+    let (_server, direct) = everything();
+    let (_warden, proxied) = warden(&direct);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        let http: Http = Client::builder(TokioExecutor::new())
+            .pool_max_idle_per_host(128)
+            .pool_idle_timeout(Duration::from_secs(4))
+            .build(connector);
+        // Warm up both paths.
+        load(&http, &direct, 4, 50).await;
+        load(&http, &proxied, 4, 50).await;
+        println!(
+            "HTTP proxy: {rounds} rounds x {n} tools/call echo per client, direct vs through warden"
+        );
+        for clients in [1, 16, 64] {
+            let mut sums = [(Vec::new(), Duration::ZERO), (Vec::new(), Duration::ZERO)];
+            for _ in 0..rounds {
+                for (i, url) in [&direct, &proxied].into_iter().enumerate() {
+                    let (t, wall) = load(&http, url, clients, n).await;
+                    sums[i].0.extend(t);
+                    sums[i].1 += wall;
+                }
+            }
+            println!("  {clients} concurrent clients:");
+            let mut stats = Vec::new();
+            for (label, (times, wall)) in ["direct ", "proxied"].iter().zip(sums.iter_mut()) {
+                times.sort_unstable();
+                let rate = times.len() as f64 / wall.as_secs_f64();
+                let (p50, p99) = (percentile(times, 0.5), percentile(times, 0.99));
+                println!("    {label}  p50 {p50:8.1} µs  p99 {p99:8.1} µs  {rate:8.0} calls/s");
+                stats.push((p50, p99, rate));
+            }
+            println!(
+                "    added    p50 {:8.1} µs  p99 {:8.1} µs  throughput proxied/direct {:.3}",
+                stats[1].0 - stats[0].0,
+                stats[1].1 - stats[0].1,
+                stats[1].2 / stats[0].2
+            );
+        }
+    });
+}

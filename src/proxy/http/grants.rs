@@ -1,0 +1,179 @@
+//! Grants: the bearer tokens HTTP callers present, mapped to grant names, and the credentials
+//! warden itself sends upstream. Read from the `--grants` file at start.
+//!
+//! The file holds SHA-256 hashes of the tokens, never the tokens (`warden grants hash` prints
+//! the hash of a token read from stdin):
+//!
+//! ```json
+//! {
+//!   "grants": {
+//!     "ci":    {"token_sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"},
+//!     "alice": {"token_sha256": ["<current>", "<next, during a rotation>"]}
+//!   },
+//!   "upstream": {"headers": {"Authorization": "Bearer <the upstream server's own token>"}}
+//! }
+//! ```
+//!
+//! A presented token is hashed and looked up; the client's `Authorization` header is never
+//! forwarded. Without a grants file (loopback listeners only) every caller is grant `default`.
+
+use serde::Deserialize;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+/// The grant every caller is when warden runs without a grants file.
+pub const DEFAULT_GRANT: &str = "default";
+
+#[derive(Debug, Default)]
+pub struct Grants {
+    /// Token hash (lowercase hex) → grant name. `None`: no grants file, everyone is `default`.
+    by_hash: Option<HashMap<String, String>>,
+    /// Headers warden adds to every upstream request (the upstream's own credentials).
+    pub upstream_headers: Vec<(String, String)>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    grants: BTreeMap<String, GrantEntry>,
+    #[serde(default)]
+    upstream: Option<Upstream>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GrantEntry {
+    token_sha256: Value,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Upstream {
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+}
+
+/// SHA-256 of a token, lowercase hex: what the grants file stores.
+pub fn hash_token(token: &str) -> String {
+    super::super::engine::hex(&Sha256::digest(token.as_bytes()))
+}
+
+impl Grants {
+    /// Everyone is grant `default` (loopback listeners without `--grants`).
+    pub fn open() -> Grants {
+        Grants::default()
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.by_hash.is_none()
+    }
+
+    pub fn load(path: &Path) -> Result<Grants, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        Grants::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    pub fn parse(text: &str) -> Result<Grants, String> {
+        let file: File = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        let mut by_hash = HashMap::new();
+        for (name, entry) in file.grants {
+            let hashes = match entry.token_sha256 {
+                Value::String(s) => vec![s],
+                Value::Array(items) => items
+                    .into_iter()
+                    .map(|v| match v {
+                        Value::String(s) => Ok(s),
+                        _ => Err(format!("grant `{name}`: token hashes must be strings")),
+                    })
+                    .collect::<Result<_, _>>()?,
+                _ => {
+                    return Err(format!(
+                        "grant `{name}`: `token_sha256` must be a hash or a list of hashes"
+                    ));
+                }
+            };
+            for hash in hashes {
+                let hash = hash.to_ascii_lowercase();
+                if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return Err(format!(
+                        "grant `{name}`: `{hash}` is not a SHA-256 hash (64 hex digits; `warden grants hash` prints one)"
+                    ));
+                }
+                if let Some(other) = by_hash.insert(hash, name.clone()) {
+                    return Err(format!("grants `{other}` and `{name}` have the same token"));
+                }
+            }
+        }
+        let upstream_headers: Vec<(String, String)> = file
+            .upstream
+            .map(|u| u.headers.into_iter().collect())
+            .unwrap_or_default();
+        for (name, value) in &upstream_headers {
+            if hyper::header::HeaderName::from_bytes(name.as_bytes()).is_err()
+                || hyper::header::HeaderValue::from_str(value).is_err()
+            {
+                return Err(format!(
+                    "upstream header `{name}` is not a valid HTTP header"
+                ));
+            }
+        }
+        Ok(Grants {
+            by_hash: Some(by_hash),
+            upstream_headers,
+        })
+    }
+
+    /// The grant of a request with this `Authorization` header, or `None` (401).
+    pub fn grant(&self, authorization: Option<&[u8]>) -> Option<String> {
+        let Some(by_hash) = &self.by_hash else {
+            return Some(DEFAULT_GRANT.to_string());
+        };
+        let value = std::str::from_utf8(authorization?).ok()?;
+        let (scheme, token) = value.trim().split_once(' ')?;
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return None;
+        }
+        by_hash.get(&hash_token(token.trim())).cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maps_tokens_to_grants_by_hash() {
+        let text = format!(
+            r#"{{"grants":{{"ci":{{"token_sha256":"{}"}},"alice":{{"token_sha256":["{}","{}"]}}}},
+               "upstream":{{"headers":{{"Authorization":"Bearer up"}}}}}}"#,
+            hash_token("t-ci"),
+            hash_token("t-a1"),
+            hash_token("t-a2").to_uppercase()
+        );
+        let g = Grants::parse(&text).unwrap();
+        assert_eq!(g.grant(Some(b"Bearer t-ci")).as_deref(), Some("ci"));
+        assert_eq!(g.grant(Some(b"bearer t-a2")).as_deref(), Some("alice"));
+        assert_eq!(g.grant(Some(b"Bearer nope")), None);
+        assert_eq!(g.grant(Some(b"Basic t-ci")), None);
+        assert_eq!(g.grant(None), None);
+        assert_eq!(
+            g.upstream_headers,
+            vec![("Authorization".into(), "Bearer up".into())]
+        );
+        assert_eq!(Grants::open().grant(None).as_deref(), Some("default"));
+    }
+
+    #[test]
+    fn refuses_bad_files() {
+        assert!(Grants::parse(r#"{"grants":{"ci":{"token_sha256":"abc"}}}"#).is_err());
+        assert!(Grants::parse(r#"{"grants":{"ci":{"token":"plain"}}}"#).is_err());
+        let h = hash_token("x");
+        let dup = format!(
+            r#"{{"grants":{{"a":{{"token_sha256":"{h}"}},"b":{{"token_sha256":"{h}"}}}}}}"#
+        );
+        assert!(Grants::parse(&dup).unwrap_err().contains("same token"));
+    }
+}

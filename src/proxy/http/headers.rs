@@ -1,0 +1,275 @@
+//! The routing headers of the 2026-07-28 revision (`Mcp-Method`, `Mcp-Name`,
+//! `MCP-Protocol-Version`) checked against the body they travel with.
+//!
+//! Intermediaries route on these headers without parsing the body; the server executes the
+//! body. A request whose headers name one tool while its body calls another would be routed
+//! (and, by a header-reading gateway, decided) as one call and executed as another, so warden
+//! rejects every disagreement with HTTP 400 and JSON-RPC `-32020` (HeaderMismatch). A
+//! 2026-07-28 request must carry `Mcp-Method`, and `Mcp-Name` for `tools/call`, `prompts/get`
+//! and `resources/read`. Values in the `=?base64?…?=` sentinel are decoded first.
+
+use crate::proxy::jsonrpc::Id;
+use hyper::header::HeaderMap;
+use serde::Deserialize;
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+/// JSON-RPC error code of the 2026-07-28 revision for a header that disagrees with the body.
+pub const HEADER_MISMATCH: i64 = -32020;
+/// The first protocol revision with required routing headers.
+const MODERN: &str = "2026-07-28";
+const VERSION_KEY: &str = "io.modelcontextprotocol/protocolVersion";
+
+/// What the checks read from a body (leniently: a malformed body is refused later by the
+/// session, with the JSON-RPC error it deserves).
+#[derive(Debug, Default)]
+pub struct Head {
+    pub id: Option<Id>,
+    pub method: Option<String>,
+    /// `params.name` (or `params.uri` for `resources/read`) of a name-bearing method.
+    pub name: Option<Value>,
+    pub envelope_version: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Raw {
+    id: Option<Box<RawValue>>,
+    method: Option<String>,
+    params: Option<Params>,
+}
+
+#[derive(Deserialize)]
+struct Params {
+    name: Option<Value>,
+    uri: Option<Value>,
+    #[serde(rename = "_meta")]
+    meta: Option<Value>,
+}
+
+/// The params key a method's `Mcp-Name` mirrors.
+fn name_key(method: &str) -> Option<&'static str> {
+    match method {
+        "tools/call" | "prompts/get" => Some("name"),
+        "resources/read" => Some("uri"),
+        _ => None,
+    }
+}
+
+pub fn head(body: &[u8]) -> Head {
+    let Ok(raw) = serde_json::from_slice::<Raw>(body) else {
+        return Head::default();
+    };
+    let key = raw.method.as_deref().and_then(name_key);
+    let (name, envelope_version) = match raw.params {
+        Some(p) => (
+            match key {
+                Some("name") => p.name,
+                Some(_) => p.uri,
+                None => None,
+            },
+            p.meta
+                .as_ref()
+                .and_then(|m| m.get(VERSION_KEY))
+                .and_then(Value::as_str)
+                .map(str::to_string),
+        ),
+        None => (None, None),
+    };
+    Head {
+        id: raw.id.map(|r| Id(r.get().to_string())),
+        method: raw.method,
+        name,
+        envelope_version,
+    }
+}
+
+/// Checks the routing headers against the body; `Err` says what disagrees.
+pub fn check(headers: &HeaderMap, head: &Head) -> Result<(), String> {
+    for name in ["mcp-method", "mcp-name", "mcp-protocol-version"] {
+        if headers.get_all(name).iter().count() > 1 {
+            return Err(format!("the `{name}` header is given more than once"));
+        }
+    }
+    let text = |name: &str| -> Result<Option<String>, String> {
+        headers
+            .get(name)
+            .map(|v| {
+                v.to_str()
+                    .map(str::to_string)
+                    .map_err(|_| format!("the `{name}` header is not visible ASCII"))
+            })
+            .transpose()
+    };
+    let version = text("mcp-protocol-version")?;
+    if let (Some(v), Some(e)) = (&version, &head.envelope_version)
+        && v != e
+    {
+        return Err(format!(
+            "`MCP-Protocol-Version: {v}` disagrees with the body's protocol version `{e}`"
+        ));
+    }
+    let modern = version
+        .as_deref()
+        .or(head.envelope_version.as_deref())
+        .is_some_and(|v| v >= MODERN);
+    match (text("mcp-method")?, &head.method) {
+        (Some(h), Some(m)) if h == *m => {}
+        (Some(h), Some(m)) => {
+            return Err(format!(
+                "`Mcp-Method: {h}` disagrees with the body's method `{m}`"
+            ));
+        }
+        (Some(h), None) => {
+            return Err(format!("`Mcp-Method: {h}` on a body that is not a request"));
+        }
+        (None, Some(m)) if modern => {
+            return Err(format!(
+                "a {MODERN} request needs `Mcp-Method` (the body's is `{m}`)"
+            ));
+        }
+        (None, _) => {}
+    }
+    let bearing = head.method.as_deref().and_then(name_key).is_some();
+    match text("mcp-name")? {
+        Some(h) => {
+            let decoded = decode(&h)
+                .ok_or_else(|| format!("`Mcp-Name: {h}` is a malformed base64 sentinel"))?;
+            match &head.name {
+                Some(Value::String(n)) if bearing && *n == decoded => {}
+                Some(Value::String(n)) if bearing => {
+                    return Err(format!(
+                        "`Mcp-Name: {decoded}` disagrees with the body's name `{n}`"
+                    ));
+                }
+                _ => return Err(format!("`Mcp-Name: {decoded}` names nothing in the body")),
+            }
+        }
+        None if modern && bearing => {
+            return Err(format!(
+                "a {MODERN} `{}` request needs `Mcp-Name`",
+                head.method.as_deref().unwrap_or_default()
+            ));
+        }
+        None => {}
+    }
+    Ok(())
+}
+
+/// A header value: verbatim, or the UTF-8 text inside `=?base64?…?=` (canonical base64 only;
+/// `None` when malformed, so that a corrupt header never matches by accident).
+pub fn decode(value: &str) -> Option<String> {
+    let Some(payload) = value
+        .strip_prefix("=?base64?")
+        .and_then(|v| v.strip_suffix("?="))
+    else {
+        return Some(value.to_string());
+    };
+    let bytes = base64_decode(payload)?;
+    String::from_utf8(bytes).ok()
+}
+
+const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// Standard padded base64; refuses non-canonical input (bad length, stray bits, bad chars).
+fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    let bytes = text.as_bytes();
+    if bytes.len() % 4 != 0 {
+        return None;
+    }
+    let pad = bytes.iter().rev().take_while(|b| **b == b'=').count();
+    if pad > 2 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(bytes.len() / 4 * 3);
+    let mut bits = 0u32;
+    let mut nbits = 0;
+    for &b in &bytes[..bytes.len() - pad] {
+        let v = ALPHABET.iter().position(|a| *a == b)?;
+        bits = (bits << 6) | u32::try_from(v).ok()?;
+        nbits += 6;
+        if nbits >= 8 {
+            nbits -= 8;
+            out.push(u8::try_from((bits >> nbits) & 0xff).ok()?);
+        }
+    }
+    // Leftover bits must be zero (canonical form).
+    (bits & ((1 << nbits) - 1) == 0).then_some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (n, v) in pairs {
+            h.append(
+                hyper::header::HeaderName::from_bytes(n.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
+        }
+        h
+    }
+
+    const CALL: &[u8] = br#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"echo","arguments":{},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}"#;
+
+    #[test]
+    fn agreeing_headers_pass() {
+        let h = head(CALL);
+        assert_eq!(h.id, Some(Id("3".into())));
+        let ok = headers(&[
+            ("mcp-protocol-version", "2026-07-28"),
+            ("mcp-method", "tools/call"),
+            ("mcp-name", "echo"),
+        ]);
+        assert_eq!(check(&ok, &h), Ok(()));
+        let b64 = headers(&[
+            ("mcp-method", "tools/call"),
+            ("mcp-name", "=?base64?ZWNobw==?="),
+        ]);
+        assert_eq!(check(&b64, &h), Ok(()));
+        // legacy requests need no routing headers
+        let legacy =
+            head(br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x"}}"#);
+        assert_eq!(
+            check(&headers(&[("mcp-protocol-version", "2025-11-25")]), &legacy),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn disagreements_are_refused() {
+        let h = head(CALL);
+        let cases = [
+            vec![("mcp-method", "tools/call"), ("mcp-name", "delete_file")],
+            vec![("mcp-method", "tools/list"), ("mcp-name", "echo")],
+            vec![("mcp-method", "tools/call")],
+            vec![("mcp-name", "echo")],
+            vec![
+                ("mcp-method", "tools/call"),
+                ("mcp-name", "echo"),
+                ("mcp-name", "echo"),
+            ],
+            vec![
+                ("mcp-method", "tools/call"),
+                ("mcp-name", "=?base64?ZWNobw?="),
+            ],
+            vec![
+                ("mcp-protocol-version", "2025-11-25"),
+                ("mcp-method", "tools/call"),
+                ("mcp-name", "echo"),
+            ],
+        ];
+        for case in cases {
+            assert!(check(&headers(&case), &h).is_err(), "{case:?}");
+        }
+    }
+
+    #[test]
+    fn decodes_canonical_base64_only() {
+        assert_eq!(decode("=?base64?w6l0w6k=?=").as_deref(), Some("été"));
+        assert_eq!(decode("plain").as_deref(), Some("plain"));
+        assert_eq!(decode("=?base64?ZW=?="), None);
+        assert_eq!(decode("=?base64?ZWNobx==?="), None);
+    }
+}

@@ -1,0 +1,186 @@
+//! An upstream SSE answer relayed to the client as a response body that reads the upstream
+//! body itself: each event is rewritten (through the session) as soon as its bytes arrive and
+//! handed to hyper in the same poll, so a relayed event costs no task switch and no queue, and
+//! events that arrive together leave together.
+//!
+//! The exchange's end is handled here too: the upstream latency is recorded, a request whose
+//! answer never came is abandoned (its counter slots given back), and on a timeout the client
+//! gets a JSON-RPC error event for it. A client that goes away drops the body, which ends the
+//! exchange the same way.
+
+use super::exchange::{End, Guard, SIZE_FACTOR, through};
+use super::server::Proxy;
+use super::sse::{self, Splitter};
+use crate::proxy::jsonrpc::Id;
+use crate::proxy::session::Session;
+use bytes::Bytes;
+use hyper::body::{Body, Frame, Incoming};
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+use tokio::time::{Instant as Deadline, Sleep};
+
+pub struct Relay {
+    proxy: Arc<Proxy>,
+    upstream: Incoming,
+    session: Arc<Session>,
+    id: Option<Id>,
+    deadline: Option<(Pin<Box<Sleep>>, Instant)>,
+    splitter: Splitter,
+    max: usize,
+    /// Bytes ready for the client.
+    ready: Vec<u8>,
+    done: bool,
+    _guard: Guard,
+}
+
+impl Relay {
+    pub fn new(
+        proxy: Arc<Proxy>,
+        upstream: Incoming,
+        session: Arc<Session>,
+        id: Option<Id>,
+        deadline: Option<(Deadline, Instant)>,
+        guard: Guard,
+    ) -> Relay {
+        let max = proxy.settings.max_message_bytes.saturating_mul(SIZE_FACTOR);
+        Relay {
+            proxy,
+            upstream,
+            session,
+            id,
+            deadline: deadline.map(|(d, started)| (Box::pin(tokio::time::sleep_until(d)), started)),
+            splitter: Splitter::default(),
+            max,
+            ready: Vec::new(),
+            done: false,
+            _guard: guard,
+        }
+    }
+
+    fn events(&mut self, data: &[u8]) -> Result<(), ()> {
+        for event in self.splitter.push(data, self.max).map_err(|_| ())? {
+            match sse::data(&event) {
+                None => self.ready.extend_from_slice(&event),
+                Some(message) => {
+                    let relayed = through(&self.session, message.clone());
+                    if relayed == message {
+                        self.ready.extend_from_slice(&event);
+                    } else {
+                        self.ready
+                            .extend_from_slice(&sse::with_data(&event, &relayed));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes every upstream frame that is there; returns whether any came.
+    fn fill(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut progressed = false;
+        while !self.done {
+            if let Some((sleep, _)) = &mut self.deadline
+                && sleep.as_mut().poll(cx).is_ready()
+            {
+                self.end(End::TimedOut);
+                break;
+            }
+            match Pin::new(&mut self.upstream).poll_frame(cx) {
+                Poll::Pending => break,
+                Poll::Ready(None) => self.end(End::Done),
+                Poll::Ready(Some(Err(_))) => self.end(End::Broken),
+                Poll::Ready(Some(Ok(frame))) => {
+                    progressed = true;
+                    if let Ok(data) = frame.into_data()
+                        && self.events(&data).is_err()
+                    {
+                        self.end(End::Broken);
+                    }
+                }
+            }
+        }
+        progressed
+    }
+
+    /// Gathers what the upstream has sent so far before the response starts: hyper's client
+    /// hands over an answer's chunks one poll at a time even when the whole answer came in one
+    /// read, and hyper's server writes whatever each poll of a body returns. Giving the client
+    /// connection a few turns while frames keep coming lets an answer that arrived at once
+    /// leave in one write (head, events and end). Bound it with a timeout: a server that is
+    /// slow to send its first event must not hold the response head.
+    pub async fn gather(&mut self) {
+        let mut idle = 0;
+        std::future::poll_fn(|cx| {
+            let progressed = self.fill(cx);
+            if self.done {
+                return Poll::Ready(());
+            }
+            if progressed {
+                idle = 0;
+            } else if self.ready.is_empty() || idle >= 2 {
+                return if self.ready.is_empty() {
+                    Poll::Pending
+                } else {
+                    Poll::Ready(())
+                };
+            } else {
+                idle += 1;
+            }
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        })
+        .await;
+    }
+
+    fn end(&mut self, end: End) {
+        if self.done {
+            return;
+        }
+        self.done = true;
+        if let Some((_, started)) = &self.deadline {
+            self.proxy.metrics.upstream_latency(started.elapsed());
+        }
+        if let Some(rest) = std::mem::take(&mut self.splitter).rest() {
+            self.ready.extend_from_slice(&rest);
+        }
+        if let Some(last) = self.proxy.finish(&self.session, self.id.as_ref(), end) {
+            self.ready.extend_from_slice(&last);
+        }
+    }
+}
+
+impl Body for Relay {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        let this = self.get_mut();
+        this.fill(cx);
+        if !this.ready.is_empty() {
+            let bytes = Bytes::from(std::mem::take(&mut this.ready));
+            return Poll::Ready(Some(Ok(Frame::data(bytes))));
+        }
+        if this.done {
+            Poll::Ready(None)
+        } else {
+            Poll::Pending
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.done && self.ready.is_empty()
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.end(End::ClientGone);
+    }
+}

@@ -1,0 +1,471 @@
+//! The MCP endpoint: accepts connections, refuses what must not pass before anything is read
+//! (a foreign `Origin`, a missing or unknown bearer token), keeps track of MCP sessions and
+//! which grant owns each, and serves GET (the server's stream) and DELETE (end a session).
+//! POSTs go to `exchange`.
+//!
+//! A session is known from the `initialize` answer that carries its `Mcp-Session-Id`; it
+//! belongs to the grant that opened it, and any other grant gets 404 for it, as for an unknown
+//! one. A request without a session id (the 2026-07-28 era has none) is a session of its own.
+//!
+//! Shutdown: on SIGTERM/SIGINT the listener closes, new requests get 503, and warden waits for
+//! the POSTs in flight (up to the drain timeout) before exiting; GET streams are cut.
+
+use super::child::Children;
+use super::exchange::Guard;
+use super::grants::Grants;
+use super::metrics::{Failure, Gauges, Metrics};
+use super::upstream::{self, Upstream};
+use super::{Body, Options, Target, full};
+use crate::proxy::engine::{Engine, Identity};
+use crate::proxy::jsonrpc::{self, Id};
+use crate::proxy::session::{Session, ToolCache};
+use bytes::Bytes;
+use hyper::header::{HeaderMap, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode, body::Incoming};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{Notify, Semaphore};
+
+/// Which session a request belongs to.
+#[derive(Clone)]
+pub struct Live {
+    pub grant: String,
+    pub session: Arc<Session>,
+}
+
+pub struct Settings {
+    pub server: Option<String>,
+    pub upstream_timeout: Duration,
+    pub approval_timeout: Duration,
+    pub max_message_bytes: usize,
+    pub max_concurrent: usize,
+    /// Check `Origin` (loopback listeners, or when origins are configured).
+    pub check_origin: bool,
+    pub allowed_origins: Vec<String>,
+}
+
+/// Where forwarded messages go.
+pub enum Backend {
+    Http(Upstream),
+    Children(Children),
+}
+
+pub struct Proxy {
+    pub engine: Arc<Engine>,
+    pub grants: Grants,
+    pub backend: Backend,
+    /// The endpoint's path (the upstream URL's, or `/mcp` in front of stdio servers).
+    path: String,
+    pub settings: Settings,
+    pub metrics: Metrics,
+    sessions: Mutex<HashMap<String, Live>>,
+    learned: ToolCache,
+    pub slots: Arc<Semaphore>,
+    draining: AtomicBool,
+    in_flight: AtomicUsize,
+    idle: Notify,
+    next_request: AtomicU64,
+}
+
+impl Proxy {
+    pub fn new(engine: Arc<Engine>, grants: Grants, backend: Backend, settings: Settings) -> Proxy {
+        let path = match &backend {
+            Backend::Http(u) => u.path().to_string(),
+            Backend::Children(_) => "/mcp".to_string(),
+        };
+        Proxy {
+            engine,
+            grants,
+            backend,
+            path,
+            slots: Arc::new(Semaphore::new(settings.max_concurrent.max(1))),
+            settings,
+            metrics: Metrics::default(),
+            sessions: Mutex::new(HashMap::new()),
+            learned: ToolCache::default(),
+            draining: AtomicBool::new(false),
+            in_flight: AtomicUsize::new(0),
+            idle: Notify::new(),
+            next_request: AtomicU64::new(0),
+        }
+    }
+
+    fn sessions(&self) -> std::sync::MutexGuard<'_, HashMap<String, Live>> {
+        self.sessions.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn gauges(&self) -> Gauges {
+        Gauges {
+            sessions: self.sessions().len(),
+            in_flight: self.in_flight.load(Ordering::Relaxed),
+        }
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Relaxed)
+    }
+
+    /// Counts a request in flight until the guard is dropped.
+    pub fn flight(self: &Arc<Self>) -> Flight {
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        Flight(self.clone())
+    }
+
+    /// Handles one request.
+    pub async fn handle(self: Arc<Self>, req: Request<Incoming>) -> Response<Body> {
+        self.metrics.request();
+        if req.uri().path() != self.path {
+            return plain(
+                StatusCode::NOT_FOUND,
+                &format!("not found: the MCP endpoint is {}", self.path),
+            );
+        }
+        if self.is_draining() {
+            return plain(StatusCode::SERVICE_UNAVAILABLE, "warden is shutting down");
+        }
+        if !self.origin_allowed(req.headers()) {
+            self.metrics.failed(Failure::Origin);
+            return plain(
+                StatusCode::FORBIDDEN,
+                "forbidden: the request's Origin is not allowed (DNS rebinding protection)",
+            );
+        }
+        let authorization = req.headers().get(hyper::header::AUTHORIZATION);
+        let Some(grant) = self.grants.grant(authorization.map(HeaderValue::as_bytes)) else {
+            self.metrics.failed(Failure::Unauthorized);
+            let mut r = plain(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized: a valid bearer token is required",
+            );
+            r.headers_mut().insert(
+                hyper::header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer"),
+            );
+            return r;
+        };
+        match *req.method() {
+            Method::POST => self.post(req, grant).await,
+            Method::GET => self.get(req, grant).await,
+            Method::DELETE => self.delete(req, grant).await,
+            _ => {
+                let mut r = plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
+                r.headers_mut().insert(
+                    hyper::header::ALLOW,
+                    HeaderValue::from_static("GET, POST, DELETE"),
+                );
+                r
+            }
+        }
+    }
+
+    /// A browser page on a foreign origin must not reach a loopback warden (DNS rebinding).
+    /// Requests without `Origin` (every non-browser client) pass.
+    fn origin_allowed(&self, headers: &HeaderMap) -> bool {
+        let Some(origin) = headers.get(hyper::header::ORIGIN) else {
+            return true;
+        };
+        if !self.settings.check_origin {
+            return true;
+        }
+        let Ok(origin) = origin.to_str() else {
+            return false;
+        };
+        if self.settings.allowed_origins.iter().any(|o| o == origin) {
+            return true;
+        }
+        let host = origin
+            .strip_prefix("http://")
+            .or_else(|| origin.strip_prefix("https://"))
+            .unwrap_or("");
+        let host = match host.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().unwrap_or(""),
+            None => host.split(':').next().unwrap_or(""),
+        };
+        matches!(host, "localhost" | "127.0.0.1" | "::1")
+    }
+
+    /// The session a request belongs to, and whether warden knew it; `None` for an unknown
+    /// session id or one owned by another grant (answer [`Proxy::unknown_session`]).
+    pub fn session_for(&self, headers: &HeaderMap, grant: &str) -> Option<(Arc<Session>, bool)> {
+        let Some(sid) = headers.get("mcp-session-id") else {
+            let n = self.next_request.fetch_add(1, Ordering::Relaxed);
+            let identity = Identity {
+                server: self.settings.server.clone(),
+                grant: grant.to_string(),
+                agent: None,
+                session: format!("request-{n}"),
+            };
+            let session = Session::sharing(self.engine.clone(), identity, self.learned.clone());
+            return Some((Arc::new(session), false));
+        };
+        let live = sid
+            .to_str()
+            .ok()
+            .and_then(|sid| self.sessions().get(sid).cloned());
+        live.filter(|l| l.grant == grant).map(|l| (l.session, true))
+    }
+
+    /// 404: the client starts a new session.
+    pub fn unknown_session(&self) -> Response<Body> {
+        self.metrics.failed(Failure::UnknownSession);
+        json_error(
+            StatusCode::NOT_FOUND,
+            None,
+            jsonrpc::INVALID_REQUEST,
+            "Session not found",
+        )
+    }
+
+    /// The server gave a new session its id: remember who owns it.
+    pub fn register(&self, sid: &HeaderValue, grant: &str, session: &Arc<Session>) {
+        if let Ok(sid) = sid.to_str() {
+            session.rename(sid);
+            self.sessions().insert(
+                sid.to_string(),
+                Live {
+                    grant: grant.to_string(),
+                    session: session.clone(),
+                },
+            );
+        }
+    }
+
+    /// The session is over: forget it, and give back the counter slots of calls it left
+    /// unanswered.
+    pub fn forget(&self, headers: &HeaderMap) {
+        let sid = headers.get("mcp-session-id").and_then(|v| v.to_str().ok());
+        if let Some(live) = sid.and_then(|sid| self.sessions().remove(sid)) {
+            let _ = live.session.server_gone();
+        }
+    }
+
+    /// GET: the server's own stream (and `Last-Event-ID` resumption), relayed event by event.
+    async fn get(self: Arc<Self>, req: Request<Incoming>, grant: String) -> Response<Body> {
+        let Some((session, _)) = self.session_for(req.headers(), &grant) else {
+            return self.unknown_session();
+        };
+        let upstream = match &self.backend {
+            Backend::Http(u) => u,
+            Backend::Children(children) => {
+                let sid = req
+                    .headers()
+                    .get("mcp-session-id")
+                    .and_then(|v| v.to_str().ok());
+                let Some(lines) = sid.and_then(|sid| children.stream(sid)) else {
+                    return plain(
+                        StatusCode::METHOD_NOT_ALLOWED,
+                        "the server stream needs a session (Mcp-Session-Id)",
+                    );
+                };
+                return self.relay_lines(lines, session, None, None, Guard::none());
+            }
+        };
+        let reply = match upstream
+            .send(Method::GET, req.headers(), Bytes::new())
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => return self.upstream_failed(None, &e),
+        };
+        self.relay(reply, session, None, None, Guard::none()).await
+    }
+
+    /// DELETE: ends a session upstream and here.
+    async fn delete(self: Arc<Self>, req: Request<Incoming>, grant: String) -> Response<Body> {
+        if req.headers().get("mcp-session-id").is_none() {
+            self.metrics.failed(Failure::BadRequest);
+            return plain(StatusCode::BAD_REQUEST, "DELETE needs an Mcp-Session-Id");
+        }
+        if self.session_for(req.headers(), &grant).is_none() {
+            return self.unknown_session();
+        }
+        let upstream = match &self.backend {
+            Backend::Http(u) => u,
+            Backend::Children(children) => {
+                let sid = req
+                    .headers()
+                    .get("mcp-session-id")
+                    .and_then(|v| v.to_str().ok());
+                children.end(sid.unwrap_or_default());
+                self.forget(req.headers());
+                return plain(StatusCode::OK, "session ended");
+            }
+        };
+        let reply = match upstream
+            .send(Method::DELETE, req.headers(), Bytes::new())
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => return self.upstream_failed(None, &e),
+        };
+        let status = reply.status();
+        if status.is_success() || status == StatusCode::NOT_FOUND {
+            self.forget(req.headers());
+        }
+        let headers = upstream::client_headers(reply.headers());
+        let body = http_body_util::BodyExt::collect(reply.into_body())
+            .await
+            .map(|c| c.to_bytes())
+            .unwrap_or_default();
+        upstream::response(status, headers, full(body))
+    }
+
+    /// The upstream could not be reached or broke: a JSON-RPC error for the request.
+    pub fn upstream_failed(&self, id: Option<&Id>, why: &str) -> Response<Body> {
+        self.metrics.failed(Failure::Upstream);
+        tracing::warn!(error = why, "upstream request failed");
+        json_error(
+            StatusCode::BAD_GATEWAY,
+            id,
+            jsonrpc::INTERNAL_ERROR,
+            &format!("the MCP server could not be reached: {why}"),
+        )
+    }
+}
+
+/// Decrements the in-flight count when dropped.
+pub struct Flight(Arc<Proxy>);
+
+impl Drop for Flight {
+    fn drop(&mut self) {
+        if self.0.in_flight.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
+}
+
+pub fn plain(status: StatusCode, text: &str) -> Response<Body> {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        hyper::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    upstream::response(status, headers, full(format!("{text}\n")))
+}
+
+pub fn json(status: StatusCode, body: Vec<u8>) -> Response<Body> {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        hyper::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    upstream::response(status, headers, full(body))
+}
+
+pub fn json_error(status: StatusCode, id: Option<&Id>, code: i64, message: &str) -> Response<Body> {
+    json(status, jsonrpc::error_response(id, code, message))
+}
+
+/// Binds the listeners and serves until a signal; then drains.
+pub async fn run(engine: Arc<Engine>, options: Options) -> i32 {
+    let (backend, target) = match &options.target {
+        Target::Url(url) => match Upstream::new(url, &options.grants.upstream_headers) {
+            Ok(u) => (Backend::Http(u), url.clone()),
+            Err(e) => {
+                eprintln!("warden: --upstream {e}");
+                return 2;
+            }
+        },
+        Target::Command(command) => match Children::new(command.clone(), options.max_message_bytes)
+        {
+            Ok(c) => (Backend::Children(c), command.join(" ")),
+            Err(e) => {
+                eprintln!("warden: {e}");
+                return 2;
+            }
+        },
+    };
+    let loopback = options.listen.ip().is_loopback();
+    let settings = Settings {
+        server: options.server.clone(),
+        upstream_timeout: options.upstream_timeout,
+        approval_timeout: options.approval_timeout,
+        max_message_bytes: options.max_message_bytes,
+        max_concurrent: options.max_concurrent,
+        check_origin: loopback || !options.allowed_origins.is_empty(),
+        allowed_origins: options.allowed_origins.clone(),
+    };
+    let proxy = Arc::new(Proxy::new(engine, options.grants, backend, settings));
+    let listener = match tokio::net::TcpListener::bind(options.listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("warden: cannot listen on {}: {e}", options.listen);
+            return 2;
+        }
+    };
+    let admin = match options.admin {
+        Some(addr) => match tokio::net::TcpListener::bind(addr).await {
+            Ok(l) => Some(l),
+            Err(e) => {
+                eprintln!("warden: cannot listen on {addr} (admin): {e}");
+                return 2;
+            }
+        },
+        None => None,
+    };
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, upstream = %target, "listening");
+        eprintln!("warden: listening on http://{addr}{}", proxy.path);
+    }
+    if let Some(a) = &admin
+        && let Ok(addr) = a.local_addr()
+    {
+        eprintln!("warden: admin on http://{addr}/metrics");
+    }
+    if let Some(a) = admin {
+        tokio::spawn(super::admin::serve(a, proxy.clone()));
+    }
+    serve(listener, &proxy).await;
+    proxy.draining.store(true, Ordering::SeqCst);
+    let in_flight = proxy.in_flight.load(Ordering::SeqCst);
+    tracing::info!(in_flight, "shutting down: draining in-flight requests");
+    let drained = tokio::time::timeout(options.drain_timeout, async {
+        loop {
+            let idle = proxy.idle.notified();
+            if proxy.in_flight.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            idle.await;
+        }
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!("drain timeout: exiting with requests still in flight");
+    }
+    0
+}
+
+/// Accepts connections until SIGTERM or SIGINT.
+async fn serve(listener: tokio::net::TcpListener, proxy: &Arc<Proxy>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        eprintln!("warden: cannot install signal handlers");
+        return;
+    };
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                let _ = stream.set_nodelay(true);
+                let proxy = proxy.clone();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |req| {
+                        let proxy = proxy.clone();
+                        async move { Ok::<_, std::convert::Infallible>(proxy.handle(req).await) }
+                    });
+                    let io = hyper_util::rt::TokioIo::new(stream);
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(io, service)
+                        .await;
+                });
+            }
+            _ = term.recv() => return,
+            _ = int.recv() => return,
+        }
+    }
+}
