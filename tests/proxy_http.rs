@@ -8,6 +8,8 @@
 //!   approvals, two grants with their own limits, credentials;
 //! - `children`: `--listen` in front of stdio servers, one child per session;
 //! - `load`: 20,000 calls from 32 clients across 4 grants (exact limits, no growth); reload;
+//! - `shared`: three replicas sharing limits in one Redis, `/healthz` following the store,
+//!   pins across stateless requests;
 //! - `wire`: raw HTTP: 401, routing headers, `requestState` tampering, origins, overload,
 //!   timeouts, sessions, metrics, shutdown;
 //! - `support`: peers on free ports, warden on port 0, a raw HTTP client.
@@ -29,8 +31,16 @@ mod children;
 mod e2e;
 #[path = "proxy_http/load.rs"]
 mod load;
+#[allow(
+    dead_code,
+    reason = "shared with tests/limits_redis.rs; this binary uses a part"
+)]
+#[path = "limits_redis/server.rs"]
+mod redis;
 #[path = "proxy_http/sdk.rs"]
 mod sdk;
+#[path = "proxy_http/shared.rs"]
+mod shared;
 #[path = "proxy_http/support.rs"]
 mod support;
 #[path = "proxy_http/wire.rs"]

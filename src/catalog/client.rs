@@ -26,8 +26,10 @@ const ENVELOPE_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
 const ENVELOPE_CLIENT: &str = "io.modelcontextprotocol/clientInfo";
 const ENVELOPE_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabilities";
 /// How long a server may take to answer `server/discover` before warden falls back to the
-/// handshake (a server that drops unknown methods).
-const DISCOVER_WAIT: Duration = Duration::from_secs(10);
+/// handshake (a server that drops unknown methods). Longer than the SDKs' 10 s: a stdio server
+/// answers nothing while it starts, and one that starts slowly (a loaded machine, a first
+/// `npx` run) would otherwise get a handshake after it already took up the 2026-07-28 era.
+const DISCOVER_WAIT: Duration = Duration::from_secs(30);
 /// The largest message read from a server.
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 const MAX_PAGES: usize = 10_000;

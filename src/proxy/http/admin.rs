@@ -1,6 +1,7 @@
 //! The admin listener (`--admin ADDR`), apart from the MCP endpoint so that it can stay on a
 //! private interface: `GET /metrics` (Prometheus text) and `GET /healthz` (200 `ok` with the
-//! policy hash while serving, 503 while draining).
+//! policy hash and the counter store while serving; 503 while draining, or while a shared
+//! counter store (`--state`) does not answer and the proxy fails closed).
 
 use super::server::{Proxy, plain};
 use super::{Body, full};
@@ -17,7 +18,12 @@ pub async fn serve(listener: tokio::net::TcpListener, proxy: Arc<Proxy>) {
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req| {
                 let proxy = proxy.clone();
-                async move { Ok::<_, std::convert::Infallible>(answer(&proxy, &req)) }
+                async move {
+                    if req.method() == Method::GET && req.uri().path() == "/healthz" {
+                        return Ok::<_, std::convert::Infallible>(health(&proxy).await);
+                    }
+                    Ok::<_, std::convert::Infallible>(answer(&proxy, &req))
+                }
             });
             let io = hyper_util::rt::TokioIo::new(stream);
             let _ = hyper::server::conn::http1::Builder::new()
@@ -43,11 +49,41 @@ fn answer(proxy: &Proxy, req: &Request<Incoming>) -> Response<Body> {
             );
             super::upstream::response(StatusCode::OK, headers, full(text))
         }
-        "/healthz" if proxy.is_draining() => plain(StatusCode::SERVICE_UNAVAILABLE, "draining"),
-        "/healthz" => plain(
-            StatusCode::OK,
-            &format!("ok policy={}", &proxy.engine.policy().hash),
-        ),
         _ => plain(StatusCode::NOT_FOUND, "not found: /metrics, /healthz"),
+    }
+}
+
+/// `/healthz`: serving or draining, and whether the counter store answers. A Redis `PING`
+/// may take up to the store's timeout, so it runs off the event loop.
+async fn health(proxy: &Arc<Proxy>) -> Response<Body> {
+    if proxy.is_draining() {
+        return plain(StatusCode::SERVICE_UNAVAILABLE, "draining");
+    }
+    let engine = proxy.engine.clone();
+    let store = tokio::task::spawn_blocking(move || {
+        (engine.counters.health(), engine.counters.fails_open())
+    })
+    .await;
+    let policy = &proxy.engine.policy().hash;
+    match store {
+        Ok((h, _)) if h.ok => plain(
+            StatusCode::OK,
+            &format!("ok policy={policy} state={} ({})", h.store, h.detail),
+        ),
+        Ok((h, true)) => plain(
+            StatusCode::OK,
+            &format!(
+                "degraded policy={policy} state={} unavailable, limits not enforced (--state-fail-mode open): {}",
+                h.store, h.detail
+            ),
+        ),
+        Ok((h, false)) => plain(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &format!(
+                "unavailable policy={policy} state={} unavailable, calls under a limit are denied: {}",
+                h.store, h.detail
+            ),
+        ),
+        Err(_) => plain(StatusCode::SERVICE_UNAVAILABLE, "the health check failed"),
     }
 }

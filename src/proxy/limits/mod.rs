@@ -307,6 +307,11 @@ impl Counters {
         }
     }
 
+    /// Whether calls under a limit are admitted uncounted when the store does not answer.
+    pub fn fails_open(&self) -> bool {
+        self.fail_mode == FailMode::Open
+    }
+
     /// Whether the store answers now (Redis: a `PING` within the timeout).
     pub fn health(&self) -> Health {
         match &self.store {
