@@ -491,3 +491,24 @@ fn an_sse_answer_past_the_timeout_ends_with_an_error_event_and_frees_its_slot() 
         1.0
     );
 }
+
+#[test]
+fn grants_hash_prints_what_a_grants_file_stores() {
+    use std::io::Write;
+    let mut child = std::process::Command::new(crate::e2e::warden())
+        .args(["grants", "hash"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"s3cret\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    // the trailing newline of the input is not part of the token
+    use sha2::Digest;
+    let expected: String = sha2::Sha256::digest(b"s3cret")
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), expected);
+}
