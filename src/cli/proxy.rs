@@ -71,6 +71,10 @@ pub struct Args {
     /// Seconds to wait for in-flight requests on SIGTERM.
     #[arg(long, default_value_t = 30)]
     pub drain_timeout: u64,
+    /// Seconds after which a session without requests is forgotten (with --listen; its
+    /// child, if any, is stopped).
+    #[arg(long, default_value_t = 3600)]
+    pub session_idle_timeout: u64,
     /// Worker threads of the HTTP transport (with --listen); 1 runs everything on one event
     /// loop, which measured fastest on a small machine (docs/performance.md).
     #[arg(long, default_value_t = 1)]
@@ -251,6 +255,7 @@ fn run_http(args: Args) -> u8 {
         drain_timeout: Duration::from_secs(args.drain_timeout),
         max_message_bytes: args.max_message_bytes,
         allowed_origins: args.allowed_origin,
+        session_idle: Duration::from_secs(args.session_idle_timeout.max(1)),
     };
     let code = runtime.block_on(async {
         tokio::spawn(reload::watch(

@@ -7,7 +7,8 @@
 //! The state is `warden1.<expiry>.<nonce>.<hmac>`: an HMAC-SHA256, under a key that never
 //! leaves the process, of the grant, the hash of the tool and its canonical arguments, the
 //! expiry and a nonce. A state for another call, another grant, a tampered one, an expired one,
-//! or one already used is refused.
+//! or one already used is refused. A redeemed call reaches the server without warden's two
+//! fields (`strip_input`).
 
 use super::engine::{Approval, CallRequest, hex};
 use hmac::{Hmac, Mac};
@@ -152,6 +153,26 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
         .step_by(2)
         .map(|i| s.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok()))
         .collect()
+}
+
+/// The retried call without warden's `requestState` and `inputResponses`: the server never
+/// asked for them. Everything else of the message is kept.
+pub fn strip_input(line: &[u8]) -> Vec<u8> {
+    use serde_json::value::RawValue;
+    use std::collections::BTreeMap;
+    let stripped = (|| {
+        let mut message: BTreeMap<String, Box<RawValue>> = serde_json::from_slice(line).ok()?;
+        let mut params: BTreeMap<String, Box<RawValue>> =
+            serde_json::from_str(message.get("params")?.get()).ok()?;
+        params.remove("requestState");
+        params.remove("inputResponses");
+        message.insert(
+            "params".into(),
+            RawValue::from_string(serde_json::to_string(&params).ok()?).ok()?,
+        );
+        serde_json::to_vec(&message).ok()
+    })();
+    stripped.unwrap_or_else(|| line.to_vec())
 }
 
 #[cfg(test)]

@@ -83,7 +83,13 @@ struct State {
     pending: HashMap<Id, Pending>,
     approvals: HashMap<Id, oneshot::Sender<Value>>,
     next_id: u64,
+    /// The latest answered `tools/list` ids: an HTTP stream resumed with `Last-Event-ID`
+    /// replays answers, and a replayed list must be filtered again.
+    listed: std::collections::VecDeque<Id>,
 }
+
+/// How many answered `tools/list` ids a session remembers for replays.
+const LISTED: usize = 64;
 
 /// What the server's `tools/list` said: each tool's annotations and risk class, and the live
 /// hashes of pinned tools. Shared by every session of one server over HTTP (a 2026-07-28
@@ -433,7 +439,7 @@ impl Session {
             Ruling::Approval(a) => a,
             // The policy changed since the question was asked: its current answer holds.
             Ruling::Forward(reservation) => {
-                return self.forward_call(strip_input(&line), &call, reservation);
+                return self.forward_call(approval::strip_input(&line), &call, reservation);
             }
             Ruling::Answer(bytes) => return vec![Action::ToClient(bytes)],
         };
@@ -453,7 +459,7 @@ impl Session {
         }
         match self.engine.approved(&call, who, approval) {
             Ruling::Forward(reservation) => {
-                self.forward_call(strip_input(&line), &call, reservation)
+                self.forward_call(approval::strip_input(&line), &call, reservation)
             }
             Ruling::Answer(bytes) => vec![Action::ToClient(bytes)],
             Ruling::Approval(_) => vec![Action::ToClient(self.engine.internal_error(
@@ -511,7 +517,20 @@ impl Session {
             // pass through untouched.
             return vec![Action::ToClient(line)];
         };
-        let pending = self.state().pending.remove(&id);
+        let pending = {
+            let mut s = self.state();
+            match s.pending.remove(&id) {
+                Some(Pending::ToolsList) => {
+                    if s.listed.len() == LISTED {
+                        s.listed.pop_front();
+                    }
+                    s.listed.push_back(id.clone());
+                    Some(Pending::ToolsList)
+                }
+                None if s.listed.contains(&id) => Some(Pending::ToolsList),
+                other => other,
+            }
+        };
         match pending {
             Some(Pending::ToolsCall(r)) => {
                 if error.is_some() {
@@ -601,24 +620,4 @@ impl Session {
             })
             .collect()
     }
-}
-
-/// The retried call without warden's `requestState` and `inputResponses`: the server never
-/// asked for them. Everything else of the message is kept.
-fn strip_input(line: &[u8]) -> Vec<u8> {
-    use serde_json::value::RawValue;
-    use std::collections::BTreeMap;
-    let stripped = (|| {
-        let mut message: BTreeMap<String, Box<RawValue>> = serde_json::from_slice(line).ok()?;
-        let mut params: BTreeMap<String, Box<RawValue>> =
-            serde_json::from_str(message.get("params")?.get()).ok()?;
-        params.remove("requestState");
-        params.remove("inputResponses");
-        message.insert(
-            "params".into(),
-            RawValue::from_string(serde_json::to_string(&params).ok()?).ok()?,
-        );
-        serde_json::to_vec(&message).ok()
-    })();
-    stripped.unwrap_or_else(|| line.to_vec())
 }

@@ -434,3 +434,53 @@ fn risk_classes_come_from_the_live_tools_list_definition() {
     let hidden = only_client(&send(&s, &call(7, "shell")));
     assert_eq!(hidden["error"]["code"], -32602);
 }
+
+#[test]
+fn an_abandoned_call_gives_its_slot_back_and_an_answered_one_does_not() {
+    let (s, _d) = session();
+    let call = |id: u32| {
+        format!(
+            r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"echo","arguments":{{}}}}}}"#
+        )
+    };
+    assert!(forwarded(&send(&s, &call(1))));
+    assert!(forwarded(&send(&s, &call(2))));
+    // Two per minute: the third is refused until one is abandoned (the HTTP exchange failed).
+    let refused = only_client(&send(&s, &call(3)));
+    assert_eq!(
+        refused["result"]["_meta"]["warden/decision"]["code"],
+        "rate_limited"
+    );
+    assert!(s.abandon(&super::jsonrpc::Id("2".into())));
+    assert!(
+        !s.abandon(&super::jsonrpc::Id("2".into())),
+        "already forgotten"
+    );
+    assert!(forwarded(&send(&s, &call(4))));
+    // An answered call keeps its slot: abandoning it afterwards changes nothing.
+    s.from_server(br#"{"jsonrpc":"2.0","id":1,"result":{"content":[]}}"#.to_vec());
+    assert!(!s.abandon(&super::jsonrpc::Id("1".into())));
+    let refused = only_client(&send(&s, &call(5)));
+    assert_eq!(
+        refused["result"]["_meta"]["warden/decision"]["code"],
+        "rate_limited"
+    );
+}
+
+#[test]
+fn a_replayed_tools_list_answer_is_filtered_again() {
+    let (s, _d) = session();
+    let list =
+        br#"{"jsonrpc":"2.0","id":7,"result":{"tools":[{"name":"echo"},{"name":"secret"}]}}"#;
+    assert!(forwarded(&send(
+        &s,
+        r#"{"jsonrpc":"2.0","id":7,"method":"tools/list"}"#
+    )));
+    for _ in 0..2 {
+        let out = match s.from_server(list.to_vec()).as_slice() {
+            [Action::ToClient(b)] => serde_json::from_slice::<Value>(b).unwrap(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(out["result"]["tools"], json!([{"name": "echo"}]));
+    }
+}

@@ -8,7 +8,12 @@ use std::time::{Duration, Instant};
 const INIT: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}"#;
 
 fn start(server: &str) -> Warden {
-    let mut flags = vec!["--".to_string()];
+    start_with(server, &[])
+}
+
+fn start_with(server: &str, options: &[&str]) -> Warden {
+    let mut flags: Vec<String> = options.iter().map(|o| o.to_string()).collect();
+    flags.push("--".to_string());
     flags.extend(stdio_server(server));
     let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
     Warden::start(&flags)
@@ -87,4 +92,18 @@ fn the_sdk_client_through_stdio_children_in_both_eras() {
     assert_eq!(out["results"][1]["text"], "Echo: m");
     assert_eq!(out["results"][2]["text"], "approved 4");
     await_children(&fixture, 0);
+}
+
+#[test]
+fn an_idle_session_is_forgotten_and_its_child_stopped() {
+    let warden = start_with("everything", &["--session-idle-timeout", "1"]);
+    let r = request("POST", &warden.url, &post_headers(None, &[]), INIT, false);
+    let sid = r.header("mcp-session-id").unwrap().to_string();
+    await_children(&warden, 1);
+    // Nothing more from the client: the session expires, and its child with it.
+    await_children(&warden, 0);
+    assert_eq!(warden.metric("warden_sessions"), 0.0);
+    let list = r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#;
+    let h = post_headers(None, &[("Mcp-Session-Id", sid.as_str())]);
+    assert_eq!(request("POST", &warden.url, &h, list, false).status, 404);
 }

@@ -391,3 +391,35 @@ pub fn stdio_server(name: &str) -> Vec<String> {
         _ => vec![python(), repo("tests/e2e/fixture_server.py")],
     }
 }
+
+/// A GET of an SSE stream that stays open: its raw bytes until `needle` shows up (or fail).
+pub fn stream_until(url: &str, headers: &[(&str, &str)], needle: &str) -> String {
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let mut stream = TcpStream::connect(host).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let mut head = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n");
+    for (n, v) in headers {
+        head.push_str(&format!("{n}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).unwrap();
+    let start = Instant::now();
+    let mut text = Vec::new();
+    let mut buf = [0u8; 8192];
+    while !String::from_utf8_lossy(&text).contains(needle) {
+        assert!(
+            start.elapsed() < START,
+            "`{needle}` never came: {}",
+            String::from_utf8_lossy(&text)
+        );
+        match stream.read(&mut buf) {
+            Ok(0) => panic!("the stream ended: {}", String::from_utf8_lossy(&text)),
+            Ok(n) => text.extend_from_slice(&buf[..n]),
+            Err(_) => {}
+        }
+    }
+    String::from_utf8_lossy(&text).into_owned()
+}

@@ -108,20 +108,30 @@ fn routing_headers_that_disagree_with_the_body_are_rejected() {
 
 #[test]
 fn a_2026_approval_retry_needs_warden_s_own_untampered_state() {
+    let dir = tempfile::tempdir().unwrap();
     let (_server, url) = upstream("fixture");
-    let warden = Warden::start(&["--upstream", &url]);
+    let file = grants(dir.path(), &[("a", "ta"), ("b", "tb")], &[]);
+    let warden = Warden::start(&["--upstream", &url, "--grants", &file]);
     let args = json!({"n": 7});
-    let first = call_modern(&warden.url, None, 1, "approve_me", &args, &json!({})).json();
+    let first = call_modern(
+        &warden.url,
+        Some("Bearer ta"),
+        1,
+        "approve_me",
+        &args,
+        &json!({}),
+    )
+    .json();
     assert_eq!(first["result"]["resultType"], "input_required", "{first}");
     let state = first["result"]["requestState"]
         .as_str()
         .unwrap()
         .to_string();
     let yes = json!({"warden-approval": {"action": "accept", "content": {"approve": true}}});
-    let retry = |id, state: &str, arguments: &Value| {
+    let retry_as = |token, id, state: &str, arguments: &Value| {
         call_modern(
             &warden.url,
-            None,
+            Some(token),
             id,
             "approve_me",
             arguments,
@@ -129,6 +139,13 @@ fn a_2026_approval_retry_needs_warden_s_own_untampered_state() {
         )
         .json()
     };
+    let retry = |id, state: &str, arguments: &Value| retry_as("Bearer ta", id, state, arguments);
+    // the state is bound to the grant it was issued to
+    let r = retry_as("Bearer tb", 9, &state, &args);
+    assert_eq!(
+        r["result"]["_meta"]["warden/decision"]["code"], "approval_required",
+        "{r}"
+    );
     let mut tampered = state.clone();
     tampered.pop();
     tampered.push(if state.ends_with('0') { '1' } else { '0' });
@@ -310,11 +327,23 @@ fn sessions_are_tracked_owned_by_their_grant_and_deleted() {
         request("POST", &warden.url, &with("Bearer ta"), note, false).status,
         202
     );
-    // the server's GET stream, with Last-Event-ID passed through
+    // Resumption: the list's answer began with a priming event; a GET with its id as
+    // Last-Event-ID makes the server replay what followed it (the answer, filtered again).
+    let priming = r
+        .body
+        .lines()
+        .find_map(|l| l.strip_prefix("id: "))
+        .unwrap()
+        .to_string();
     let mut h = with("Bearer ta");
-    h.push(("Last-Event-ID", "no-such-event"));
-    let stream = request("GET", &warden.url, &h, "", true);
-    assert!(stream.status == 200 || stream.status == 400, "{stream:?}");
+    h.push(("Last-Event-ID", priming.as_str()));
+    h.push(("Accept", "text/event-stream"));
+    let replayed = crate::support::stream_until(&warden.url, &h, "\"tools\"");
+    assert!(replayed.starts_with("HTTP/1.1 200"), "{replayed}");
+    assert!(
+        replayed.contains("\"echo\"") && !replayed.contains("get-env"),
+        "{replayed}"
+    );
     let del = request("DELETE", &warden.url, &with("Bearer ta"), "", false);
     assert_eq!(del.status, 200, "{del:?}");
     assert_eq!(warden.metric("warden_sessions"), 0.0);
@@ -461,4 +490,25 @@ fn an_sse_answer_past_the_timeout_ends_with_an_error_event_and_frees_its_slot() 
         warden.metric(r#"warden_http_errors_total{kind="upstream_timeout"}"#),
         1.0
     );
+}
+
+#[test]
+fn grants_hash_prints_what_a_grants_file_stores() {
+    use std::io::Write;
+    let mut child = std::process::Command::new(crate::e2e::warden())
+        .args(["grants", "hash"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"s3cret\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    // the trailing newline of the input is not part of the token
+    use sha2::Digest;
+    let expected: String = sha2::Sha256::digest(b"s3cret")
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), expected);
 }

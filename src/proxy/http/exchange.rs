@@ -9,6 +9,8 @@
 //! gets a JSON-RPC error for its request and the call's counter slots are given back.
 //! Handshake-era approvals: warden answers the POST with an SSE stream carrying its
 //! `elicitation/create`; the client's answer arrives as another POST of the same session.
+//! The POST goes to the upstream server over HTTP, or to the session's stdio child (`child`),
+//! whose lines are relayed as SSE events the same way.
 
 use super::child;
 use super::headers::{self, HEADER_MISMATCH};
@@ -35,9 +37,9 @@ const GATHER: std::time::Duration = std::time::Duration::from_millis(2);
 /// Server messages may be larger than client ones (tool results, long lists).
 pub const SIZE_FACTOR: usize = 16;
 
-/// What an exchange holds until its answer is complete: an upstream slot and the in-flight
-/// count that shutdown waits for.
-/// And the child of a one-request session, stopped when the answer is relayed.
+/// What an exchange holds until its answer is complete: an upstream slot, the in-flight count
+/// that shutdown waits for, and the child of a one-request session (stopped when the answer
+/// is relayed).
 pub struct Guard {
     _permit: Option<OwnedSemaphorePermit>,
     _flight: Option<Flight>,

@@ -92,6 +92,8 @@ pub struct Options {
     pub drain_timeout: Duration,
     pub max_message_bytes: usize,
     pub allowed_origins: Vec<String>,
+    /// Sessions without a request for this long are forgotten.
+    pub session_idle: Duration,
 }
 
 /// Serves until SIGTERM/SIGINT, then drains in-flight requests; returns the exit code.

@@ -16,6 +16,7 @@ use super::grants::Grants;
 use super::metrics::{Failure, Gauges, Metrics};
 use super::upstream::{self, Upstream};
 use super::{Body, Options, Target, full};
+use crate::proxy::audit::unix_now;
 use crate::proxy::engine::{Engine, Identity};
 use crate::proxy::jsonrpc::{self, Id};
 use crate::proxy::session::{Session, ToolCache};
@@ -33,6 +34,8 @@ use tokio::sync::{Notify, Semaphore};
 pub struct Live {
     pub grant: String,
     pub session: Arc<Session>,
+    /// When the session last had a request (seconds since the epoch).
+    pub used: Arc<AtomicU64>,
 }
 
 pub struct Settings {
@@ -204,7 +207,9 @@ impl Proxy {
             .to_str()
             .ok()
             .and_then(|sid| self.sessions().get(sid).cloned());
-        live.filter(|l| l.grant == grant).map(|l| (l.session, true))
+        let live = live.filter(|l| l.grant == grant)?;
+        live.used.store(unix_now(), Ordering::Relaxed);
+        Some((live.session, true))
     }
 
     /// 404: the client starts a new session.
@@ -227,6 +232,7 @@ impl Proxy {
                 Live {
                     grant: grant.to_string(),
                     session: session.clone(),
+                    used: Arc::new(AtomicU64::new(unix_now())),
                 },
             );
         }
@@ -238,6 +244,37 @@ impl Proxy {
         let sid = headers.get("mcp-session-id").and_then(|v| v.to_str().ok());
         if let Some(live) = sid.and_then(|sid| self.sessions().remove(sid)) {
             let _ = live.session.server_gone();
+        }
+    }
+
+    /// Forgets sessions idle for longer than `idle` (their children stopped, their unanswered
+    /// calls' slots released); runs until warden exits.
+    pub async fn expire(self: Arc<Self>, idle: Duration) {
+        let mut ticker = tokio::time::interval(
+            idle.min(Duration::from_secs(60))
+                .max(Duration::from_secs(1)),
+        );
+        loop {
+            ticker.tick().await;
+            let cutoff = unix_now().saturating_sub(idle.as_secs());
+            let expired: Vec<(String, Live)> = {
+                let mut sessions = self.sessions();
+                let old: Vec<String> = sessions
+                    .iter()
+                    .filter(|(_, l)| l.used.load(Ordering::Relaxed) < cutoff)
+                    .map(|(sid, _)| sid.clone())
+                    .collect();
+                old.into_iter()
+                    .filter_map(|sid| sessions.remove(&sid).map(|l| (sid, l)))
+                    .collect()
+            };
+            for (sid, live) in expired {
+                tracing::info!(session = %sid, grant = %live.grant, "session expired (idle)");
+                let _ = live.session.server_gone();
+                if let Backend::Children(children) = &self.backend {
+                    children.end(&sid);
+                }
+            }
         }
     }
 
@@ -417,6 +454,7 @@ pub async fn run(engine: Arc<Engine>, options: Options) -> i32 {
     if let Some(a) = admin {
         tokio::spawn(super::admin::serve(a, proxy.clone()));
     }
+    tokio::spawn(proxy.clone().expire(options.session_idle));
     serve(listener, &proxy).await;
     proxy.draining.store(true, Ordering::SeqCst);
     let in_flight = proxy.in_flight.load(Ordering::SeqCst);
