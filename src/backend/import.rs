@@ -470,13 +470,13 @@ fn write(
     warnings: &mut Vec<String>,
 ) -> String {
     let mut out = format!("policy {name} {{\n  default {default}\n");
-    let mut rules: Vec<String> = Vec::new();
+    let mut rules: Vec<Vec<String>> = Vec::new();
     if !hide.is_empty() {
-        rules.push(format!("hide {}", hide.join(", ")));
+        rules.push(vec![format!("hide {}", hide.join(", "))]);
     }
     if default == "allow" && !all.is_empty() {
         let limits: Vec<String> = all.iter().map(|l| limit_source(l, None)).collect();
-        rules.push(format!("allow * {}", limits.join(" ")));
+        rules.push(vec![format!("allow * {}", limits.join(" "))]);
     }
     if default == "deny" && !all.is_empty() && tools.is_empty() {
         warnings.push(
@@ -533,16 +533,24 @@ fn write(
             group.push(format!("{effect} {x}{}{because}", when(conds)));
         }
         if !group.is_empty() {
-            rules.push(group.join("\n  "));
+            rules.push(group);
         }
     }
-    for r in rules {
-        out.push_str("\n  ");
-        out.push_str(&r);
+    close_policy(&mut out, &rules);
+    out
+}
+
+/// Ends generated policy text: each group of rules after a blank line, then the closing `}`.
+fn close_policy(out: &mut String, groups: &[Vec<String>]) {
+    for group in groups {
         out.push('\n');
+        for rule in group {
+            out.push_str("  ");
+            out.push_str(rule);
+            out.push('\n');
+        }
     }
     out.push_str("}\n");
-    out
 }
 
 /// Parses, lowers and formats the generated text; any error there is a bug in this module.

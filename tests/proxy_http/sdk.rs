@@ -9,7 +9,8 @@ pub fn client(url: &str, mode: &str, token: &str, steps: &Value) -> Value {
     script("http_client", &[url, mode, token, &steps.to_string()])
 }
 
-fn code(result: &Value) -> &str {
+/// The warden decision code of one SDK call result (empty when warden added none).
+pub fn code(result: &Value) -> &str {
     result["meta"]["warden/decision"]["code"]
         .as_str()
         .unwrap_or("")

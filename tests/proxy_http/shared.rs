@@ -3,15 +3,9 @@
 //! and tool pinning seen by 2026-07-28 requests (each a session of its own).
 
 use crate::redis::RedisServer;
-use crate::sdk::client;
+use crate::sdk::{client, code};
 use crate::support::{Warden, call_modern, get, grants, upstream};
 use serde_json::{Value, json};
-
-fn code(result: &Value) -> &str {
-    result["meta"]["warden/decision"]["code"]
-        .as_str()
-        .unwrap_or("")
-}
 
 /// Three replicas, two grants, one server-everything, one Redis: per grant, exactly the
 /// limit's three calls get through across the replicas, whichever replica they reach, while

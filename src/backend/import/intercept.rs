@@ -25,6 +25,8 @@
 //! message is warden's reason too. What has no place in warden (a limit rule's `on_deny`: warden
 //! answers an exhausted limit with its own `rate_limited` denial and retry time) is a warning.
 
+mod write;
+
 use super::{ImportError, Imported, Limit, Reader, cond, finish, is_name, pointer, tool_source};
 use crate::ir::Window;
 use serde_json::Value;
@@ -42,16 +44,16 @@ pub fn import(text: &str, name: &str) -> Result<Imported, Vec<ImportError>> {
 }
 
 /// A deny: `when` holds the conditions that must all pass (`None`: deny every call).
-struct Deny {
-    name: String,
-    when: Option<Vec<String>>,
-    reason: Option<String>,
+pub(super) struct Deny {
+    pub name: String,
+    pub when: Option<Vec<String>>,
+    pub reason: Option<String>,
 }
 
 #[derive(Default)]
-struct Rules {
-    denies: Vec<Deny>,
-    limits: Vec<Limit>,
+pub(super) struct Rules {
+    pub denies: Vec<Deny>,
+    pub limits: Vec<Limit>,
 }
 
 /// What every rule of the document shares while it is read.
@@ -539,7 +541,7 @@ pub fn import_value(doc: &Value, name: &str) -> Result<Imported, Vec<ImportError
         d.warnings.push("under `default: deny` with no tool listed, the wildcard rules decide nothing; left out".into());
     }
     let name = if is_name(name) { name } else { "imported" };
-    let text = write(
+    let text = write::policy(
         name,
         description.as_deref(),
         default,
@@ -551,103 +553,4 @@ pub fn import_value(doc: &Value, name: &str) -> Result<Imported, Vec<ImportError
         source,
         warnings: d.warnings,
     })
-}
-
-fn limits_source(limits: &[&Limit]) -> String {
-    limits
-        .iter()
-        .map(|l| {
-            format!(
-                " limit {} per {} per global as {}",
-                l.max,
-                l.window.name(),
-                l.counter
-            )
-        })
-        .collect()
-}
-
-fn deny_source(d: &Deny, targets: &str) -> String {
-    let when = match d.when.as_deref() {
-        None => String::new(),
-        // A translated condition is one atom or one parenthesised group.
-        Some([one]) if one.starts_with('(') => format!(" when not {one}"),
-        Some(all) => format!(" when not ({})", all.join(" and ")),
-    };
-    let because = d
-        .reason
-        .as_ref()
-        .map(|r| format!(" because {}", Value::String(r.clone())))
-        .unwrap_or_default();
-    format!("{}: deny {targets}{when}{because}", d.name)
-}
-
-fn write(
-    name: &str,
-    description: Option<&str>,
-    default: &str,
-    hide: &[String],
-    tools: &[(String, Rules)],
-    wildcard: &Rules,
-) -> String {
-    let mut out = String::new();
-    for line in description.into_iter().flat_map(str::lines) {
-        out.push_str(&format!("// {line}\n"));
-    }
-    out.push_str(&format!("policy {name} {{\n  default {default}\n"));
-    let mut groups: Vec<Vec<String>> = Vec::new();
-    if !hide.is_empty() {
-        groups.push(vec![format!("hide {}", hide.join(", "))]);
-    }
-    let deny_default = default == "deny";
-    for (tool, rules) in tools {
-        let x = tool_source(tool);
-        let mut group = Vec::new();
-        let mut limits: Vec<&Limit> = rules.limits.iter().collect();
-        if deny_default {
-            limits.extend(wildcard.limits.iter());
-        }
-        // A tool Intercept always denies gets no allow (it would never decide anything).
-        let always_denied = rules.denies.iter().any(|d| d.when.is_none())
-            || wildcard.denies.iter().any(|d| d.when.is_none());
-        if (deny_default || !limits.is_empty()) && !always_denied {
-            group.push(format!("allow {x}{}", limits_source(&limits)));
-        }
-        group.extend(rules.denies.iter().map(|d| deny_source(d, &x)));
-        if !group.is_empty() {
-            groups.push(group);
-        }
-    }
-    let listed: Vec<String> = tools.iter().map(|(t, _)| tool_source(t)).collect();
-    let wildcard_targets = if deny_default {
-        listed.join(", ")
-    } else {
-        "*".to_string()
-    };
-    if !wildcard_targets.is_empty() {
-        let mut group = Vec::new();
-        if !deny_default && !wildcard.limits.is_empty() {
-            let limits: Vec<&Limit> = wildcard.limits.iter().collect();
-            group.push(format!("allow *{}", limits_source(&limits)));
-        }
-        group.extend(
-            wildcard
-                .denies
-                .iter()
-                .map(|d| deny_source(d, &wildcard_targets)),
-        );
-        if !group.is_empty() {
-            groups.push(group);
-        }
-    }
-    for g in groups {
-        out.push('\n');
-        for r in g {
-            out.push_str("  ");
-            out.push_str(&r);
-            out.push('\n');
-        }
-    }
-    out.push_str("}\n");
-    out
 }
