@@ -5,18 +5,21 @@
 //! server, bytes for the client, an approval to run) and never does I/O itself. Request ids are
 //! tracked per direction (a server numbers its own requests from 0 too); warden's own requests
 //! to the client use string ids `"warden-…"` that no client request can be answered with.
+//! What happens to a `tools/call` once the engine has ruled (forward, answer, hold for a
+//! person) is in `rulings`.
 
-use super::approval::{self, INPUT_KEY, Signer};
-use super::audit::unix_now;
-use super::engine::{Approval, CallRequest, Engine, Era, Identity, Ruling};
+use super::approval::{INPUT_KEY, Signer};
+use super::engine::{Approval, CallRequest, Engine, Era, Identity};
 use super::jsonrpc::{self, Id, Message};
 use super::limits::Reservation;
 use super::tools_list::Known;
 use super::{pins, tools_list};
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
+
+mod rulings;
 
 const ENVELOPE_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
 const ENVELOPE_CLIENT: &str = "io.modelcontextprotocol/clientInfo";
@@ -349,165 +352,6 @@ impl Session {
         };
         s.pending.insert(id, pending);
         vec![Action::ToServer(line)]
-    }
-
-    fn ruling(
-        &self,
-        line: Vec<u8>,
-        call: CallRequest,
-        who: &Identity,
-        elicitation: bool,
-    ) -> Vec<Action> {
-        match self.engine.decide(&call, who) {
-            Ruling::Forward(reservation) => {
-                self.state()
-                    .pending
-                    .insert(call.id.clone(), Pending::ToolsCall(reservation));
-                vec![Action::ToServer(line)]
-            }
-            Ruling::Answer(bytes) => vec![Action::ToClient(bytes)],
-            Ruling::Approval(approval) if !elicitation => {
-                let why = "the client cannot show an approval prompt (no elicitation capability)";
-                vec![Action::ToClient(
-                    self.engine.refused(&call, who, approval, why),
-                )]
-            }
-            Ruling::Approval(approval) if call.era == Era::Stateless => {
-                // 2026-07-28: answer `input_required`; the client retries with the answer.
-                let expiry = unix_now() + self.engine.approval_ttl.as_secs();
-                let nonce = {
-                    let mut s = self.state();
-                    s.next_id += 1;
-                    format!("{}-{}", who.session, s.next_id)
-                };
-                let state =
-                    self.engine
-                        .signer
-                        .issue(&who.grant, &approval.call_hash, expiry, &nonce);
-                let form_mode = self.state().protocol_version.is_some();
-                self.engine.asked(&call, who, &approval);
-                let result = json!({
-                    "resultType": "input_required",
-                    "inputRequests": {INPUT_KEY: {"method": "elicitation/create", "params": approval::prompt(&call, &approval, form_mode)}},
-                    "requestState": state,
-                });
-                vec![Action::ToClient(jsonrpc::result_response(
-                    &call.id, &result,
-                ))]
-            }
-            Ruling::Approval(approval) => {
-                let (tx, rx) = oneshot::channel();
-                let mut s = self.state();
-                s.next_id += 1;
-                let elicitation_id = Id(format!("\"warden-approval-{}\"", s.next_id));
-                s.approvals.insert(elicitation_id.clone(), tx);
-                let form_mode = s
-                    .protocol_version
-                    .as_deref()
-                    .is_some_and(|v| v >= "2025-11-25");
-                drop(s);
-                self.engine.asked(&call, who, &approval);
-                let request = jsonrpc::request(
-                    &elicitation_id,
-                    "elicitation/create",
-                    &approval::prompt(&call, &approval, form_mode),
-                );
-                vec![Action::Approve(Box::new(ApprovalJob {
-                    request,
-                    answer: rx,
-                    held: Held {
-                        elicitation_id,
-                        original: line,
-                        call,
-                        approval,
-                    },
-                }))]
-            }
-        }
-    }
-
-    /// A 2026-07-28 retry carrying warden's `requestState` and the person's answer.
-    fn redeem(
-        &self,
-        line: Vec<u8>,
-        call: CallRequest,
-        who: &Identity,
-        state: &str,
-        answer: Option<&Value>,
-    ) -> Vec<Action> {
-        let approval = match self.engine.decide(&call, who) {
-            Ruling::Approval(a) => a,
-            // The policy changed since the question was asked: its current answer holds.
-            Ruling::Forward(reservation) => {
-                return self.forward_call(approval::strip_input(&line), &call, reservation);
-            }
-            Ruling::Answer(bytes) => return vec![Action::ToClient(bytes)],
-        };
-        if let Err(why) =
-            self.engine
-                .signer
-                .redeem(state, &who.grant, &approval.call_hash, unix_now())
-        {
-            return vec![Action::ToClient(
-                self.engine.refused(&call, who, approval, why),
-            )];
-        }
-        if let Err(why) = approval::accepted(answer) {
-            return vec![Action::ToClient(
-                self.engine.refused(&call, who, approval, why),
-            )];
-        }
-        match self.engine.approved(&call, who, approval) {
-            Ruling::Forward(reservation) => {
-                self.forward_call(approval::strip_input(&line), &call, reservation)
-            }
-            Ruling::Answer(bytes) => vec![Action::ToClient(bytes)],
-            Ruling::Approval(_) => vec![Action::ToClient(self.engine.internal_error(
-                &call,
-                who,
-                "approval loop",
-            ))],
-        }
-    }
-
-    fn forward_call(
-        &self,
-        line: Vec<u8>,
-        call: &CallRequest,
-        reservation: Reservation,
-    ) -> Vec<Action> {
-        self.state()
-            .pending
-            .insert(call.id.clone(), Pending::ToolsCall(reservation));
-        vec![Action::ToServer(line)]
-    }
-
-    /// The human's answer (`None`: timed out or the connection closed).
-    pub fn finish_approval(&self, held: Held, answer: Option<Value>) -> Vec<Action> {
-        self.state().approvals.remove(&held.elicitation_id);
-        let who = self.identity();
-        if let Err(why) = approval::accepted(answer.as_ref()) {
-            return vec![Action::ToClient(self.engine.refused(
-                &held.call,
-                &who,
-                held.approval,
-                why,
-            ))];
-        }
-        match self.engine.approved(&held.call, &who, held.approval) {
-            Ruling::Forward(reservation) => {
-                self.state()
-                    .pending
-                    .insert(held.call.id.clone(), Pending::ToolsCall(reservation));
-                vec![Action::ToServer(held.original)]
-            }
-            Ruling::Answer(bytes) => vec![Action::ToClient(bytes)],
-            Ruling::Approval(_) => vec![Action::ToClient(self.engine.internal_error(
-                &held.call,
-                &who,
-                "approval loop",
-            ))],
-        }
     }
 
     /// A line from the server.
