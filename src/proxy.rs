@@ -3,9 +3,10 @@
 //!
 //! - `framing`: newline-delimited messages with a size limit;
 //! - `jsonrpc`: classify messages, reject malformed ones, build warden's own answers;
+//! - `request`: one parsed `tools/call`, its caller and its protocol era;
 //! - `engine`: the deciding core shared by transports (policy, counters, audit, rulings);
 //! - `limits`: counters with two-phase accounting, in memory or in Redis (`--state`);
-//! - `tools_list`: filtering `tools/list` and learning annotations;
+//! - `tools_list`: filtering `tools/list` and learning annotations and risk classes;
 //! - `pins`: tool pinning against a reviewed catalog (`--catalog`);
 //! - `session`: one connection's state and routing, without I/O;
 //! - `stdio`: the stdio transport (child process, readers, shutdown);
@@ -29,6 +30,7 @@ pub mod limits;
 pub mod outlet;
 pub mod pins;
 pub mod reload;
+pub mod request;
 pub mod session;
 #[cfg(test)]
 mod session_tests;
