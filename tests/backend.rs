@@ -1,7 +1,7 @@
 //! The policy.json backend: the golden PolicyLayer case, snapshots of every example, import
 //! round trips over the fixtures in tests/policy_json/, what cannot be expressed (one case per
 //! WD4xxx code), and a property test that compile → import keeps every decision (the CLI is
-//! in backend_cli.rs).
+//! in cli.rs).
 
 #![allow(
     clippy::unwrap_used,
