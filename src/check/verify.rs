@@ -7,6 +7,7 @@
 //! effect is stronger (hide > deny > approve > allow), or the same and `Q` comes first.
 //! Every finding that claims a call exists is replayed through [`crate::eval`] first.
 
+use super::known::Seen;
 use super::smt::{Answer, Decisions, F, Point, Request, Session};
 use super::space::Space;
 use super::witness;
@@ -33,6 +34,8 @@ pub(super) struct Verifier<'a> {
     focus: Vec<F>,
     pub out: Vec<Diagnostic>,
     pub inconclusive: usize,
+    /// Calls from earlier models, to answer questions that need no model without the solver.
+    pub seen: Seen,
 }
 
 /// What the first two questions found about a rule.
@@ -89,6 +92,7 @@ impl<'a> Verifier<'a> {
             matches,
             out: Vec::new(),
             inconclusive: 0,
+            seen: Seen::new(space),
         }
     }
 
@@ -118,9 +122,13 @@ impl<'a> Verifier<'a> {
         let mut all = self.focus.clone();
         all.extend(goals.iter().cloned());
         let answer = self.session.check(&all, assumptions, &[&self.req]);
-        if let Answer::Unknown(reason) = &answer {
-            let reason = reason.clone();
-            self.unknown(span, question, &reason);
+        match &answer {
+            Answer::Unknown(reason) => {
+                let reason = reason.clone();
+                self.unknown(span, question, &reason);
+            }
+            Answer::Sat(ps) => ps.iter().for_each(|p| self.seen.record(self.space, p)),
+            Answer::Unsat(_) => {}
         }
         answer
     }
@@ -268,6 +276,13 @@ impl<'a> Verifier<'a> {
             .into_iter()
             .filter(|&q| q != i && self.rule(q).is_some_and(|q| blocks(q, r)))
             .collect();
+        // A call seen before may show that it decides something.
+        let matches = |q: usize, c: &Call| self.rule(q).is_some_and(|q| eval::rule_matches(q, c));
+        if self.seen.any(&classes, |c| {
+            matches(i, c) && !blockers.iter().any(|&q| matches(q, c))
+        }) {
+            return Status::Matches;
+        }
         // One query answers both questions when the rule decides something (the usual case).
         let negs: Vec<F> = blockers.iter().map(|&q| self.m(q).not()).collect();
         let core = match self.ask(
@@ -396,6 +411,19 @@ impl Verifier<'_> {
                 .filter(|&q| self.rule(q).is_some_and(|q| denies(q.effect)))
                 .map(|q| self.m(q).not())
                 .collect();
+            let classes = self.classes.get(r.index).cloned().unwrap_or_default();
+            let denied = |c: &Call| {
+                self.overlapping(&classes).into_iter().any(|q| {
+                    self.rule(q)
+                        .is_some_and(|q| denies(q.effect) && eval::rule_matches(q, c))
+                })
+            };
+            if self
+                .seen
+                .any(&classes, |c| eval::rule_matches(r, c) && !denied(c))
+            {
+                return;
+            }
             let mut goals = vec![self.m(r.index)];
             goals.extend(stoppers);
             match self.ask(&goals, &[], r.head, "whether this rule's limits ever apply") {
@@ -492,6 +520,25 @@ impl Verifier<'_> {
         }
         if default_same {
             goals.push(F::or(&lower));
+        }
+        // A call seen before that only this rule decides so: not redundant.
+        let hit = |q: usize, c: &Call| self.rule(q).is_some_and(|q| eval::rule_matches(q, c));
+        let needed = |c: &Call| {
+            hit(i, c)
+                && !near.iter().any(|&q| {
+                    (q != i && self.rule(q).is_some_and(|rq| blocks(rq, r))
+                        || later_same.contains(&q))
+                        && hit(q, c)
+                })
+                && (!default_same
+                    || near.iter().any(|&q| {
+                        self.rule(q)
+                            .is_some_and(|rq| rq.effect.precedence() < r.effect.precedence())
+                            && hit(q, c)
+                    }))
+        };
+        if self.seen.any(&self.classes_of(i), needed) {
+            return;
         }
         let assumptions: Vec<F> = later_same.iter().map(|&q| self.m(q).not()).collect();
         let Answer::Unsat(core) = self.ask(

@@ -1,0 +1,151 @@
+//! Answers the verifier knows without asking the solver, given only where they are certain.
+//!
+//! - **From the conditions' syntax** ([`implies`], [`excludes`]): a rule whose condition
+//!   requires `x == "a"` cannot overlap one that requires `x == "b"`, and lies inside one that
+//!   requires `x matches "a*"` or states one of its own tests again. Only UNSAT-style answers
+//!   (no call exists) are given this way; they need no witness. Tests on regexes and on
+//!   `tool.risk` are never decided here (the encoding approximates the first and overrides the
+//!   second), so a syntactic answer is always the one the solver would give.
+//! - **From calls already seen** ([`Seen`]): a question whose SAT answer is used without its
+//!   model ("can this rule take effect at all?", "does it lie inside that one?") is answered
+//!   SAT when a call built from an earlier model satisfies it under the real evaluator. That
+//!   call is a real call, and without a catalog or `tool.risk` every real call is a point of
+//!   the solver's domain, so the solver would answer SAT too; with either, [`Seen`] stays off.
+
+use super::smt::Point;
+use super::space::Space;
+use super::witness;
+use crate::call::Call;
+use crate::eval;
+use crate::ir::{Cond, Operand, Pred, Test};
+use serde_json::Value;
+
+/// Calls kept per tool class: enough for the few rules of one tool, bounded for many.
+const PER_CLASS: usize = 24;
+
+/// Calls built from the solver's earlier models, by tool class.
+pub(super) struct Seen {
+    by_class: Vec<Vec<Call>>,
+    on: bool,
+}
+
+impl Seen {
+    pub fn new(space: &Space) -> Seen {
+        let on = !space.closed_tools
+            && space.schema.is_empty()
+            && space.annotations.iter().all(Option::is_none)
+            && space.risks.iter().all(Option::is_none)
+            && space.slot(&Operand::Risk).is_none();
+        Seen {
+            by_class: vec![Vec::new(); if on { space.tools.classes.len() } else { 0 }],
+            on,
+        }
+    }
+
+    /// Keeps the call a model stands for (when it is exactly that call).
+    pub fn record(&mut self, space: &Space, p: &Point) {
+        let Some(list) = self.by_class.get_mut(p.tool).filter(|_| self.on) else {
+            return;
+        };
+        if list.len() >= PER_CLASS {
+            return;
+        }
+        let built = witness::build(space, p, None);
+        if built.exact && !list.contains(&built.call) {
+            list.push(built.call);
+        }
+    }
+
+    /// Whether a kept call to one of these tool classes satisfies `claim`.
+    pub fn any(&self, classes: &[usize], claim: impl Fn(&Call) -> bool) -> bool {
+        classes
+            .iter()
+            .filter_map(|&c| self.by_class.get(c))
+            .flatten()
+            .any(claim)
+    }
+}
+
+/// Every call satisfying `b` satisfies `a`.
+pub(super) fn implies(b: &Cond, a: &Cond) -> bool {
+    Facts::of(b).decide(a) == Some(true)
+}
+
+/// No call satisfies both `a` and `b`.
+pub(super) fn excludes(a: &Cond, b: &Cond) -> bool {
+    Facts::of(b).decide(a) == Some(false) || Facts::of(a).decide(b) == Some(false)
+}
+
+/// What a condition states outright: its top-level tests, and the values its top-level
+/// equalities give.
+struct Facts<'c> {
+    tests: Vec<&'c Test>,
+    values: Vec<(&'c Operand, Value)>,
+}
+
+impl<'c> Facts<'c> {
+    fn of(c: &'c Cond) -> Facts<'c> {
+        let mut f = Facts {
+            tests: Vec::new(),
+            values: Vec::new(),
+        };
+        f.add(c);
+        f
+    }
+
+    fn add(&mut self, c: &'c Cond) {
+        match c {
+            Cond::And(cs) => cs.iter().for_each(|c| self.add(c)),
+            Cond::Test(t) => {
+                self.tests.push(t);
+                let value = match &t.pred {
+                    Pred::Eq(l) => Some(l),
+                    Pred::In(ls) if ls.len() == 1 => ls.first(),
+                    _ => None,
+                };
+                if let Some(l) = value {
+                    self.values.push((&t.operand, l.to_json()));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// `c` on every call these facts hold for: `Some(b)` when certain, by Kleene's logic.
+    fn decide(&self, c: &Cond) -> Option<bool> {
+        let all = |cs: &[Cond], absorbing: bool| {
+            let mut unknown = false;
+            for c in cs {
+                match self.decide(c) {
+                    Some(b) if b == absorbing => return Some(absorbing),
+                    Some(_) => {}
+                    None => unknown = true,
+                }
+            }
+            if unknown { None } else { Some(!absorbing) }
+        };
+        match c {
+            Cond::True => Some(true),
+            Cond::False => Some(false),
+            Cond::And(cs) => all(cs, false),
+            Cond::Or(cs) => all(cs, true),
+            Cond::Not(c) => self.decide(c).map(|b| !b),
+            Cond::Test(t) => {
+                if self
+                    .tests
+                    .iter()
+                    .any(|f| f.operand == t.operand && f.pred == t.pred)
+                {
+                    return Some(true);
+                }
+                if t.operand == Operand::Risk || matches!(t.pred, Pred::Regex(_)) {
+                    return None;
+                }
+                self.values
+                    .iter()
+                    .find(|(o, _)| **o == t.operand)
+                    .map(|(_, v)| eval::pred_holds(&t.pred, v))
+            }
+        }
+    }
+}
