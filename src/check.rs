@@ -20,6 +20,8 @@ pub mod catalog;
 #[cfg(feature = "verify")]
 pub mod diff;
 #[cfg(feature = "verify")]
+mod known;
+#[cfg(feature = "verify")]
 mod overlap;
 #[cfg(feature = "verify")]
 mod parallel;

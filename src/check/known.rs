@@ -17,7 +17,9 @@ use super::space::Space;
 use super::witness;
 use crate::call::Call;
 use crate::eval;
-use crate::ir::{Cond, Operand, Pred, Test};
+use crate::glob::Token;
+use crate::ir::{CmpOp, Cond, Operand, PathSeg, Pred, Rule, Test};
+use crate::num::Num;
 use serde_json::Value;
 
 /// Calls kept per tool class: enough for the few rules of one tool, bounded for many.
@@ -53,6 +55,30 @@ impl Seen {
         let built = witness::build(space, p, None);
         if built.exact && !list.contains(&built.call) {
             list.push(built.call);
+        }
+    }
+
+    /// Keeps a call guessed from the rule's condition for each of these tool classes: a
+    /// value per argument that satisfies the tests the condition requires (the first branch
+    /// of an `or`). Only a guess: whoever uses it checks it with the evaluator.
+    pub fn guess(&mut self, space: &Space, rule: &Rule, classes: &[usize]) {
+        if !self.on {
+            return;
+        }
+        let mut args = serde_json::Map::new();
+        let mut call = Call::new("");
+        guess_values(&rule.condition, &mut call, &mut args);
+        call.arguments = (!args.is_empty()).then_some(Value::Object(args));
+        for &c in classes.iter().take(2) {
+            if let Some(list) = self.by_class.get_mut(c)
+                && list.len() < PER_CLASS
+            {
+                let mut call = call.clone();
+                call.tool = space.tools.classes.rep(c).to_owned();
+                if !list.contains(&call) {
+                    list.push(call);
+                }
+            }
         }
     }
 
@@ -147,5 +173,83 @@ impl<'c> Facts<'c> {
                     .map(|(_, v)| eval::pred_holds(&t.pred, v))
             }
         }
+    }
+}
+
+/// Sets, for each test `c` requires, a value that satisfies it (when one is easy to name).
+fn guess_values(c: &Cond, call: &mut Call, args: &mut serde_json::Map<String, Value>) {
+    match c {
+        Cond::And(cs) => cs.iter().for_each(|c| guess_values(c, call, args)),
+        Cond::Or(cs) => {
+            if let Some(c) = cs.first() {
+                guess_values(c, call, args);
+            }
+        }
+        Cond::Test(t) => {
+            let Some(v) = satisfying(&t.pred) else { return };
+            let ident = match &t.operand {
+                Operand::Grant => &mut call.grant,
+                Operand::Agent => &mut call.agent,
+                Operand::Session => &mut call.session,
+                Operand::Arg(path) => return put(args, path, v),
+                Operand::Annotation(_) | Operand::Risk => return,
+            };
+            if let (None, Value::String(s)) = (&ident, v) {
+                *ident = Some(s);
+            }
+        }
+        Cond::True | Cond::False | Cond::Not(_) => {}
+    }
+}
+
+/// Sets `args.path` to `v` unless something is there already (keys only).
+fn put(args: &mut serde_json::Map<String, Value>, path: &[PathSeg], v: Value) {
+    let Some((PathSeg::Key(first), rest)) = path.split_first() else {
+        return;
+    };
+    if rest.is_empty() {
+        args.entry(first.clone()).or_insert(v);
+        return;
+    }
+    let inner = args
+        .entry(first.clone())
+        .or_insert_with(|| Value::Object(serde_json::Map::new()));
+    if let Value::Object(m) = inner {
+        put(m, rest, v);
+    }
+}
+
+/// A value satisfying `pred`, when one is easy to name.
+fn satisfying(pred: &Pred) -> Option<Value> {
+    let int = |n: &Num, by: i64| {
+        n.to_i64()
+            .and_then(|x| x.checked_add(by))
+            .map(|x| Value::Number(Num::from_i64(x).to_json()))
+    };
+    match pred {
+        Pred::Exists => Some(Value::Bool(true)),
+        Pred::Eq(l) => Some(l.to_json()),
+        Pred::In(ls) => ls.first().map(|l| l.to_json()),
+        Pred::Cmp(CmpOp::Ge | CmpOp::Le, n) => Some(Value::Number(n.to_json())),
+        Pred::Cmp(CmpOp::Gt, n) => int(n, 1),
+        Pred::Cmp(CmpOp::Lt, n) => int(n, -1),
+        Pred::StartsWith(s) | Pred::EndsWith(s) => Some(Value::String(s.clone())),
+        Pred::Contains(crate::ir::Literal::Str(s)) => Some(Value::String(s.clone())),
+        Pred::Glob(g) => {
+            let mut out = String::new();
+            for t in g.tokens() {
+                match t {
+                    Token::Star => {}
+                    Token::Literal(c) => out.push(*c),
+                    other => out.push(
+                        ['a', 'z', '0', '_', '.']
+                            .into_iter()
+                            .find(|&c| other.matches(c))?,
+                    ),
+                }
+            }
+            Some(Value::String(out))
+        }
+        _ => None,
     }
 }

@@ -276,7 +276,8 @@ impl<'a> Verifier<'a> {
             .into_iter()
             .filter(|&q| q != i && self.rule(q).is_some_and(|q| blocks(q, r)))
             .collect();
-        // A call seen before may show that it decides something.
+        // A call seen before, or guessed from the condition, may show that it decides something.
+        self.seen.guess(self.space, r, &classes);
         let matches = |q: usize, c: &Call| self.rule(q).is_some_and(|q| eval::rule_matches(q, c));
         if self.seen.any(&classes, |c| {
             matches(i, c) && !blockers.iter().any(|&q| matches(q, c))
