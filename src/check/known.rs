@@ -241,6 +241,10 @@ fn satisfying(pred: &Pred) -> Option<Value> {
                 match t {
                     Token::Star => {}
                     Token::Literal(c) => out.push(*c),
+                    Token::Class {
+                        negated: false,
+                        ranges,
+                    } => out.push(ranges.first()?.0),
                     other => out.push(
                         ['a', 'z', '0', '_', '.']
                             .into_iter()
@@ -251,5 +255,69 @@ fn satisfying(pred: &Pred) -> Option<Value> {
             Some(Value::String(out))
         }
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::Policy;
+    use crate::pipeline::Workspace;
+    use std::path::Path;
+
+    fn policy(rules: &str) -> Policy {
+        let mut ws = Workspace::default();
+        let text = format!("policy p {{\n  default deny\n{rules}}}\n");
+        ws.add_source(Path::new("t.warden"), text);
+        assert!(!ws.has_errors(), "{:?}", ws.diagnostics);
+        ws.files.remove(0).policy.unwrap()
+    }
+
+    fn conds(rules: &str) -> Vec<Cond> {
+        policy(rules)
+            .rules
+            .into_iter()
+            .map(|r| r.condition)
+            .collect()
+    }
+
+    #[test]
+    fn a_forced_value_decides_the_other_condition() {
+        let c = conds(
+            "  allow t when args.ns matches \"team1.*\"\n  deny t when args.ns == \"team1.prod\"\n  deny t when args.ns == \"team2.prod\"\n",
+        );
+        assert!(implies(&c[1], &c[0]));
+        assert!(!implies(&c[0], &c[1]));
+        assert!(!implies(&c[2], &c[0]));
+        assert!(excludes(&c[0], &c[2]));
+        assert!(excludes(&c[1], &c[2]));
+        assert!(!excludes(&c[0], &c[1]));
+    }
+
+    #[test]
+    fn a_repeated_test_is_implied_and_unknowns_decide_nothing() {
+        let c = conds(
+            "  allow t when grant == \"ci\" and args.dry_run == true\n  allow t when grant == \"ci\"\n  allow t when args.n > 3\n  allow t when args.s matches /a+/\n  allow t when args.s == \"b\"\n",
+        );
+        assert!(implies(&c[0], &c[1]));
+        assert!(!implies(&c[1], &c[0]));
+        assert!(!excludes(&c[0], &c[2]));
+        // A regex is approximated by the solver: never decided here.
+        assert!(!excludes(&c[3], &c[4]));
+    }
+
+    #[test]
+    fn a_guessed_call_satisfies_simple_conditions() {
+        let p = policy(
+            "  approve t when args.amount > 100 and args.path startswith \"/etc\" and grant == \"ci\"\n  deny t when args.x.y matches \"a?[b-c]*\" or args.z == 1\n",
+        );
+        let space = Space::build(&[&p], None).unwrap();
+        let mut seen = Seen::new(&space);
+        for r in &p.rules {
+            let classes = space.tool_classes(&r.targets);
+            assert!(!seen.any(&classes, |c| eval::rule_matches(r, c)));
+            seen.guess(&space, r, &classes);
+            assert!(seen.any(&classes, |c| eval::rule_matches(r, c)), "{}", r.id);
+        }
     }
 }
