@@ -3,7 +3,7 @@
 //! through the evaluator before it is reported (see [`Verifier::replay`]).
 
 use super::smt::{Answer, F};
-use super::verify::{Status, Verifier, compared_arguments};
+use super::verify::{Status, Verifier, compared_arguments, decide};
 use crate::call::Call;
 use crate::diagnostic::{Diagnostic, Severity, code};
 use crate::eval::{self, Decider};
@@ -91,11 +91,11 @@ impl Verifier<'_> {
                                 || matches!(&tb.tool, crate::ir::NamePattern::Exact(n) if ta.tool.matches(n)))
                     })
                 });
-            let policy = self.policy;
+            let (policy, space, near) = (self.policy, self.space, self.near_tool(point.tool));
             let Some(call) = self.replay(&point, a.head, |c| {
                 eval::rule_matches(&a, c)
                     && eval::rule_matches(&b, c)
-                    && eval::evaluate(policy, c).effect.precedence() >= b.effect.precedence()
+                    && decide(space, policy, &near, c).effect.precedence() >= b.effect.precedence()
             }) else {
                 continue;
             };
@@ -191,9 +191,10 @@ impl Verifier<'_> {
                 }
                 continue;
             }
-            let policy = self.policy;
+            let (policy, space, near) = (self.policy, self.space, self.near_tool(p1.tool));
             let Some(call) = self.replay(&p1, d.head, |c: &Call| {
-                eval::evaluate(policy, c).effect == Effect::Allow && !eval::rule_matches(&d, c)
+                decide(space, policy, &near, c).effect == Effect::Allow
+                    && !eval::rule_matches(&d, c)
             }) else {
                 continue;
             };

@@ -3,7 +3,7 @@
 //! that never count, and redundant rules.
 
 use super::smt::{Answer, F, Point, Request};
-use super::verify::{Status, Verifier, blocks, denies};
+use super::verify::{Status, Verifier, blocks, decide, denies};
 use crate::call::Call;
 use crate::diagnostic::{Diagnostic, Severity, code};
 use crate::eval::{self, Decider};
@@ -128,8 +128,10 @@ impl Verifier<'_> {
             }
         }
         let idx = r.index;
+        let (policy, space, near) = (self.policy, self.space, self.near_tool(point.tool));
         let Some(call) = self.replay(point, r.head, |c| {
-            eval::rule_matches(r, c) && eval::evaluate(self.policy, c).decider != Decider::Rule(idx)
+            eval::rule_matches(r, c)
+                && decide(space, policy, &near, c).decider != Decider::Rule(idx)
         }) else {
             return;
         };

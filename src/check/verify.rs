@@ -328,6 +328,20 @@ impl<'a> Verifier<'a> {
     }
 }
 
+/// A tool class and the rules that can match its calls ([`Verifier::near_tool`]).
+pub(super) type Near<'a> = Option<(usize, Vec<&'a Rule>)>;
+
+/// [`eval::evaluate`], over only the rules that can match the call's tool when they are known:
+/// the same decision, without scanning a large policy for every witness tried.
+pub(super) fn decide(space: &Space, policy: &Policy, near: &Near<'_>, c: &Call) -> eval::Decision {
+    match near {
+        Some((k, rules)) if space.tools.classes.classify(&c.tool) == Some(*k) => {
+            eval::evaluate_among(policy, rules, c)
+        }
+        _ => eval::evaluate(policy, c),
+    }
+}
+
 /// Arguments a condition compares (not just tests for presence), for the hazard check.
 pub(super) fn compared_arguments(c: &crate::ir::Cond, out: &mut Vec<Operand>) {
     use crate::ir::{Cond, Pred};
@@ -359,7 +373,7 @@ pub(super) fn slots_of(space: &Space, c: &crate::ir::Cond) -> Vec<usize> {
     out
 }
 
-impl Verifier<'_> {
+impl<'a> Verifier<'a> {
     /// Sets the domain for questions about the rules that can match these tool classes, plus
     /// extra slots.
     pub(super) fn focus_on(&mut self, classes: &[usize], extra: &[usize]) {
@@ -397,6 +411,13 @@ impl Verifier<'_> {
 
     pub(super) fn decisions(&self, rules: &[usize], req: &Request<'_>) -> Decisions {
         Decisions::new(self.policy, rules, req)
+    }
+
+    /// The rules that can match a call to tool class `k`, for [`decide`]; `None` with a
+    /// catalog (its index leaves out tools outside the catalog).
+    pub(super) fn near_tool(&self, k: usize) -> Near<'a> {
+        let rules = self.by_class.get(k).filter(|_| !self.space.closed_tools)?;
+        Some((k, rules.iter().filter_map(|&i| self.rule(i)).collect()))
     }
 
     /// Records an unknown answer.
