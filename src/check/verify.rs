@@ -336,7 +336,7 @@ pub(super) type Near<'a> = Option<(usize, Vec<&'a Rule>)>;
 pub(super) fn decide(space: &Space, policy: &Policy, near: &Near<'_>, c: &Call) -> eval::Decision {
     match near {
         Some((k, rules)) if space.tools.classes.classify(&c.tool) == Some(*k) => {
-            eval::evaluate_among(policy, rules, c)
+            eval::evaluate_among(policy, rules.iter().copied(), c)
         }
         _ => eval::evaluate(policy, c),
     }
