@@ -11,18 +11,23 @@
 //! inconclusive, never as a pass.
 //!
 //! Layout: [`strings`] and [`space`] build an exact finite abstraction of requests without a
-//! solver; `smt` (the only module importing z3) turns it into formulas; `verify` and `overlap`
-//! ask the questions; `witness` turns models into calls; `parallel` spreads the rules of a large
-//! policy over threads; [`diff`] compares two versions.
+//! solver; `smt` (the only module importing z3) turns it into formulas; `verify`, `report` and
+//! `overlap` ask the questions; `known` answers the certain ones without the solver; `witness`
+//! turns models into calls; `parallel` spreads the rules of a large policy over threads;
+//! [`diff`] compares two versions.
 //! Everything but the catalog checks sits behind the default `verify` feature.
 
 pub mod catalog;
 #[cfg(feature = "verify")]
 pub mod diff;
 #[cfg(feature = "verify")]
+mod known;
+#[cfg(feature = "verify")]
 mod overlap;
 #[cfg(feature = "verify")]
 mod parallel;
+#[cfg(feature = "verify")]
+mod report;
 #[cfg(feature = "verify")]
 mod smt;
 #[cfg(feature = "verify")]

@@ -119,21 +119,25 @@ pub fn limit_json(
 
 /// Decides one call.
 pub fn evaluate(policy: &Policy, call: &Call) -> Decision {
+    evaluate_among(policy, policy.rules.iter(), call)
+}
+
+/// [`evaluate`] considering only `rules` (in source order): the same decision whenever every
+/// rule of the policy that matches the call is among them, as when they are all the rules that
+/// can match its tool (the verifier's index).
+pub fn evaluate_among<'p>(
+    policy: &Policy,
+    rules: impl Iterator<Item = &'p Rule> + Clone,
+    call: &Call,
+) -> Decision {
     // Work the class out only for a policy that looks at it (classifying allocates).
-    let looks_at_risk = policy
-        .rules
-        .iter()
-        .any(|r| r.condition.mentions(&Operand::Risk));
+    let looks_at_risk = rules.clone().any(|r| r.condition.mentions(&Operand::Risk));
     let call = &*if looks_at_risk {
         with_risk(&policy.risk, call)
     } else {
         Cow::Borrowed(call)
     };
-    let matching: Vec<&Rule> = policy
-        .rules
-        .iter()
-        .filter(|r| rule_matches(r, call))
-        .collect();
+    let matching: Vec<&Rule> = rules.filter(|r| rule_matches(r, call)).collect();
     let Some(winner) = matching
         .iter()
         .map(|r| r.effect)

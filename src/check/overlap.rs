@@ -3,7 +3,7 @@
 //! through the evaluator before it is reported (see [`Verifier::replay`]).
 
 use super::smt::{Answer, F};
-use super::verify::{Status, Verifier, compared_arguments};
+use super::verify::{Status, Verifier, compared_arguments, decide};
 use crate::call::Call;
 use crate::diagnostic::{Diagnostic, Severity, code};
 use crate::eval::{self, Decider};
@@ -32,6 +32,9 @@ impl Verifier<'_> {
             {
                 continue;
             }
+            if super::known::excludes(&a.condition, &b.condition) {
+                continue; // no call satisfies both conditions
+            }
             let (ma, mb) = (self.matches_of(i), self.matches_of(j));
             let point = match self.ask(
                 &[ma.clone(), mb.clone()],
@@ -47,16 +50,29 @@ impl Verifier<'_> {
             };
             // An exception: on the weaker rule's own tools, the stronger rule lies inside it
             // (a deny that also covers other tools is still an exception for this allow).
-            let on_a_tools = self.req.targets(&a.targets);
-            let exception = matches!(
-                self.ask(
-                    &[mb.clone(), on_a_tools, ma.not()],
-                    &[],
-                    b.head,
-                    "whether one rule lies inside another"
-                ),
-                Answer::Unsat(_)
-            );
+            let on_a_tools = |c: &Call| {
+                a.targets
+                    .iter()
+                    .any(|t| t.matches(c.server.as_deref(), &c.tool))
+            };
+            let outside = |c: &Call| {
+                eval::rule_matches(&b, c) && on_a_tools(c) && !eval::holds(&a.condition, c)
+            };
+            let exception = if super::known::implies(&b.condition, &a.condition) {
+                true
+            } else if self.seen.any(&self.classes_of(i), outside) {
+                false
+            } else {
+                matches!(
+                    self.ask(
+                        &[mb.clone(), self.req.targets(&a.targets), ma.not()],
+                        &[],
+                        b.head,
+                        "whether one rule lies inside another"
+                    ),
+                    Answer::Unsat(_)
+                )
+            };
             // A visible exception too: the stronger rule covers every one of the weaker rule's
             // targets by name (the same name or pattern, a pattern matching the exact name, or
             // `*`), so its author wrote it against these calls knowingly.
@@ -75,11 +91,11 @@ impl Verifier<'_> {
                                 || matches!(&tb.tool, crate::ir::NamePattern::Exact(n) if ta.tool.matches(n)))
                     })
                 });
-            let policy = self.policy;
+            let (policy, space, near) = (self.policy, self.space, self.near_tool(point.tool));
             let Some(call) = self.replay(&point, a.head, |c| {
                 eval::rule_matches(&a, c)
                     && eval::rule_matches(&b, c)
-                    && eval::evaluate(policy, c).effect.precedence() >= b.effect.precedence()
+                    && decide(space, policy, &near, c).effect.precedence() >= b.effect.precedence()
             }) else {
                 continue;
             };
@@ -175,9 +191,10 @@ impl Verifier<'_> {
                 }
                 continue;
             }
-            let policy = self.policy;
+            let (policy, space, near) = (self.policy, self.space, self.near_tool(p1.tool));
             let Some(call) = self.replay(&p1, d.head, |c: &Call| {
-                eval::evaluate(policy, c).effect == Effect::Allow && !eval::rule_matches(&d, c)
+                decide(space, policy, &near, c).effect == Effect::Allow
+                    && !eval::rule_matches(&d, c)
             }) else {
                 continue;
             };

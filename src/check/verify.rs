@@ -6,14 +6,17 @@
 //! and every query runs between push and pop. Precedence: a rule `Q` *blocks* `R` when `Q`'s
 //! effect is stronger (hide > deny > approve > allow), or the same and `Q` comes first.
 //! Every finding that claims a call exists is replayed through [`crate::eval`] first.
+//! Questions whose answer is certain without the solver are answered by `known` first; the
+//! findings that read rules' statuses are reported by `report`.
 
+use super::known::Seen;
 use super::smt::{Answer, Decisions, F, Point, Request, Session};
 use super::space::Space;
 use super::witness;
 use super::{Options, Stats};
 use crate::call::Call;
-use crate::diagnostic::{Diagnostic, Severity, code};
-use crate::eval::{self, Decider};
+use crate::diagnostic::{Diagnostic, code};
+use crate::eval;
 use crate::ir::{Effect, Operand, Policy, Rule};
 use crate::source::Span;
 
@@ -23,16 +26,18 @@ pub(super) struct Verifier<'a> {
     pub req: Request<'a>,
     pub session: Session,
     /// Per rule, the tool classes it can match.
-    classes: Vec<Vec<usize>>,
+    pub(super) classes: Vec<Vec<usize>>,
     /// Per tool class, the rules that can match it.
     by_class: Vec<Vec<usize>>,
     matches: Vec<F>,
     /// Per rule, the slots its condition reads.
-    rule_slots: Vec<Vec<usize>>,
+    pub(super) rule_slots: Vec<Vec<usize>>,
     /// The domain constraints of the slots the current questions involve.
     focus: Vec<F>,
     pub out: Vec<Diagnostic>,
     pub inconclusive: usize,
+    /// Calls from earlier models, to answer questions that need no model without the solver.
+    pub seen: Seen,
 }
 
 /// What the first two questions found about a rule.
@@ -46,11 +51,11 @@ pub(super) enum Status {
     Unknown,
 }
 
-fn blocks(q: &Rule, r: &Rule) -> bool {
+pub(super) fn blocks(q: &Rule, r: &Rule) -> bool {
     q.effect.precedence() > r.effect.precedence() || (q.effect == r.effect && q.index < r.index)
 }
 
-fn denies(e: Effect) -> bool {
+pub(super) fn denies(e: Effect) -> bool {
     matches!(e, Effect::Deny | Effect::Hide)
 }
 
@@ -89,6 +94,7 @@ impl<'a> Verifier<'a> {
             matches,
             out: Vec::new(),
             inconclusive: 0,
+            seen: Seen::new(space),
         }
     }
 
@@ -105,11 +111,11 @@ impl<'a> Verifier<'a> {
         out
     }
 
-    fn rule(&self, i: usize) -> Option<&'a Rule> {
+    pub(super) fn rule(&self, i: usize) -> Option<&'a Rule> {
         self.policy.rules.get(i)
     }
 
-    fn m(&self, i: usize) -> F {
+    pub(super) fn m(&self, i: usize) -> F {
         self.matches.get(i).cloned().unwrap_or_else(F::ff)
     }
 
@@ -118,9 +124,13 @@ impl<'a> Verifier<'a> {
         let mut all = self.focus.clone();
         all.extend(goals.iter().cloned());
         let answer = self.session.check(&all, assumptions, &[&self.req]);
-        if let Answer::Unknown(reason) = &answer {
-            let reason = reason.clone();
-            self.unknown(span, question, &reason);
+        match &answer {
+            Answer::Unknown(reason) => {
+                let reason = reason.clone();
+                self.unknown(span, question, &reason);
+            }
+            Answer::Sat(ps) => ps.iter().for_each(|p| self.seen.record(self.space, p)),
+            Answer::Unsat(_) => {}
         }
         answer
     }
@@ -160,7 +170,7 @@ impl<'a> Verifier<'a> {
     }
 
     /// Shrinks an unsat core of assumptions to a minimal one (deletion-based).
-    fn minimize(
+    pub(super) fn minimize(
         &mut self,
         goals: &[F],
         candidates: &[F],
@@ -268,6 +278,14 @@ impl<'a> Verifier<'a> {
             .into_iter()
             .filter(|&q| q != i && self.rule(q).is_some_and(|q| blocks(q, r)))
             .collect();
+        // A call seen before, or guessed from the condition, may show that it decides something.
+        self.seen.guess(self.space, r, &classes);
+        let matches = |q: usize, c: &Call| self.rule(q).is_some_and(|q| eval::rule_matches(q, c));
+        if self.seen.any(&classes, |c| {
+            matches(i, c) && !blockers.iter().any(|&q| matches(q, c))
+        }) {
+            return Status::Matches;
+        }
         // One query answers both questions when the rule decides something (the usual case).
         let negs: Vec<F> = blockers.iter().map(|&q| self.m(q).not()).collect();
         let core = match self.ask(
@@ -310,241 +328,17 @@ impl<'a> Verifier<'a> {
     }
 }
 
-fn effect_word(e: Effect) -> &'static str {
-    e.keyword()
-}
+/// A tool class and the rules that can match its calls ([`Verifier::near_tool`]).
+pub(super) type Near<'a> = Option<(usize, Vec<&'a Rule>)>;
 
-impl Verifier<'_> {
-    fn report_status(&mut self, i: usize, status: &[Status]) {
-        let Some(r) = self.rule(i) else { return };
-        match status.get(i) {
-            Some(Status::Empty) => {
-                if self.space.closed_tools && self.classes.get(i).is_some_and(Vec::is_empty) {
-                    return; // the catalog check reports the unknown tools
-                }
-                if self.report_schema_refused_only(i, r) {
-                    return;
-                }
-                self.out.push(
-                    Diagnostic::new(
-                        code::EMPTY_RULE,
-                        r.head,
-                        format!("{} rule `{}` can never match", effect_word(r.effect), r.id),
-                    )
-                    .label("no call satisfies its targets and condition together")
-                    .secondary(r.span, "look for comparisons that contradict each other")
-                    .help("fix the condition, or delete the rule"),
-                );
-            }
-            Some(Status::Blocked(by, point)) => self.report_blocked(r, by, point, status),
-            _ => {}
+/// [`eval::evaluate`], over only the rules that can match the call's tool when they are known:
+/// the same decision, without scanning a large policy for every witness tried.
+pub(super) fn decide(space: &Space, policy: &Policy, near: &Near<'_>, c: &Call) -> eval::Decision {
+    match near {
+        Some((k, rules)) if space.tools.classes.classify(&c.tool) == Some(*k) => {
+            eval::evaluate_among(policy, rules.iter().copied(), c)
         }
-    }
-
-    /// With a catalog, a rule that matches no schema-valid call may still match calls the
-    /// server's schema refuses. warden does not validate arguments, so such calls do reach it:
-    /// a deny there is defence in depth (info), an allow lets through only calls the server
-    /// should refuse (warning). Reports it and returns true when that is the case.
-    fn report_schema_refused_only(&mut self, i: usize, r: &Rule) -> bool {
-        if self.space.schema.is_empty() {
-            return false;
-        }
-        let loose = Request::ignoring_schema(self.space, "loose_").under(&self.policy.risk);
-        let mut goals = loose.domain.clone();
-        goals.push(loose.rule(r));
-        goals.extend(loose.domain_for(self.rule_slots.get(i).map_or(&[][..], Vec::as_slice)));
-        let point = match self.session.check(&goals, &[], &[&loose]) {
-            Answer::Sat(mut ps) => match ps.pop() {
-                Some(p) => p,
-                None => return false,
-            },
-            Answer::Unsat(_) | Answer::Unknown(_) => return false,
-        };
-        let Some(call) = self.replay(&point, r.head, |c| eval::rule_matches(r, c)) else {
-            return true;
-        };
-        let allows = r.effect.forwards();
-        let d = Diagnostic::new(
-            code::SCHEMA_REFUSED_ONLY,
-            r.head,
-            format!(
-                "{} rule `{}` matches only calls the tool's input schema refuses",
-                effect_word(r.effect),
-                r.id
-            ),
-        )
-        .label("no schema-valid call satisfies its targets and condition")
-        .witness(call.to_json());
-        let d = if allows {
-            d.help("it lets through only calls the server should refuse: fix the condition, or delete the rule")
-        } else {
-            d.severity(Severity::Info).help(
-                "fine as defence in depth: warden does not validate arguments against the schema, so such calls do reach it",
-            )
-        };
-        self.out.push(d);
-        true
-    }
-
-    fn report_blocked(&mut self, r: &Rule, by: &[usize], point: &Point, status: &[Status]) {
-        let _ = status;
-        if r.effect.forwards() && !r.limits.is_empty() {
-            // Its limits still count on forwarded calls even when another rule decides.
-            let stoppers: Vec<F> = self
-                .overlapping(&self.classes.get(r.index).cloned().unwrap_or_default())
-                .into_iter()
-                .filter(|&q| self.rule(q).is_some_and(|q| denies(q.effect)))
-                .map(|q| self.m(q).not())
-                .collect();
-            let mut goals = vec![self.m(r.index)];
-            goals.extend(stoppers);
-            match self.ask(&goals, &[], r.head, "whether this rule's limits ever apply") {
-                Answer::Sat(_) | Answer::Unknown(_) => return,
-                Answer::Unsat(_) => {
-                    if let Some(l) = r.limits.first() {
-                        self.out.push(
-                            Diagnostic::new(
-                                code::LIMIT_NEVER_APPLIES,
-                                l.span,
-                                format!("this limit on `{}` never counts a call", r.id),
-                            )
-                            .label("every call the rule matches is denied")
-                            .help("limits count forwarded calls only: move the limit to a rule that allows"),
-                        );
-                    }
-                }
-            }
-        }
-        let idx = r.index;
-        let Some(call) = self.replay(point, r.head, |c| {
-            eval::rule_matches(r, c) && eval::evaluate(self.policy, c).decider != Decider::Rule(idx)
-        }) else {
-            return;
-        };
-        let other = by
-            .iter()
-            .filter_map(|&q| self.rule(q))
-            .any(|q| q.effect != r.effect);
-        let mut d = Diagnostic::new(
-            code::UNREACHABLE_RULE,
-            r.head,
-            format!(
-                "{} rule `{}` can never take effect",
-                effect_word(r.effect),
-                r.id
-            ),
-        )
-        .label("every call it matches is decided by another rule first")
-        .severity(if other {
-            Severity::Error
-        } else {
-            Severity::Warning
-        })
-        .witness(call.to_json());
-        for q in by.iter().filter_map(|&q| self.rule(q)) {
-            let why = if q.effect == r.effect {
-                format!("by this earlier {}", effect_word(q.effect))
-            } else {
-                format!("by this {}", effect_word(q.effect))
-            };
-            d = d.secondary(q.head, why);
-        }
-        d = d.help(if other {
-            "narrow the blocking rules, or delete this one: as written it does nothing"
-        } else {
-            "delete it: the blocking rules already decide the same"
-        });
-        self.out.push(d);
-    }
-
-    /// Does removing the rule change no decision?
-    fn redundant(&mut self, i: usize, status: &[Status]) {
-        let Some(r) = self.rule(i) else { return };
-        if !r.limits.is_empty() {
-            return; // its limits count: removing it changes them
-        }
-        let near = self.overlapping(&self.classes.get(i).cloned().unwrap_or_default());
-        // A reason is part of the decision: a cover must give the same one.
-        let later_same: Vec<usize> = near
-            .iter()
-            .copied()
-            .filter(|&q| {
-                q > i
-                    && self
-                        .rule(q)
-                        .is_some_and(|q| q.effect == r.effect && q.reason == r.reason)
-            })
-            .collect();
-        let default_same =
-            self.policy.default.effect == r.effect && self.policy.default.reason == r.reason;
-        if later_same.is_empty() && !default_same {
-            return;
-        }
-        let mut goals = vec![self.m(i)];
-        let mut lower = Vec::new();
-        for &q in &near {
-            let Some(rq) = self.rule(q) else { continue };
-            if q != i && blocks(rq, r) {
-                goals.push(self.m(q).not());
-            } else if rq.effect.precedence() < r.effect.precedence() {
-                lower.push(self.m(q));
-            }
-        }
-        if default_same {
-            goals.push(F::or(&lower));
-        }
-        let assumptions: Vec<F> = later_same.iter().map(|&q| self.m(q).not()).collect();
-        let Answer::Unsat(core) = self.ask(
-            &goals,
-            &assumptions,
-            r.head,
-            "whether this rule is redundant",
-        ) else {
-            return;
-        };
-        let min = if core.len() > 1 {
-            self.minimize(&goals, &assumptions, core, r.head)
-        } else {
-            core
-        };
-        let cover: Vec<usize> = min
-            .iter()
-            .filter_map(|&k| later_same.get(k).copied())
-            .collect();
-        // Two rules covering each other: the later one is reported as unreachable already.
-        let mutual = !cover.is_empty()
-            && cover
-                .iter()
-                .all(|&q| matches!(status.get(q), Some(Status::Blocked(by, _)) if by.contains(&i)));
-        if mutual {
-            return;
-        }
-        let mut d = Diagnostic::new(
-            code::REDUNDANT_RULE,
-            r.head,
-            format!("{} rule `{}` is redundant", effect_word(r.effect), r.id),
-        )
-        .label("removing it changes no decision")
-        .help("delete it");
-        for q in cover.iter().filter_map(|&q| self.rule(q)) {
-            d = d.secondary(
-                q.head,
-                format!(
-                    "this {} decides the same calls the same way",
-                    effect_word(q.effect)
-                ),
-            );
-        }
-        if cover.is_empty() {
-            d = d.secondary(
-                self.policy.default.span,
-                format!(
-                    "the default ({}) decides the same",
-                    effect_word(self.policy.default.effect)
-                ),
-            );
-        }
-        self.out.push(d);
+        _ => eval::evaluate(policy, c),
     }
 }
 
@@ -579,7 +373,7 @@ pub(super) fn slots_of(space: &Space, c: &crate::ir::Cond) -> Vec<usize> {
     out
 }
 
-impl Verifier<'_> {
+impl<'a> Verifier<'a> {
     /// Sets the domain for questions about the rules that can match these tool classes, plus
     /// extra slots.
     pub(super) fn focus_on(&mut self, classes: &[usize], extra: &[usize]) {
@@ -617,6 +411,13 @@ impl Verifier<'_> {
 
     pub(super) fn decisions(&self, rules: &[usize], req: &Request<'_>) -> Decisions {
         Decisions::new(self.policy, rules, req)
+    }
+
+    /// The rules that can match a call to tool class `k`, for [`decide`]; `None` with a
+    /// catalog (its index leaves out tools outside the catalog).
+    pub(super) fn near_tool(&self, k: usize) -> Near<'a> {
+        let rules = self.by_class.get(k).filter(|_| !self.space.closed_tools)?;
+        Some((k, rules.iter().filter_map(|&i| self.rule(i)).collect()))
     }
 
     /// Records an unknown answer.
