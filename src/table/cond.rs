@@ -330,7 +330,7 @@ fn resolve<'a>(operand: &COperand, call: &CallRef<'a>, top: &mut Top<'a>) -> Opt
                 .risk_of(call.tool, call.risk, call.annotations)
                 .name(),
         ))),
-        COperand::Arg(path) => json::value(top.lookup(path)?),
+        COperand::Arg(path) => top.value(path),
     }
 }
 

@@ -60,10 +60,23 @@ const TOP_MEMBERS: usize = 8;
 #[derive(Debug)]
 pub(crate) struct Top<'a> {
     raw: Option<&'a str>,
-    /// (raw key, whether the key holds escapes, raw value).
-    members: [(&'a str, bool, &'a str); TOP_MEMBERS],
+    members: [Member; TOP_MEMBERS],
     len: usize,
     state: TopState,
+}
+
+/// One top-level member, as byte offsets into the trimmed arguments text (kept small: the
+/// array is zeroed once per decision).
+#[derive(Clone, Copy, Debug, Default)]
+struct Member {
+    /// The key's body, between its quotes.
+    key: (u32, u32),
+    /// The value, without surrounding whitespace.
+    value: (u32, u32),
+    /// The key holds escapes (compared decoded).
+    key_escaped: bool,
+    /// The value is a string without escapes: its body is the decoded string.
+    plain_str: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,65 +92,128 @@ impl<'a> Top<'a> {
     pub(crate) fn new(raw: Option<&'a str>) -> Top<'a> {
         Top {
             raw: raw.map(trim_ws),
-            members: [("", false, ""); TOP_MEMBERS],
+            members: [Member::default(); TOP_MEMBERS],
             len: 0,
             state: TopState::Unscanned,
         }
     }
 
+    /// Records every member in one pass over the bytes; anything unexpected (or more than
+    /// [`TOP_MEMBERS`] members) leaves lookups to scan the text directly.
     fn scan(&mut self) {
         self.state = TopState::Direct;
-        let Some(members) = self.raw.and_then(members_escaped) else {
+        let Some(raw) = self.raw else {
             return;
         };
-        for member in members {
-            let Some(slot) = self.members.get_mut(self.len) else {
+        let b = raw.as_bytes();
+        if b.first() != Some(&b'{') || u32::try_from(b.len()).is_err() {
+            return;
+        }
+        let mut at = 1;
+        let mut len = 0;
+        loop {
+            at = skip_ws(b, at);
+            if b.get(at) == Some(&b',') {
+                at = skip_ws(b, at + 1);
+            }
+            if b.get(at) != Some(&b'"') {
+                break;
+            }
+            let Some((key_end, key_escaped)) = string_end_escaped(b, at) else {
                 return;
             };
-            *slot = member;
-            self.len += 1;
+            let key = (at as u32 + 1, key_end as u32 - 1);
+            at = skip_ws(b, key_end);
+            if b.get(at) != Some(&b':') {
+                return;
+            }
+            let start = skip_ws(b, at + 1);
+            let end = if b.get(start) == Some(&b'"') {
+                string_end_escaped(b, start)
+            } else {
+                value_end(b, start).map(|end| (end, true))
+            };
+            let Some((end, escaped)) = end else {
+                return;
+            };
+            let Some(slot) = self.members.get_mut(len) else {
+                return;
+            };
+            *slot = Member {
+                key,
+                value: (start as u32, end as u32),
+                key_escaped,
+                plain_str: !escaped,
+            };
+            len += 1;
+            at = end;
         }
+        self.len = len;
         self.state = TopState::Complete;
     }
 
-    /// The raw text of the value at `path`, as [`lookup`] on the whole arguments.
-    pub(crate) fn lookup(&mut self, path: &[PathSeg]) -> Option<&'a str> {
+    /// The value at `path`, as [`value`] of [`lookup`] on the whole arguments.
+    pub(crate) fn value(&mut self, path: &[PathSeg]) -> Option<Val<'a>> {
         if self.state == TopState::Unscanned {
             self.scan();
         }
         match path.split_first() {
             Some((PathSeg::Key(k), rest)) if self.state == TopState::Complete => {
-                let (_, _, value) =
-                    self.members
-                        .get(..self.len)?
-                        .iter()
-                        .rev()
-                        .find(|(key, escaped, _)| {
-                            if *escaped {
-                                key_eq(key, k)
-                            } else {
-                                short_eq(key, k)
-                            }
-                        })?;
-                if rest.is_empty() {
-                    // Members are stored without surrounding whitespace.
-                    return Some(value);
+                let raw = self.raw?;
+                let m = self.find(raw, k)?;
+                let (start, end) = (m.value.0 as usize, m.value.1 as usize);
+                if rest.is_empty() && m.plain_str {
+                    let body = raw.get(start + 1..end.checked_sub(1)?)?;
+                    return Some(Val::Str(Cow::Borrowed(body)));
                 }
-                lookup(value, rest)
+                let v = raw.get(start..end)?;
+                if rest.is_empty() {
+                    value(v)
+                } else {
+                    value(lookup(v, rest)?)
+                }
             }
-            _ => lookup(self.raw?, path),
+            _ => value(lookup(self.raw?, path)?),
         }
+    }
+
+    /// The last member whose key decodes to `k`.
+    fn find(&self, raw: &str, k: &str) -> Option<Member> {
+        let bytes = raw.as_bytes();
+        self.members
+            .get(..self.len)?
+            .iter()
+            .rev()
+            .find(|m| {
+                let (start, end) = (m.key.0 as usize, m.key.1 as usize);
+                if m.key_escaped {
+                    raw.get(start..end).is_some_and(|key| key_eq(key, k))
+                } else {
+                    bytes
+                        .get(start..end)
+                        .is_some_and(|key| bytes_eq(key, k.as_bytes()))
+                }
+            })
+            .copied()
     }
 }
 
-/// Byte equality for the short strings of arguments (keys, names, values): compares eight
-/// bytes at a time inline, where `==` on slices calls `memcmp`, whose call costs more than
-/// the comparison at these lengths.
+/// Byte equality for the short strings of arguments (keys, names, values): compares a few
+/// machine words inline, where `==` on slices calls `memcmp`, whose call costs more than the
+/// comparison at these lengths.
 #[inline]
 pub(crate) fn short_eq(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
+    bytes_eq(a.as_bytes(), b.as_bytes())
+}
+
+/// [`short_eq`] on bytes: eight bytes at a time, the tail as one (overlapping) last word.
+#[inline]
+fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
+    }
+    if a.len() < 8 {
+        return short_tail_eq(a, b);
     }
     let (mut xs, mut ys) = (a.chunks_exact(8), b.chunks_exact(8));
     for (x, y) in (&mut xs).zip(&mut ys) {
@@ -145,18 +221,26 @@ pub(crate) fn short_eq(a: &str, b: &str) -> bool {
             return false;
         }
     }
-    let (x, y) = (xs.remainder(), ys.remainder());
-    let mut diff = 0;
-    for i in 0..x.len() {
-        diff |= x.get(i).copied().unwrap_or(0) ^ y.get(i).copied().unwrap_or(1);
+    xs.remainder().is_empty() || a.last_chunk::<8>() == b.last_chunk::<8>()
+}
+
+/// Equality of two slices of the same length under 8: two overlapping words of 4, 2 or 1
+/// bytes (the first and the last).
+#[inline]
+fn short_tail_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() >= 4 {
+        a.first_chunk::<4>() == b.first_chunk::<4>() && a.last_chunk::<4>() == b.last_chunk::<4>()
+    } else if a.len() >= 2 {
+        a.first_chunk::<2>() == b.first_chunk::<2>() && a.last_chunk::<2>() == b.last_chunk::<2>()
+    } else {
+        a.first() == b.first()
     }
-    diff == 0
 }
 
 fn word(chunk: &[u8]) -> u64 {
-    let mut w = [0u8; 8];
-    w.copy_from_slice(chunk.get(..8).unwrap_or(&[0; 8]));
-    u64::from_le_bytes(w)
+    chunk
+        .first_chunk::<8>()
+        .map_or(0, |w| u64::from_le_bytes(*w))
 }
 
 /// Classifies one raw value (no surrounding whitespace).
@@ -429,6 +513,36 @@ mod tests {
         fn short_eq_is_equality(a in "[ab]{0,20}", b in "[ab]{0,20}") {
             prop_assert_eq!(short_eq(&a, &b), a == b);
             prop_assert!(short_eq(&a, &a));
+        }
+
+        /// The one-scan index of top-level members reads what a direct search reads: escaped
+        /// keys and values, duplicates (the last wins), whitespace, nested values, and objects
+        /// with more members than it indexes.
+        #[test]
+        fn top_agrees_with_direct_lookup(
+            members in proptest::collection::vec(
+                (
+                    prop::sample::select(vec![r#"a"#, r#"b"#, r#"\u0061"#, r#"a\"b"#, "long_key_name"]),
+                    prop::sample::select(vec![
+                        r#""x""#, r#""a\nb""#, "7", "-0.5e3", "true", "null", r#"[1, "a"]"#,
+                        r#"{"a": {"b": 1}}"#, r#""""#, r#""ns-5000""#,
+                    ]),
+                ),
+                0..12,
+            ),
+            ws in prop::sample::select(vec!["", " ", "\n\t "]),
+        ) {
+            let body: Vec<String> = members
+                .iter()
+                .map(|(k, v)| format!("{ws}\"{k}\"{ws}:{ws}{v}{ws}"))
+                .collect();
+            let raw = format!("{ws}{{{}}}{ws}", body.join(","));
+            for k in ["a", "b", "a\"b", "long_key_name", "zz"] {
+                for path in [vec![PathSeg::Key(k.into())], vec![PathSeg::Key(k.into()), PathSeg::Key("b".into())]] {
+                    let mut top = Top::new(Some(&raw));
+                    prop_assert_eq!(top.value(&path), lookup(&raw, &path).and_then(value), "{} {:?}", raw, path);
+                }
+            }
         }
 
         #[test]
