@@ -385,6 +385,7 @@ impl CLit {
     }
 
     /// Same type and same value (numbers exactly), as [`crate::eval::lit_eq`].
+    #[inline(always)]
     fn eq(&self, v: &Val<'_>) -> bool {
         match (v, self) {
             (Val::Null, CLit::Null) => true,
@@ -397,6 +398,7 @@ impl CLit {
 }
 
 impl CSet {
+    #[inline(always)]
     fn contains(&self, v: &Val<'_>) -> bool {
         match v {
             Val::Null => self.null,
