@@ -9,7 +9,8 @@
 
 use super::CallRef;
 use super::decimal::{Decimal, ExactNum};
-use super::json::{self, Top, Val};
+use super::json::{self, Val};
+use super::top::Top;
 use crate::ir::{
     Annotation, CmpOp, Cond, JsonType, Literal, Operand, PathSeg, Pred, RiskOverrides, Test,
 };

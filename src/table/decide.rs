@@ -19,7 +19,7 @@
 
 use super::Table;
 use super::build::Cand;
-use super::json::Top;
+use super::top::Top;
 use crate::call::{Annotations, Call};
 use crate::eval::{Decider, Decision, LimitRef};
 use crate::ir::Effect;
