@@ -24,6 +24,7 @@ pub mod decide;
 mod decimal;
 pub mod format;
 mod json;
+mod top;
 
 pub use decide::{CallRef, TableDecision, decide};
 pub use format::{FORMAT_VERSION, MAGIC, is_table};

@@ -9,7 +9,8 @@
 
 use super::CallRef;
 use super::decimal::{Decimal, ExactNum};
-use super::json::{self, Top, Val};
+use super::json::{self, Val};
+use super::top::Top;
 use crate::ir::{
     Annotation, CmpOp, Cond, JsonType, Literal, Operand, PathSeg, Pred, RiskOverrides, Test,
 };
@@ -330,7 +331,7 @@ fn resolve<'a>(operand: &COperand, call: &CallRef<'a>, top: &mut Top<'a>) -> Opt
                 .risk_of(call.tool, call.risk, call.annotations)
                 .name(),
         ))),
-        COperand::Arg(path) => json::value(top.lookup(path)?),
+        COperand::Arg(path) => top.value(path),
     }
 }
 
@@ -385,6 +386,7 @@ impl CLit {
     }
 
     /// Same type and same value (numbers exactly), as [`crate::eval::lit_eq`].
+    #[inline(always)]
     fn eq(&self, v: &Val<'_>) -> bool {
         match (v, self) {
             (Val::Null, CLit::Null) => true,
@@ -397,6 +399,7 @@ impl CLit {
 }
 
 impl CSet {
+    #[inline(always)]
     fn contains(&self, v: &Val<'_>) -> bool {
         match v {
             Val::Null => self.null,

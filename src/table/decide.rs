@@ -19,7 +19,7 @@
 
 use super::Table;
 use super::build::Cand;
-use super::json::Top;
+use super::top::Top;
 use crate::call::{Annotations, Call};
 use crate::eval::{Decider, Decision, LimitRef};
 use crate::ir::Effect;
@@ -221,7 +221,7 @@ fn consider<'a>(table: &Table, c: &Cand, call: &CallRef<'a>, top: &mut Top<'a>, 
     if wins {
         acc.best = Some((rule.effect, c.rule));
     }
-    if forwards {
+    if forwards && rule.limits > 0 {
         let r = c.rule as usize;
         acc.limits
             .extend((0..rule.limits).map(|limit| LimitRef { rule: r, limit }));

@@ -67,7 +67,7 @@ impl ExactNum {
 
     /// Compares the number written as `text` with this one; `None` when `text` is not a JSON
     /// number. Both short integers: one machine comparison.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn cmp_text(&self, text: &str) -> Option<Ordering> {
         if let (Some(k), Some(x)) = (self.small, small_int(text)) {
             return Some(x.cmp(&k));

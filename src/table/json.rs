@@ -1,6 +1,6 @@
 //! Reading a call's arguments straight from their raw JSON text, without building a
-//! `serde_json::Value`: path lookup, JSON types and string unescaping
-//! (numbers are compared by [`super::decimal`]).
+//! `serde_json::Value`: path lookup, JSON types and string unescaping (numbers are compared
+//! by [`super::decimal`]; the per-decision index of top-level members is [`super::top`]).
 //!
 //! The text is a `serde_json::value::RawValue`, so it is known to be well-formed JSON; the code
 //! is still written so that malformed text gives `None`, never a panic. Semantics follow the
@@ -52,92 +52,22 @@ pub(crate) fn lookup<'a>(raw: &'a str, path: &[PathSeg]) -> Option<&'a str> {
     Some(v)
 }
 
-/// How many top-level members [`Top`] indexes; an object with more is searched directly.
-const TOP_MEMBERS: usize = 8;
-
-/// The top-level members of a call's arguments, found in one scan on first use and shared by
-/// every condition of one decision. Lives on the stack: no allocation.
-#[derive(Debug)]
-pub(crate) struct Top<'a> {
-    raw: Option<&'a str>,
-    /// (raw key, whether the key holds escapes, raw value).
-    members: [(&'a str, bool, &'a str); TOP_MEMBERS],
-    len: usize,
-    state: TopState,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum TopState {
-    Unscanned,
-    /// `members` holds every member.
-    Complete,
-    /// Not an object, or too many members: lookups scan `raw`.
-    Direct,
-}
-
-impl<'a> Top<'a> {
-    pub(crate) fn new(raw: Option<&'a str>) -> Top<'a> {
-        Top {
-            raw: raw.map(trim_ws),
-            members: [("", false, ""); TOP_MEMBERS],
-            len: 0,
-            state: TopState::Unscanned,
-        }
-    }
-
-    fn scan(&mut self) {
-        self.state = TopState::Direct;
-        let Some(members) = self.raw.and_then(members_escaped) else {
-            return;
-        };
-        for member in members {
-            let Some(slot) = self.members.get_mut(self.len) else {
-                return;
-            };
-            *slot = member;
-            self.len += 1;
-        }
-        self.state = TopState::Complete;
-    }
-
-    /// The raw text of the value at `path`, as [`lookup`] on the whole arguments.
-    pub(crate) fn lookup(&mut self, path: &[PathSeg]) -> Option<&'a str> {
-        if self.state == TopState::Unscanned {
-            self.scan();
-        }
-        match path.split_first() {
-            Some((PathSeg::Key(k), rest)) if self.state == TopState::Complete => {
-                let (_, _, value) =
-                    self.members
-                        .get(..self.len)?
-                        .iter()
-                        .rev()
-                        .find(|(key, escaped, _)| {
-                            if *escaped {
-                                key_eq(key, k)
-                            } else {
-                                short_eq(key, k)
-                            }
-                        })?;
-                if rest.is_empty() {
-                    // Members are stored without surrounding whitespace.
-                    return Some(value);
-                }
-                lookup(value, rest)
-            }
-            _ => lookup(self.raw?, path),
-        }
-    }
-}
-
-/// Byte equality for the short strings of arguments (keys, names, values): compares eight
-/// bytes at a time inline, where `==` on slices calls `memcmp`, whose call costs more than
-/// the comparison at these lengths.
+/// Byte equality for the short strings of arguments (keys, names, values): compares a few
+/// machine words inline, where `==` on slices calls `memcmp`, whose call costs more than the
+/// comparison at these lengths.
 #[inline]
 pub(crate) fn short_eq(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
+    bytes_eq(a.as_bytes(), b.as_bytes())
+}
+
+/// [`short_eq`] on bytes: eight bytes at a time, the tail as one (overlapping) last word.
+#[inline]
+pub(super) fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
+    }
+    if a.len() < 8 {
+        return short_tail_eq(a, b);
     }
     let (mut xs, mut ys) = (a.chunks_exact(8), b.chunks_exact(8));
     for (x, y) in (&mut xs).zip(&mut ys) {
@@ -145,18 +75,26 @@ pub(crate) fn short_eq(a: &str, b: &str) -> bool {
             return false;
         }
     }
-    let (x, y) = (xs.remainder(), ys.remainder());
-    let mut diff = 0;
-    for i in 0..x.len() {
-        diff |= x.get(i).copied().unwrap_or(0) ^ y.get(i).copied().unwrap_or(1);
+    xs.remainder().is_empty() || a.last_chunk::<8>() == b.last_chunk::<8>()
+}
+
+/// Equality of two slices of the same length under 8: two overlapping words of 4, 2 or 1
+/// bytes (the first and the last).
+#[inline]
+fn short_tail_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() >= 4 {
+        a.first_chunk::<4>() == b.first_chunk::<4>() && a.last_chunk::<4>() == b.last_chunk::<4>()
+    } else if a.len() >= 2 {
+        a.first_chunk::<2>() == b.first_chunk::<2>() && a.last_chunk::<2>() == b.last_chunk::<2>()
+    } else {
+        a.first() == b.first()
     }
-    diff == 0
 }
 
 fn word(chunk: &[u8]) -> u64 {
-    let mut w = [0u8; 8];
-    w.copy_from_slice(chunk.get(..8).unwrap_or(&[0; 8]));
-    u64::from_le_bytes(w)
+    chunk
+        .first_chunk::<8>()
+        .map_or(0, |w| u64::from_le_bytes(*w))
 }
 
 /// Classifies one raw value (no surrounding whitespace).
@@ -221,7 +159,7 @@ pub(crate) fn elements(raw: &str) -> Option<impl Iterator<Item = &str>> {
     }))
 }
 
-fn skip_ws(bytes: &[u8], mut at: usize) -> usize {
+pub(super) fn skip_ws(bytes: &[u8], mut at: usize) -> usize {
     while bytes
         .get(at)
         .is_some_and(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
@@ -232,7 +170,7 @@ fn skip_ws(bytes: &[u8], mut at: usize) -> usize {
 }
 
 /// Without the JSON whitespace around it.
-fn trim_ws(raw: &str) -> &str {
+pub(super) fn trim_ws(raw: &str) -> &str {
     let bytes = raw.as_bytes();
     let ws = |b: &u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r');
     let start = bytes.iter().take_while(|b| ws(b)).count();
@@ -246,11 +184,20 @@ fn string_end(bytes: &[u8], at: usize) -> Option<usize> {
 }
 
 /// [`string_end`], and whether the string holds escapes.
-fn string_end_escaped(bytes: &[u8], at: usize) -> Option<(usize, bool)> {
+pub(super) fn string_end_escaped(bytes: &[u8], at: usize) -> Option<(usize, bool)> {
     let mut escaped = false;
     let mut i = at + 1;
     loop {
-        // Argument strings are short: a plain scan beats memchr's setup.
+        // Eight bytes at a time while eight remain (argument strings are short: this beats
+        // memchr's setup), then byte by byte from the first quote or backslash.
+        while let Some(w) = bytes.get(i..).and_then(|rest| rest.first_chunk::<8>()) {
+            let found = quote_or_backslash(u64::from_le_bytes(*w));
+            if found != 0 {
+                i += (found.trailing_zeros() / 8) as usize;
+                break;
+            }
+            i += 8;
+        }
         i += bytes
             .get(i..)?
             .iter()
@@ -265,8 +212,18 @@ fn string_end_escaped(bytes: &[u8], at: usize) -> Option<(usize, bool)> {
     }
 }
 
+/// The high bit of each byte of `w` (little-endian) that is a quote or a backslash, exact up
+/// to the first such byte (bits above it may be false positives, which the byte scan after it never sees).
+#[inline]
+fn quote_or_backslash(w: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero_byte = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+    zero_byte(w ^ (ONES * u64::from(b'"'))) | zero_byte(w ^ (ONES * u64::from(b'\\')))
+}
+
 /// Just past the value that starts at `at`.
-fn value_end(bytes: &[u8], at: usize) -> Option<usize> {
+pub(super) fn value_end(bytes: &[u8], at: usize) -> Option<usize> {
     match bytes.get(at)? {
         b'"' => string_end(bytes, at),
         b'{' | b'[' => {
@@ -304,7 +261,7 @@ fn value_end(bytes: &[u8], at: usize) -> Option<usize> {
 }
 
 /// Whether a raw key body (between the quotes) decodes to `key`.
-fn key_eq(raw: &str, key: &str) -> bool {
+pub(super) fn key_eq(raw: &str, key: &str) -> bool {
     if !raw.contains('\\') {
         return short_eq(raw, key);
     }
@@ -429,6 +386,29 @@ mod tests {
         fn short_eq_is_equality(a in "[ab]{0,20}", b in "[ab]{0,20}") {
             prop_assert_eq!(short_eq(&a, &b), a == b);
             prop_assert!(short_eq(&a, &a));
+        }
+
+        /// The word-at-a-time string scan finds what a byte-at-a-time scan finds.
+        #[test]
+        fn string_scan_is_bytewise(body in "a{0,20}[ab\"\\\\]{0,30}") {
+            let text = format!("\"{body}");
+            let bytes = text.as_bytes();
+            let mut expected = None;
+            let (mut i, mut escaped) = (1, false);
+            while let Some(&b) = bytes.get(i) {
+                match b {
+                    b'"' => {
+                        expected = Some((i + 1, escaped));
+                        break;
+                    }
+                    b'\\' => {
+                        escaped = true;
+                        i += 2;
+                    }
+                    _ => i += 1,
+                }
+            }
+            prop_assert_eq!(string_end_escaped(bytes, 0), expected);
         }
 
         #[test]
