@@ -10,6 +10,7 @@
 //! - `pins`: tool pinning against a reviewed catalog (`--catalog`);
 //! - `session`: one connection's state and routing, without I/O;
 //! - `stdio`: the stdio transport (child process, readers, shutdown);
+//! - `spawn`: starting a stdio MCP server as a child with piped stdin and stdout;
 //! - `http`: the Streamable HTTP transport (grants, sessions, SSE relay, metrics, admin);
 //! - `stats`: decisions and reloads counted for metrics;
 //! - `outlet`: writing relayed lines to a side from the task that produced them;
@@ -34,6 +35,7 @@ pub mod request;
 pub mod session;
 #[cfg(test)]
 mod session_tests;
+pub mod spawn;
 pub mod stats;
 pub mod stdio;
 pub mod tools_list;

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use std::collections::HashSet;
 use std::time::Duration;
 use tokio::io::{AsyncWriteExt, BufReader};
-use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+use tokio::process::{Child, ChildStdin, ChildStdout};
 
 /// The revision offered in `initialize`.
 pub const PROTOCOL_VERSION: &str = "2025-11-25";
@@ -246,20 +246,7 @@ pub struct Stdio {
 
 impl Stdio {
     pub fn start(command: &[String]) -> Result<Stdio, String> {
-        let (program, args) = command
-            .split_first()
-            .ok_or("no server command given (put it after `--`)")?;
-        let mut child = Command::new(program)
-            .args(args)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|e| format!("cannot start `{program}`: {e}"))?;
-        let (Some(input), Some(output)) = (child.stdin.take(), child.stdout.take()) else {
-            return Err("the server's stdio could not be captured".into());
-        };
+        let (child, input, output) = crate::proxy::spawn::piped(command)?;
         Ok(Stdio {
             child,
             input: Some(input),

@@ -32,18 +32,10 @@ pub struct Http {
 
 impl Http {
     pub fn new(url: &str) -> Result<Http, String> {
-        let uri: Uri = url
-            .parse()
-            .map_err(|e| format!("`{url}` is not a URL: {e}"))?;
-        match uri.scheme_str() {
-            Some("http") => {}
-            Some("https") => {
-                return Err(format!(
-                    "`{url}`: https is not supported by `--url` (plain http only); reach the server through a local TLS terminator"
-                ));
-            }
-            _ => return Err(format!("`{url}` is not an http:// URL")),
-        }
+        let uri = crate::proxy::http::upstream::plain_http(
+            url,
+            "https is not supported by `--url` (plain http only); reach the server through a local TLS terminator",
+        )?;
         Ok(Http {
             client: Client::builder(TokioExecutor::new()).build_http(),
             uri,

@@ -16,7 +16,7 @@ use crate::proxy::jsonrpc::{self, Id, Message};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncWriteExt, BufReader};
-use tokio::process::{Child, ChildStdin, Command};
+use tokio::process::{Child, ChildStdin};
 use tokio::sync::mpsc;
 
 type Lines = mpsc::Sender<Vec<u8>>;
@@ -78,21 +78,7 @@ impl Children {
     }
 
     fn spawn(&self) -> Result<Arc<Proc>, String> {
-        let (program, args) = self
-            .command
-            .split_first()
-            .ok_or("no server command given")?;
-        let mut child = Command::new(program)
-            .args(args)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|e| format!("cannot start `{program}`: {e}"))?;
-        let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
-            return Err("the server's stdio could not be captured".into());
-        };
+        let (child, stdin, stdout) = crate::proxy::spawn::piped(&self.command)?;
         let routes = Arc::new(Mutex::new(Routes::default()));
         tokio::spawn(read(stdout, routes.clone(), self.max_line));
         Ok(Arc::new(Proc {

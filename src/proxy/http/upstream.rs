@@ -43,23 +43,28 @@ pub struct Upstream {
     credentials: Vec<(HeaderName, HeaderValue)>,
 }
 
+/// `url` as a plain `http://` URI with a host; `https_hint` says what to do instead of https.
+pub fn plain_http(url: &str, https_hint: &str) -> Result<Uri, String> {
+    let uri: Uri = url
+        .parse()
+        .map_err(|e| format!("`{url}` is not a URL: {e}"))?;
+    match uri.scheme_str() {
+        Some("http") => {}
+        Some("https") => return Err(format!("`{url}`: {https_hint}")),
+        _ => return Err(format!("`{url}` is not an http:// URL")),
+    }
+    if uri.host().is_none() {
+        return Err(format!("`{url}` has no host"));
+    }
+    Ok(uri)
+}
+
 impl Upstream {
     pub fn new(url: &str, credentials: &[(String, String)]) -> Result<Upstream, String> {
-        let uri: Uri = url
-            .parse()
-            .map_err(|e| format!("`{url}` is not a URL: {e}"))?;
-        match uri.scheme_str() {
-            Some("http") => {}
-            Some("https") => {
-                return Err(format!(
-                    "`{url}`: warden speaks plain http to its upstream (run it beside the server, or behind a TLS sidecar)"
-                ));
-            }
-            _ => return Err(format!("`{url}` is not an http:// URL")),
-        }
-        if uri.host().is_none() {
-            return Err(format!("`{url}` has no host"));
-        }
+        let uri = plain_http(
+            url,
+            "warden speaks plain http to its upstream (run it beside the server, or behind a TLS sidecar)",
+        )?;
         let credentials = credentials
             .iter()
             .map(|(n, v)| {
