@@ -17,7 +17,7 @@ use super::session::{Action, ApprovalJob, Session};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncWrite, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
 /// Server messages may be larger than client ones (tool results, long lists).
 const SERVER_SIZE_FACTOR: usize = 16;
@@ -40,27 +40,12 @@ struct Sides {
 
 /// Runs the proxy until the client and the server are done; returns the exit code.
 pub async fn run(engine: Arc<Engine>, options: Options) -> i32 {
-    let Some((program, args)) = options.command.split_first() else {
-        eprintln!("warden: no server command given (put it after `--`)");
-        return 2;
-    };
-    let mut child = match Command::new(program)
-        .args(args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-    {
-        Ok(c) => c,
+    let (mut child, child_in, child_out) = match super::spawn::piped(&options.command) {
+        Ok(started) => started,
         Err(e) => {
-            eprintln!("warden: cannot start `{program}`: {e}");
-            return 127;
+            eprintln!("warden: {e}");
+            return e.exit_code();
         }
-    };
-    let (Some(child_in), Some(child_out)) = (child.stdin.take(), child.stdout.take()) else {
-        eprintln!("warden: the server's stdio could not be captured");
-        return 1;
     };
     let session = Arc::new(Session::new(engine.clone(), options.identity.clone()));
     let sides = Sides {
