@@ -241,7 +241,7 @@ impl Proxy {
     /// The session is over: forget it, and give back the counter slots of calls it left
     /// unanswered.
     pub fn forget(&self, headers: &HeaderMap) {
-        let sid = headers.get("mcp-session-id").and_then(|v| v.to_str().ok());
+        let sid = session_id(headers);
         if let Some(live) = sid.and_then(|sid| self.sessions().remove(sid)) {
             let _ = live.session.server_gone();
         }
@@ -286,10 +286,7 @@ impl Proxy {
         let upstream = match &self.backend {
             Backend::Http(u) => u,
             Backend::Children(children) => {
-                let sid = req
-                    .headers()
-                    .get("mcp-session-id")
-                    .and_then(|v| v.to_str().ok());
+                let sid = session_id(req.headers());
                 let Some(lines) = sid.and_then(|sid| children.stream(sid)) else {
                     return plain(
                         StatusCode::METHOD_NOT_ALLOWED,
@@ -321,10 +318,7 @@ impl Proxy {
         let upstream = match &self.backend {
             Backend::Http(u) => u,
             Backend::Children(children) => {
-                let sid = req
-                    .headers()
-                    .get("mcp-session-id")
-                    .and_then(|v| v.to_str().ok());
+                let sid = session_id(req.headers());
                 children.end(sid.unwrap_or_default());
                 self.forget(req.headers());
                 return plain(StatusCode::OK, "session ended");
@@ -506,4 +500,9 @@ async fn serve(listener: tokio::net::TcpListener, proxy: &Arc<Proxy>) {
             _ = int.recv() => return,
         }
     }
+}
+
+/// The request's `Mcp-Session-Id` as text, if it has a readable one.
+fn session_id(headers: &HeaderMap) -> Option<&str> {
+    headers.get("mcp-session-id").and_then(|v| v.to_str().ok())
 }
