@@ -56,6 +56,16 @@ fn only_client(actions: &[Action]) -> Value {
     }
 }
 
+/// A `tools/call` of `tool` without arguments.
+fn tool_call(id: u32, tool: &str) -> String {
+    format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"{tool}"}}}}"#)
+}
+
+/// warden's decision code in a tool result (`Null` when it has none).
+fn code_of(v: &Value) -> Value {
+    v["result"]["_meta"]["warden/decision"]["code"].clone()
+}
+
 fn forwarded(actions: &[Action]) -> bool {
     matches!(actions, [Action::ToServer(_)])
 }
@@ -288,12 +298,7 @@ fn pinned_tools_pass_only_while_their_live_definition_matches() {
     )
     .unwrap();
     let (s, _d) = session_with(POLICY, Pins::new(&catalog), false);
-    let call = |id: u32, tool: &str| {
-        format!(
-            r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"{tool}"}}}}"#
-        )
-    };
-    let code = |v: &Value| v["result"]["_meta"]["warden/decision"]["code"].clone();
+    let (call, code) = (tool_call, code_of);
     // Before any tools/list: a pinned tool is refused, an unpinned one goes to the policy.
     assert_eq!(
         code(&only_client(&send(&s, &call(1, "echo")))),
@@ -381,17 +386,8 @@ fn risk_classes_come_from_the_live_tools_list_definition() {
         Pins::default(),
         false,
     );
-    let call = |id: u32, tool: &str| {
-        format!(
-            r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"{tool}"}}}}"#
-        )
-    };
-    let code = |actions: &[Action]| {
-        only_client(actions)["result"]["_meta"]["warden/decision"]["code"]
-            .as_str()
-            .unwrap()
-            .to_string()
-    };
+    let call = tool_call;
+    let code = |actions: &[Action]| code_of(&only_client(actions));
     // Before `tools/list`, `tidy` is known by its name only, which says nothing: a write.
     assert!(forwarded(&send(&s, &call(1, "tidy"))));
     assert!(forwarded(&send(
