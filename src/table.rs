@@ -113,6 +113,17 @@ pub struct LimitSpec {
     pub scope: Scope,
 }
 
+impl LimitSpec {
+    pub fn new(counter: &str, max: u64, window: Window, scope: Scope) -> LimitSpec {
+        LimitSpec {
+            counter: counter.to_string(),
+            max,
+            window,
+            scope,
+        }
+    }
+}
+
 /// A tool name or tool glob and the rules that can match it, in rule order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Slot {

@@ -23,15 +23,6 @@ fn redis(server: &RedisServer, prefix: &str) -> Counters {
     .unwrap()
 }
 
-fn limit(counter: &str, max: u64, window: Window, scope: Scope) -> LimitSpec {
-    LimitSpec {
-        counter: counter.into(),
-        max,
-        window,
-        scope,
-    }
-}
-
 fn subject(grant: &str) -> Subject<'_> {
     Subject {
         grant,
@@ -57,8 +48,8 @@ fn reserve(
 fn a_reservation_takes_every_cell_or_none_and_sets_expiry_from_the_window() {
     let server = RedisServer::start();
     let c = redis(&server, "t1:");
-    let a = limit("a", 5, Window::Minute, Scope::Global);
-    let b = limit("b", 1, Window::Hour, Scope::Grant);
+    let a = LimitSpec::new("a", 5, Window::Minute, Scope::Global);
+    let b = LimitSpec::new("b", 1, Window::Hour, Scope::Grant);
     let now = DAY + 3600 + 15; // 01:00:15
     let (r, states) = c
         .reserve(&[a.clone(), b.clone()], &subject("ci"), now)
@@ -98,7 +89,7 @@ fn a_reservation_takes_every_cell_or_none_and_sets_expiry_from_the_window() {
 fn a_release_gives_the_slot_back_in_its_own_window_and_never_below_zero() {
     let server = RedisServer::start();
     let c = redis(&server, "t2:");
-    let l = limit("x", 2, Window::Second, Scope::Global);
+    let l = LimitSpec::new("x", 2, Window::Second, Scope::Global);
     let now = DAY + 10;
     let first = reserve(&c, std::slice::from_ref(&l), "g", now).unwrap();
     let second = reserve(&c, std::slice::from_ref(&l), "g", now).unwrap();
@@ -117,7 +108,7 @@ fn a_release_gives_the_slot_back_in_its_own_window_and_never_below_zero() {
     let key_next = format!("t2:x:second:{}:", now + 1);
     let marker = reserve(
         &c,
-        &[limit("m", 1, Window::Day, Scope::Global)],
+        &[LimitSpec::new("m", 1, Window::Day, Scope::Global)],
         "g",
         now + 1,
     )
@@ -134,7 +125,7 @@ fn a_release_gives_the_slot_back_in_its_own_window_and_never_below_zero() {
 fn calls_straddling_a_window_edge_are_counted_in_their_own_windows() {
     let server = RedisServer::start();
     let c = redis(&server, "t3:");
-    let l = limit("edge", 1, Window::Minute, Scope::Grant);
+    let l = LimitSpec::new("edge", 1, Window::Minute, Scope::Grant);
     let edge = DAY + 60 * 7; // 00:07:00
     c.commit(reserve(&c, std::slice::from_ref(&l), "g", edge - 1).unwrap());
     // the last second of the window is full
@@ -166,10 +157,10 @@ fn the_redis_store_agrees_with_the_memory_store_on_a_sequence() {
     let memory = Counters::new();
     // two rules naming one counter with different maxima, a global and a per-tool counter
     let limits = [
-        limit("runs", 3, Window::Minute, Scope::Grant),
-        limit("runs", 4, Window::Minute, Scope::Grant),
-        limit("all", 5, Window::Hour, Scope::Global),
-        limit("tool", 2, Window::Second, Scope::Tool),
+        LimitSpec::new("runs", 3, Window::Minute, Scope::Grant),
+        LimitSpec::new("runs", 4, Window::Minute, Scope::Grant),
+        LimitSpec::new("all", 5, Window::Hour, Scope::Global),
+        LimitSpec::new("tool", 2, Window::Second, Scope::Tool),
     ];
     let mut now = DAY + 50;
     let (mut held_m, mut held_r) = (Vec::new(), Vec::new());
@@ -224,7 +215,7 @@ fn the_redis_store_agrees_with_the_memory_store_on_a_sequence() {
 fn a_lost_script_is_loaded_again_and_an_outage_is_reported_then_recovered() {
     let mut server = RedisServer::start();
     let c = redis(&server, "t5:");
-    let l = [limit("n", 10, Window::Day, Scope::Global)];
+    let l = [LimitSpec::new("n", 10, Window::Day, Scope::Global)];
     c.commit(reserve(&c, &l, "g", DAY).unwrap());
     server.cli(&["SCRIPT", "FLUSH"]);
     c.commit(reserve(&c, &l, "g", DAY).unwrap());

@@ -92,14 +92,6 @@ mod tests {
     use crate::ir::{Scope, Window};
     use crate::proxy::limits::Subject;
     use crate::table::LimitSpec;
-    fn limit(counter: &str, max: u64, window: Window, scope: Scope) -> LimitSpec {
-        LimitSpec {
-            counter: counter.into(),
-            max,
-            window,
-            scope,
-        }
-    }
 
     fn subject(grant: &str) -> Subject<'_> {
         Subject {
@@ -113,7 +105,7 @@ mod tests {
     #[test]
     fn admits_max_per_window_then_refuses_until_the_next_window() {
         let c = Counters::new();
-        let l = limit("runs", 2, Window::Minute, Scope::Grant);
+        let l = LimitSpec::new("runs", 2, Window::Minute, Scope::Grant);
         let now = 120; // the start of a minute
         for _ in 0..2 {
             let (r, _) = c
@@ -143,8 +135,8 @@ mod tests {
     #[test]
     fn all_or_nothing_and_release_gives_slots_back() {
         let c = Counters::new();
-        let a = limit("a", 5, Window::Minute, Scope::Global);
-        let b = limit("b", 1, Window::Hour, Scope::Grant);
+        let a = LimitSpec::new("a", 5, Window::Minute, Scope::Global);
+        let b = LimitSpec::new("b", 1, Window::Hour, Scope::Grant);
         let (r, states) = c
             .reserve(&[a.clone(), b.clone()], &subject("g"), 0)
             .unwrap();
@@ -167,7 +159,7 @@ mod tests {
     #[test]
     fn a_release_after_the_window_turned_does_not_touch_the_new_window() {
         let c = Counters::new();
-        let l = limit("x", 1, Window::Second, Scope::Global);
+        let l = LimitSpec::new("x", 1, Window::Second, Scope::Global);
         let (r, _) = c
             .reserve(std::slice::from_ref(&l), &subject("g"), 10)
             .unwrap();
