@@ -1,9 +1,14 @@
 //! The stdio proxy's cost: `tools/call`s to server-everything's `echo`, directly over the
-//! server's pipes and through `warden proxy` (release build, benches/proxy.warden, audit log
-//! on), in the same run, alternating rounds. Two loads: one call at a time, and 16 in flight.
-//! Prints the median and p99 round trip of each, the added latency (proxied − direct) at p50
-//! and p99, the throughput ratio proxied/direct, and warden's decision time (the audit log's
-//! `latency_ns`) as a fraction of the proxied round trip.
+//! server's pipes, through a byte relay and through `warden proxy` (release build,
+//! benches/proxy.warden, audit log on), in the same run, alternating rounds. Two loads: one
+//! call at a time, and 16 in flight. Prints the median and p99 round trip of each, the added
+//! latency (− direct) at p50 and p99, the throughput ratios, warden's CPU time per call, and
+//! its decision time (the audit log's `latency_ns`) as a fraction of the proxied round trip.
+//!
+//! The byte relay is the floor of any proxy in its own process: two threads of this process
+//! copying bytes between two more pipes and the server's, parsing nothing. What it adds to
+//! the direct round trip (two more pipe crossings and wake-ups per call) is what the machine
+//! charges for relaying at all; warden's figures are to be read against it.
 //!
 //! Run: `cargo bench --bench proxy` (peers from scripts/install-deps.sh; `BENCH_CALLS=N`
 //! sets the calls per round, default 2000; `BENCH_ROUNDS=N` the rounds, default 3: many short
@@ -19,41 +24,58 @@
 
 use serde_json::Value;
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const IN_FLIGHT: usize = 16;
 
-/// An MCP server (or warden in front of one) spoken to over its pipes.
+/// An MCP server (or warden, or the byte relay, in front of one) spoken to over pipes.
 struct Peer {
     child: Child,
-    stdin: ChildStdin,
-    stdout: BufReader<ChildStdout>,
+    stdin: Box<dyn Write + Send>,
+    stdout: BufReader<Box<dyn Read + Send>>,
     next_id: u64,
 }
 
 impl Peer {
+    /// `command` spoken to over its own pipes.
     fn start(command: &[String]) -> Peer {
-        let mut child = Command::new(&command[0])
-            .args(&command[1..])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
-        let stdin = child.stdin.take().unwrap();
-        let stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut child = spawn(command);
+        let stdin = Box::new(child.stdin.take().unwrap());
+        let stdout = Box::new(child.stdout.take().unwrap());
+        Peer::opened(child, stdin, stdout)
+    }
+
+    /// `command` spoken to through the byte relay: two threads copying between two more
+    /// pipes and the child's.
+    fn relayed(command: &[String]) -> Peer {
+        let mut child = spawn(command);
+        let pipe = || {
+            let (r, w) = nix::unistd::pipe().unwrap();
+            (std::fs::File::from(r), std::fs::File::from(w))
+        };
+        let (from_client, to_relay) = pipe();
+        let (from_relay, to_client) = pipe();
+        copy_in_thread(from_client, child.stdin.take().unwrap());
+        copy_in_thread(child.stdout.take().unwrap(), to_client);
+        Peer::opened(child, Box::new(to_relay), Box::new(from_relay))
+    }
+
+    fn opened(child: Child, stdin: Box<dyn Write + Send>, stdout: Box<dyn Read + Send>) -> Peer {
         let mut peer = Peer {
             child,
             stdin,
-            stdout,
+            stdout: BufReader::new(stdout),
             next_id: 0,
         };
         peer.send(r#"{"jsonrpc":"2.0","id":"init","method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}"#);
         peer.answer();
         peer.send(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
+        // As an MCP client does before calling tools (warden learns their annotations).
+        peer.send(r#"{"jsonrpc":"2.0","id":"list","method":"tools/list"}"#);
+        peer.answer();
         peer
     }
 
@@ -109,6 +131,34 @@ impl Peer {
         }
         (times, started.elapsed())
     }
+}
+
+/// CPU time the process has run for, all threads (the scheduler's account, in ns).
+fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/schedstat")).unwrap();
+    Duration::from_nanos(stat.split(' ').next().unwrap().parse().unwrap())
+}
+
+fn spawn(command: &[String]) -> Child {
+    Command::new(&command[0])
+        .args(&command[1..])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"))
+}
+
+/// Copies `from` to `to` as bytes arrive, until `from` ends.
+fn copy_in_thread(mut from: impl Read + Send + 'static, mut to: impl Write + Send + 'static) {
+    std::thread::spawn(move || {
+        let mut buf = vec![0; 64 * 1024];
+        while let Ok(n) = from.read(&mut buf) {
+            if n == 0 || to.write_all(&buf[..n]).is_err() {
+                break;
+            }
+        }
+    });
 }
 
 impl Drop for Peer {
@@ -201,39 +251,68 @@ fn main() {
     proxied_command.push("--".to_string());
     proxied_command.extend(server.iter().cloned());
 
-    let mut direct = Peer::start(&server);
-    let mut proxied = Peer::start(&proxied_command);
-    // Warm up both (JIT, allocator, page cache) before measuring.
-    direct.run(200, 1);
-    proxied.run(200, 1);
-    let mut loads: [[Load; 2]; 2] = Default::default(); // [sequential, in flight][direct, proxied]
+    let paths = ["direct ", "relay  ", "warden "];
+    let mut peers = [
+        Peer::start(&server),
+        Peer::relayed(&server),
+        Peer::start(&proxied_command),
+    ];
+    // Warm up all three (JIT, allocator, page cache) before measuring.
+    for peer in &mut peers {
+        peer.run(200, 1);
+    }
+    let warden_pid = peers[2].child.id();
+    let mut warden_cpu = Duration::ZERO;
+    let mut loads: [[Load; 3]; 2] = Default::default(); // [sequential, in flight][path]
     for _ in 0..rounds {
         for (l, depth) in [(0, 1), (1, IN_FLIGHT)] {
-            loads[l][0].add(direct.run(n, depth));
-            loads[l][1].add(proxied.run(n, depth));
+            for (p, peer) in peers.iter_mut().enumerate() {
+                let before = (p == 2).then(|| cpu_time(warden_pid));
+                loads[l][p].add(peer.run(n, depth));
+                if let Some(before) = before {
+                    warden_cpu += cpu_time(warden_pid) - before;
+                }
+            }
         }
     }
-    drop(proxied);
+    drop(peers);
 
-    println!("stdio proxy: {rounds} rounds x {n} tools/call echo, direct vs through warden");
+    println!(
+        "stdio proxy: {rounds} rounds x {n} tools/call echo, direct, through a byte relay and through warden"
+    );
     for (l, name) in [(0, "1 in flight"), (1, "16 in flight")] {
-        let (d, p) = (loads[l][0].sorted(), loads[l][1].sorted());
+        let sorted: Vec<Vec<Duration>> = loads[l].iter().map(Load::sorted).collect();
         println!("  {name}:");
-        for (label, s, load) in [("direct ", &d, &loads[l][0]), ("proxied", &p, &loads[l][1])] {
+        for p in 0..3 {
             println!(
-                "    {label}  p50 {:8.1} µs  p99 {:8.1} µs  {:8.0} calls/s",
-                us(percentile(s, 0.5)),
-                us(percentile(s, 0.99)),
-                load.per_second()
+                "    {}  p50 {:8.1} µs  p99 {:8.1} µs  {:8.0} calls/s",
+                paths[p],
+                us(percentile(&sorted[p], 0.5)),
+                us(percentile(&sorted[p], 0.99)),
+                loads[l][p].per_second()
+            );
+        }
+        for p in 1..3 {
+            println!(
+                "    added by {} p50 {:8.1} µs  p99 {:8.1} µs  throughput {}/direct {:.3}",
+                paths[p],
+                us(percentile(&sorted[p], 0.5)) - us(percentile(&sorted[0], 0.5)),
+                us(percentile(&sorted[p], 0.99)) - us(percentile(&sorted[0], 0.99)),
+                paths[p].trim(),
+                loads[l][p].per_second() / loads[l][0].per_second()
             );
         }
         println!(
-            "    added    p50 {:8.1} µs  p99 {:8.1} µs  throughput proxied/direct {:.3}",
-            us(percentile(&p, 0.5)) - us(percentile(&d, 0.5)),
-            us(percentile(&p, 0.99)) - us(percentile(&d, 0.99)),
-            loads[l][1].per_second() / loads[l][0].per_second()
+            "    warden over the relay: p50 {:+.1} µs, throughput warden/relay {:.3}",
+            us(percentile(&sorted[2], 0.5)) - us(percentile(&sorted[1], 0.5)),
+            loads[l][2].per_second() / loads[l][1].per_second()
         );
     }
+    let calls = loads[0][2].calls + loads[1][2].calls;
+    println!(
+        "  warden CPU per call: {:.1} µs ({calls} calls)",
+        us(warden_cpu) / calls as f64
+    );
     let mut decisions: Vec<u64> = std::fs::read_to_string(&audit)
         .unwrap()
         .lines()
@@ -241,7 +320,7 @@ fn main() {
         .collect();
     decisions.sort_unstable();
     let decision = Duration::from_nanos(decisions[decisions.len() / 2]);
-    let round_trip = percentile(&loads[0][1].sorted(), 0.5);
+    let round_trip = percentile(&loads[0][2].sorted(), 0.5);
     println!(
         "  decision (audit latency_ns, {} calls): p50 {:.1} µs = {:.2}% of the proxied round trip (p50 {:.1} µs)",
         decisions.len(),

@@ -461,7 +461,7 @@ impl Engine {
             risk: req.risk,
             ..CallRef::default()
         });
-        self.audit.write(&Entry {
+        self.audit.write_entry(&Entry {
             time: audit::now_rfc3339(),
             event: "decision",
             request_id: Some(req.id.raw()),
@@ -476,7 +476,7 @@ impl Engine {
             reason,
             counters,
             latency_ns: u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX),
-            argument_keys: keys.iter().map(String::as_str).collect(),
+            argument_keys: keys.iter().map(|k| k.as_ref()).collect(),
             risk: risk.name(),
             dry_run: self.dry_run,
             call_hash,

@@ -9,6 +9,8 @@
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
+use smallvec::SmallVec;
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt;
 
@@ -30,25 +32,26 @@ impl Id {
     }
 }
 
-/// What a line holds.
+/// What a line holds, borrowing its members from the line (nothing is copied: a server's
+/// large result is only scanned).
 #[derive(Debug)]
-pub enum Message {
+pub enum Message<'a> {
     Request {
         id: Id,
-        method: String,
-        params: Option<Box<RawValue>>,
+        method: Cow<'a, str>,
+        params: Option<&'a RawValue>,
     },
     Notification {
-        method: String,
-        params: Option<Box<RawValue>>,
+        method: Cow<'a, str>,
+        params: Option<&'a RawValue>,
     },
     Response {
         id: Id,
-        result: Option<Box<RawValue>>,
-        error: Option<Box<RawValue>>,
+        result: Option<&'a RawValue>,
+        error: Option<&'a RawValue>,
     },
     /// A JSON array: a JSON-RPC batch, with its elements' raw text.
-    Batch(Vec<Box<RawValue>>),
+    Batch(Vec<&'a RawValue>),
 }
 
 /// Why a line is not a message warden will relay, with the id to answer to when known.
@@ -60,20 +63,25 @@ pub struct Rejection {
 }
 
 #[derive(Deserialize)]
-struct Envelope {
-    jsonrpc: Option<String>,
+struct Envelope<'a> {
+    #[serde(borrow)]
+    jsonrpc: Option<Cow<'a, str>>,
     /// `None` only when the key is absent (a notification): `"id": null` is kept as the raw
     /// `null`, an invalid id, so that it is refused instead of relayed as a notification.
-    #[serde(default, deserialize_with = "present")]
-    id: Option<Box<RawValue>>,
-    method: Option<String>,
-    params: Option<Box<RawValue>>,
-    result: Option<Box<RawValue>>,
-    error: Option<Box<RawValue>>,
+    #[serde(default, deserialize_with = "present", borrow)]
+    id: Option<&'a RawValue>,
+    #[serde(borrow)]
+    method: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    params: Option<&'a RawValue>,
+    #[serde(borrow)]
+    result: Option<&'a RawValue>,
+    #[serde(borrow)]
+    error: Option<&'a RawValue>,
 }
 
 /// Classifies one line. `strict` also rejects duplicate keys (for messages warden decides on).
-pub fn parse(line: &[u8], strict: bool) -> Result<Message, Rejection> {
+pub fn parse(line: &[u8], strict: bool) -> Result<Message<'_>, Rejection> {
     let reject = |id: Option<Id>, code, message: &str| Rejection {
         id,
         code,
@@ -83,7 +91,7 @@ pub fn parse(line: &[u8], strict: bool) -> Result<Message, Rejection> {
         .map_err(|_| reject(None, PARSE_ERROR, "Parse error: not UTF-8"))?;
     let trimmed = text.trim_start();
     if trimmed.starts_with('[') {
-        let items: Vec<Box<RawValue>> = serde_json::from_str(text)
+        let items: Vec<&RawValue> = serde_json::from_str(text)
             .map_err(|e| reject(None, PARSE_ERROR, &format!("Parse error: {e}")))?;
         if items.is_empty() {
             return Err(reject(
@@ -160,8 +168,8 @@ pub fn parse(line: &[u8], strict: bool) -> Result<Message, Rejection> {
 }
 
 /// An `Option` field that is `Some` whenever the key is present, even as `null`.
-fn present<'de, D: de::Deserializer<'de>>(d: D) -> Result<Option<Box<RawValue>>, D::Error> {
-    Box::<RawValue>::deserialize(d).map(Some)
+fn present<'de, D: de::Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
+    <&RawValue>::deserialize(d).map(Some)
 }
 
 /// `{"jsonrpc":"2.0","id":ID,"error":{"code":…,"message":…}}` (id `null` when unknown).
@@ -239,14 +247,55 @@ impl<'de> Visitor<'de> for NoDuplicates {
         Ok(())
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let mut keys = HashSet::new();
-        while let Some(key) = map.next_key::<String>()? {
-            if !keys.insert(key.clone()) {
+        // Keys are borrowed from the text unless they hold escapes; objects in MCP messages
+        // have a handful of keys, so a linear search beats hashing until they get large.
+        let mut keys: SmallVec<[Cow<'de, str>; 8]> = SmallVec::new();
+        let mut large: Option<HashSet<Cow<'de, str>>> = None;
+        while let Some(Key(key)) = map.next_key::<Key>()? {
+            let seen = match &mut large {
+                Some(set) => !set.insert(key.clone()),
+                None if keys.len() < LINEAR_KEYS => keys.contains(&key),
+                None => {
+                    let mut set: HashSet<Cow<'de, str>> = keys.drain(..).collect();
+                    let seen = !set.insert(key.clone());
+                    large = Some(set);
+                    seen
+                }
+            };
+            if seen {
                 return Err(de::Error::custom(format!("duplicate key `{key}`")));
+            }
+            if large.is_none() {
+                keys.push(key);
             }
             map.next_value_seed(NoDuplicates)?;
         }
         Ok(())
+    }
+}
+
+/// Objects with more keys than this are checked with a hash set.
+const LINEAR_KEYS: usize = 16;
+
+/// An object key, borrowed from the text when it has no escapes.
+pub struct Key<'de>(pub Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object key")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_string())))
+            }
+        }
+        d.deserialize_str(KeyVisitor)
     }
 }
 
@@ -291,6 +340,22 @@ mod tests {
         assert_eq!((e.id, e.code), (None, INVALID_REQUEST));
         assert_eq!(parse(dup, true).unwrap_err().id, Some(Id("1".into())));
         assert!(parse(br#"{"jsonrpc":"2.0"}"#, true).is_err());
+    }
+
+    #[test]
+    fn finds_duplicates_in_objects_of_any_size() {
+        for n in [2, 15, 16, 17, 40] {
+            let keys: Vec<String> = (0..n).map(|i| format!("\"k{i}\":{i}")).collect();
+            let object = format!("{{{}}}", keys.join(","));
+            assert!(check_duplicates(&object).is_ok(), "{object}");
+            for dup in [r#""k0":0"#, r#""\u006b1":1"#] {
+                let with = format!("{{{},{dup}}}", keys.join(","));
+                let e = check_duplicates(&with).unwrap_err();
+                assert!(e.contains("duplicate key"), "{n} keys + {dup}: {e}");
+            }
+            let nested = format!(r#"{{"a":[{object},{{"x":1,"x":2}}]}}"#);
+            assert!(check_duplicates(&nested).is_err());
+        }
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! ([`Era`]). Shared by both transports; the engine decides it.
 
 use super::engine::hex;
-use super::jsonrpc::Id;
+use super::jsonrpc::{Id, Key};
 use super::tools_list::Known;
 use crate::call::Annotations;
 use crate::risk::Risk;
@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use std::collections::BTreeMap;
+use std::borrow::Cow;
 
 /// Which protocol era a connection speaks: results of the 2026-07-28 era carry `resultType`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -43,10 +43,11 @@ pub struct CallRequest {
     pub era: Era,
 }
 
-#[derive(Deserialize)]
-struct CallParams {
-    name: Option<Value>,
-    arguments: Option<Box<RawValue>>,
+/// The members of a `tools/call`'s `params` a call is made of.
+#[derive(Debug, Default, Deserialize)]
+pub struct CallParams {
+    pub name: Option<Value>,
+    pub arguments: Option<Box<RawValue>>,
 }
 
 impl CallRequest {
@@ -60,6 +61,16 @@ impl CallRequest {
         let params = params.ok_or("Invalid params: tools/call needs params")?;
         let parsed: CallParams =
             serde_json::from_str(params.get()).map_err(|e| format!("Invalid params: {e}"))?;
+        CallRequest::from_params(id, parsed, known, era)
+    }
+
+    /// The call made of `params` members already read (see [`CallRequest::parse`]).
+    pub fn from_params(
+        id: Id,
+        parsed: CallParams,
+        known: impl Fn(&str) -> Known,
+        era: Era,
+    ) -> Result<CallRequest, String> {
         let tool = match parsed.name {
             Some(Value::String(s)) => s,
             _ => return Err("Invalid params: `name` must be a string".into()),
@@ -95,11 +106,69 @@ impl CallRequest {
     }
 
     /// The sorted top-level argument keys (the audit log never holds values).
-    pub(super) fn argument_keys(&self) -> Vec<String> {
-        let keys: Option<BTreeMap<String, serde::de::IgnoredAny>> = self
+    pub(super) fn argument_keys(&self) -> Vec<Cow<'_, str>> {
+        let keys: Option<Keys> = self
             .arguments
             .as_ref()
             .and_then(|a| serde_json::from_str(a.get()).ok());
-        keys.map(|k| k.into_keys().collect()).unwrap_or_default()
+        let mut keys = keys.map(|k| k.0).unwrap_or_default();
+        keys.sort_unstable();
+        keys
+    }
+}
+
+/// The keys of a JSON object, borrowed from its text where they hold no escapes.
+struct Keys<'a>(Vec<Cow<'a, str>>);
+
+impl<'de> Deserialize<'de> for Keys<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct KeysVisitor;
+        impl<'de> serde::de::Visitor<'de> for KeysVisitor {
+            type Value = Keys<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Keys<'de>, A::Error> {
+                let mut keys = Vec::new();
+                while let Some(Key(k)) = map.next_key::<Key>()? {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                    keys.push(k);
+                }
+                Ok(Keys(keys))
+            }
+        }
+        d.deserialize_map(KeysVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn argument_keys_are_sorted_and_unescaped() {
+        let params = RawValue::from_string(
+            r#"{"name":"t","arguments":{"b":1,"\u0061":{"z":2},"c":[3]}}"#.to_string(),
+        )
+        .unwrap();
+        let call = CallRequest::parse(
+            Id("1".into()),
+            Some(&params),
+            |_| Known::default(),
+            Era::Handshake,
+        )
+        .unwrap();
+        assert_eq!(call.argument_keys(), ["a", "b", "c"]);
+        let bad = RawValue::from_string(r#"{"name":"t","arguments":[1]}"#.to_string()).unwrap();
+        let e = CallRequest::parse(
+            Id("2".into()),
+            Some(&bad),
+            |_| Known::default(),
+            Era::Handshake,
+        );
+        assert!(e.unwrap_err().contains("must be an object"));
     }
 }

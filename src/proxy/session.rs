@@ -12,6 +12,7 @@ use super::approval::{INPUT_KEY, Signer};
 use super::engine::{Approval, CallRequest, Engine, Era, Identity};
 use super::jsonrpc::{self, Id, Message};
 use super::limits::Reservation;
+use super::request::CallParams;
 use super::tools_list::Known;
 use super::{pins, tools_list};
 use serde_json::Value;
@@ -52,9 +53,12 @@ pub struct Held {
     approval: Approval,
 }
 
-/// The members of a request's `params` that routing looks at.
+/// The members of a request's `params` that routing looks at, and those a `tools/call` is
+/// made of: one pass over `params`.
 #[derive(Default, serde::Deserialize)]
 struct Routing {
+    name: Option<Value>,
+    arguments: Option<Box<serde_json::value::RawValue>>,
     #[serde(rename = "_meta")]
     meta: Option<Value>,
     #[serde(rename = "clientInfo")]
@@ -183,7 +187,14 @@ impl Session {
         };
         match message {
             Message::Request { id, method, params } => {
-                self.client_request(line, id, &method, params)
+                // Only the members routing needs; the arguments are not built into a value.
+                let routing = match params {
+                    None => Err("Invalid params: tools/call needs params".to_string()),
+                    Some(p) => serde_json::from_str::<Routing>(p.get())
+                        .map_err(|e| format!("Invalid params: {e}")),
+                };
+                let method = method.into_owned();
+                self.client_request(line, id, &method, routing)
             }
             Message::Notification { method, params } => {
                 if method == "notifications/cancelled"
@@ -247,18 +258,19 @@ impl Session {
         }
     }
 
+    /// A request from the client; `routing` is what its `params` hold (or why they cannot be
+    /// read, which matters to a `tools/call` only).
     fn client_request(
         &self,
         line: Vec<u8>,
         id: Id,
         method: &str,
-        params: Option<Box<serde_json::value::RawValue>>,
+        routing: Result<Routing, String>,
     ) -> Vec<Action> {
-        // Only the members routing needs; the arguments are not built into a value here.
-        let routing: Routing = params
-            .as_ref()
-            .and_then(|p| serde_json::from_str(p.get()).ok())
-            .unwrap_or_default();
+        let (mut routing, unreadable) = match routing {
+            Ok(r) => (r, None),
+            Err(e) => (Routing::default(), Some(e)),
+        };
         let mut s = self.state();
         if s.pending.contains_key(&id) {
             return vec![Action::ToClient(jsonrpc::error_response(
@@ -315,7 +327,14 @@ impl Session {
                 let era = s.era;
                 let learned = self.learned();
                 let known = |tool: &str| learned.tools.get(tool).copied().unwrap_or_default();
-                let parsed = CallRequest::parse(id.clone(), params.as_deref(), known, era);
+                let members = CallParams {
+                    name: routing.name.take(),
+                    arguments: routing.arguments.take(),
+                };
+                let parsed = match unreadable {
+                    Some(e) => Err(e),
+                    None => CallRequest::from_params(id.clone(), members, known, era),
+                };
                 let pinned = parsed
                     .as_ref()
                     .ok()
