@@ -133,10 +133,13 @@ impl Peer {
     }
 }
 
-/// CPU time the process has run for, all threads (the scheduler's account, in ns).
+/// CPU time the process's live threads have run for (the scheduler's account, in ns).
 fn cpu_time(pid: u32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/schedstat")).unwrap();
-    Duration::from_nanos(stat.split(' ').next().unwrap().parse().unwrap())
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok())
+        .map(|stat| Duration::from_nanos(stat.split(' ').next().unwrap().parse().unwrap()))
+        .sum()
 }
 
 fn spawn(command: &[String]) -> Child {

@@ -1,17 +1,17 @@
 //! Writing relayed lines to one side (the server's stdin or the client's stdout) straight from
-//! the task that produced them, without a writer task in between.
+//! the thread that produced them, without a writer in between.
 //!
-//! An [`Outlet`] is shared by every task that writes to a side; a write holds it until the
+//! An [`Outlet`] is shared by every thread that writes to a side; a write holds it until the
 //! bytes are out, so lines never interleave, and a side that stops reading makes its writers
 //! wait (back-pressure: nothing queues beyond the batch in hand). A reader collects what it
 //! produces in a [`Batch`] and writes it when it has no further complete line buffered, so a
 //! burst of messages goes out in one write per side and a lone message goes out at once.
 
 use super::session::Action;
-use tokio::io::{AsyncWrite, AsyncWriteExt};
-use tokio::sync::Mutex;
+use std::io::Write;
+use std::sync::{Mutex, MutexGuard};
 
-type Writer = Box<dyn AsyncWrite + Unpin + Send>;
+type Writer = Box<dyn Write + Send>;
 
 pub struct Outlet {
     out: Mutex<Option<Writer>>,
@@ -24,21 +24,41 @@ impl Outlet {
         }
     }
 
-    /// Writes whole lines; after a failed write (the side is gone) the outlet stays closed
-    /// and later writes are dropped, as nobody would read them.
-    async fn write(&self, bytes: &[u8]) {
-        let mut guard = self.out.lock().await;
+    fn out(&self) -> MutexGuard<'_, Option<Writer>> {
+        self.out.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Writes whole lines (blocking while the side does not read); after a failed write (the
+    /// side is gone) the outlet stays closed and later writes are dropped, as nobody would
+    /// read them.
+    fn write(&self, bytes: &[u8]) {
+        let mut guard = self.out();
         if let Some(out) = guard.as_mut()
-            && (out.write_all(bytes).await.is_err() || out.flush().await.is_err())
+            && (out.write_all(bytes).is_err() || out.flush().is_err())
         {
             *guard = None;
         }
     }
 
-    /// Closes the side (the server sees EOF on its stdin); later writes are dropped.
-    pub async fn close(&self) {
-        if let Some(mut out) = self.out.lock().await.take() {
-            let _ = out.shutdown().await;
+    /// Closes the side (the server sees EOF on its stdin); later writes are dropped. Waits
+    /// for a write in progress.
+    pub fn close(&self) {
+        self.out().take();
+    }
+
+    /// Closes the side unless a write holds it (a side that does not read can hold a write
+    /// forever); returns whether it closed.
+    pub fn try_close(&self) -> bool {
+        match self.out.try_lock() {
+            Ok(mut out) => {
+                out.take();
+                true
+            }
+            Err(std::sync::TryLockError::Poisoned(p)) => {
+                p.into_inner().take();
+                true
+            }
+            Err(std::sync::TryLockError::WouldBlock) => false,
         }
     }
 }
@@ -74,13 +94,13 @@ impl Batch {
     }
 
     /// Writes and empties the batch (the client's part first: answers before new requests).
-    pub async fn flush(&mut self, server: &Outlet, client: &Outlet) {
+    pub fn flush(&mut self, server: &Outlet, client: &Outlet) {
         if !self.client.is_empty() {
-            client.write(&self.client).await;
+            client.write(&self.client);
             self.client.clear();
         }
         if !self.server.is_empty() {
-            server.write(&self.server).await;
+            server.write(&self.server);
             self.server.clear();
         }
     }
@@ -94,11 +114,17 @@ fn push_line(batch: &mut Vec<u8>, line: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Read;
 
-    #[tokio::test]
-    async fn batches_lines_per_side_and_stops_after_a_failed_write() {
-        let (client_end, mut client_peer) = tokio::io::duplex(1024);
-        let (server_end, server_peer) = tokio::io::duplex(1024);
+    fn pipe() -> (std::fs::File, std::fs::File) {
+        let (r, w) = nix::unistd::pipe().unwrap();
+        (std::fs::File::from(r), std::fs::File::from(w))
+    }
+
+    #[test]
+    fn batches_lines_per_side_and_stops_after_a_failed_write() {
+        let (mut client_peer, client_end) = pipe();
+        let (server_peer, server_end) = pipe();
         let (client, server) = (
             Outlet::new(Box::new(client_end)),
             Outlet::new(Box::new(server_end)),
@@ -109,14 +135,23 @@ mod tests {
         assert!(batch.add(Action::ToClient(b"b".to_vec())).is_none());
         assert!(!batch.full());
         drop(server_peer);
-        batch.flush(&server, &client).await;
-        batch.flush(&server, &client).await;
-        client.close().await;
+        batch.flush(&server, &client);
+        batch.flush(&server, &client);
+        client.close();
         let mut got = Vec::new();
-        tokio::io::AsyncReadExt::read_to_end(&mut client_peer, &mut got)
-            .await
-            .unwrap();
+        client_peer.read_to_end(&mut got).unwrap();
         assert_eq!(got, b"a\nb\n");
-        assert!(server.out.lock().await.is_none(), "the dead side is closed");
+        assert!(server.out().is_none(), "the dead side is closed");
+    }
+
+    #[test]
+    fn try_close_gives_way_to_a_write_in_progress() {
+        let (_peer, end) = pipe();
+        let outlet = Outlet::new(Box::new(end));
+        let held = outlet.out();
+        assert!(!outlet.try_close());
+        drop(held);
+        assert!(outlet.try_close());
+        assert!(outlet.out().is_none());
     }
 }

@@ -1,23 +1,26 @@
 //! The stdio transport: warden is started by the MCP client in place of the server, starts the
 //! server as its child, and relays newline-delimited JSON-RPC between the two.
 //!
-//! Two reader tasks (client, server) that write what they relay themselves, through the
-//! shared [`Outlet`]s of the two sides: no writer task and no queue in between, so a message
-//! costs no task switch, and a side that does not read makes the other side wait (nothing is
-//! buffered without bound). The child's stderr is inherited; it gets warden's environment.
+//! Each direction is relayed by a thread of its own doing blocking reads (client → server,
+//! server → client), which writes what it relays itself through the shared [`Outlet`]s of the
+//! two sides: a message wakes exactly one thread, costs no event-loop turn and no queue, and a
+//! side that does not read makes the other side wait (nothing is buffered without bound). The
+//! event loop keeps what is not per message: the child's exit, signals, approval timeouts,
+//! policy reloads. The child's stderr is inherited; it gets warden's environment.
 //! Shutdown: on client EOF warden keeps the child's stdin open until every pending request is
 //! answered (Python servers drop an in-flight answer at EOF), then closes it and waits; on
 //! the child's exit every pending request is answered with an error and its counter slots
 //! released; on SIGTERM/SIGINT the child gets SIGTERM. warden exits with the child's status.
 
 use super::engine::{Engine, Identity};
-use super::framing::{Frame, LineReader};
+use super::framing::{BlockingLineReader, Frame};
 use super::outlet::{Batch, Outlet};
 use super::session::{Action, ApprovalJob, Session};
+use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncWrite, BufReader};
 use tokio::process::Child;
+use tokio::sync::oneshot;
 
 /// Server messages may be larger than client ones (tool results, long lists).
 const SERVER_SIZE_FACTOR: usize = 16;
@@ -47,18 +50,30 @@ pub async fn run(engine: Arc<Engine>, options: Options) -> i32 {
             return e.exit_code();
         }
     };
+    let pipes = (
+        child_in.into_owned_fd(),
+        child_out.into_owned_fd(),
+        client_fd(std::io::stdin().as_fd()),
+        client_fd(std::io::stdout().as_fd()),
+    );
+    let (Ok(child_in), Ok(child_out), Ok(client_in), Ok(client_out)) = pipes else {
+        eprintln!("warden: cannot take over the standard streams");
+        let _ = stop(&mut child).await;
+        return 1;
+    };
     let session = Arc::new(Session::new(engine.clone(), options.identity.clone()));
     let sides = Sides {
-        server: Arc::new(Outlet::new(Box::new(child_in))),
-        client: Arc::new(Outlet::new(client_output())),
+        server: Arc::new(Outlet::new(Box::new(std::fs::File::from(child_in)))),
+        client: Arc::new(Outlet::new(Box::new(std::fs::File::from(client_out)))),
     };
 
     let max = options.max_message_bytes;
+    let runtime = tokio::runtime::Handle::current();
     let client_reader = {
         let (session, sides) = (session.clone(), sides.clone());
         let timeout = options.approval_timeout;
-        tokio::spawn(async move {
-            let mut reader = LineReader::new(BufReader::new(client_input()), max);
+        relay_thread("warden-client", move || {
+            let mut reader = BlockingLineReader::new(std::fs::File::from(client_in), max);
             let mut batch = Batch::default();
             pump(
                 &mut reader,
@@ -66,17 +81,16 @@ pub async fn run(engine: Arc<Engine>, options: Options) -> i32 {
                 &mut batch,
                 |line| session.from_client(line),
                 |n| session.client_too_long(n, max),
-                |job| approve(&session, *job, &sides, timeout),
-            )
-            .await;
-            batch.flush(&sides.server, &sides.client).await;
+                |job| approve(&runtime, &session, *job, &sides, timeout),
+            );
+            batch.flush(&sides.server, &sides.client);
         })
     };
     let server_reader = {
         let (session, sides) = (session.clone(), sides.clone());
-        tokio::spawn(async move {
+        relay_thread("warden-server", move || {
             let limit = max.saturating_mul(SERVER_SIZE_FACTOR);
-            let mut reader = LineReader::new(BufReader::new(child_out), limit);
+            let mut reader = BlockingLineReader::new(std::fs::File::from(child_out), limit);
             let mut batch = Batch::default();
             // Server messages only ever produce messages for the client: no approvals.
             pump(
@@ -89,13 +103,17 @@ pub async fn run(engine: Arc<Engine>, options: Options) -> i32 {
                     Vec::new()
                 },
                 |_| {},
-            )
-            .await;
+            );
             for action in session.server_gone() {
                 let _ = batch.add(action);
             }
-            batch.flush(&sides.server, &sides.client).await;
+            batch.flush(&sides.server, &sides.client);
         })
+    };
+    let (Ok(client_reader), Ok(server_reader)) = (client_reader, server_reader) else {
+        eprintln!("warden: cannot start the relay threads");
+        let _ = stop(&mut child).await;
+        return 1;
     };
 
     let ends = Ends {
@@ -105,20 +123,50 @@ pub async fn run(engine: Arc<Engine>, options: Options) -> i32 {
     };
     let status = supervise(&mut child, ends, &session, options.drain_timeout, &engine).await;
     // The readers wrote everything they relayed before ending: the client has every answer.
-    sides.client.close().await;
+    sides.client.try_close();
     status
+}
+
+/// One side of the client's stdio as a blocking file of warden's own (a duplicate of fd 0 or
+/// 1, so that closing it never closes the process's standard stream).
+fn client_fd(fd: std::os::fd::BorrowedFd<'_>) -> std::io::Result<OwnedFd> {
+    let owned = fd.try_clone_to_owned()?;
+    // A descriptor inherited in non-blocking mode would fail reads with EAGAIN.
+    let flags = nix::fcntl::fcntl(&owned, nix::fcntl::FcntlArg::F_GETFL)?;
+    let mut flags = nix::fcntl::OFlag::from_bits_truncate(flags);
+    if flags.contains(nix::fcntl::OFlag::O_NONBLOCK) {
+        flags.remove(nix::fcntl::OFlag::O_NONBLOCK);
+        nix::fcntl::fcntl(&owned, nix::fcntl::FcntlArg::F_SETFL(flags))?;
+    }
+    Ok(owned)
+}
+
+/// Runs `relay` on a thread of its own; the receiver learns when it is done.
+fn relay_thread(
+    name: &str,
+    relay: impl FnOnce() + Send + 'static,
+) -> std::io::Result<oneshot::Receiver<()>> {
+    let (done, ended) = oneshot::channel();
+    std::thread::Builder::new()
+        .name(name.to_string())
+        .spawn(move || {
+            relay();
+            let _ = done.send(());
+        })?;
+    Ok(ended)
 }
 
 /// What `supervise` ends: the two readers, and the server's side (closing it closes the
 /// child's stdin).
 struct Ends {
-    client_reader: tokio::task::JoinHandle<()>,
-    server_reader: tokio::task::JoinHandle<()>,
+    client_reader: oneshot::Receiver<()>,
+    server_reader: oneshot::Receiver<()>,
     server: Arc<Outlet>,
 }
 
 /// Waits for the end: client EOF (then drain and close the child's stdin), child exit, or a
-/// signal. Returns the exit code.
+/// signal. Returns the exit code. A reader thread still blocked on its side when warden
+/// exits ends with the process.
 async fn supervise(
     child: &mut Child,
     ends: Ends,
@@ -136,7 +184,6 @@ async fn supervise(
         tokio::select! {
             status = child.wait() => {
                 let _ = server_reader.await;
-                client_reader.abort();
                 return exit_code(status.ok());
             }
             _ = &mut client_reader => {
@@ -146,29 +193,41 @@ async fn supervise(
                 while session.pending() > 0 && tokio::time::Instant::now() < deadline {
                     tokio::time::sleep(Duration::from_millis(10)).await;
                 }
-                server.close().await;
-                let status = match tokio::time::timeout(Duration::from_secs(5), child.wait()).await {
-                    Ok(s) => s.ok(),
-                    // server-everything keeps running with a live timer: terminate it.
-                    Err(_) => stop(child).await,
+                // A write blocked on a server that does not read holds the side: then the
+                // server is stopped below instead of seeing EOF.
+                let closed = close_soon(&server).await;
+                let status = match closed {
+                    true => match tokio::time::timeout(Duration::from_secs(5), child.wait()).await {
+                        Ok(s) => s.ok(),
+                        // server-everything keeps running with a live timer: terminate it.
+                        Err(_) => stop(child).await,
+                    },
+                    false => stop(child).await,
                 };
                 let _ = server_reader.await;
                 return exit_code(status);
             }
             signal = signals.next() => match signal {
                 Some(Signal::Terminate) => {
-                    client_reader.abort();
-                    // A write blocked on a server that does not read must not hold up the end.
-                    let _ = tokio::time::timeout(Duration::from_millis(100), server.close()).await;
-                    let status = stop(child).await;
-                    server_reader.abort();
-                    return exit_code(status);
+                    let _ = close_soon(&server).await;
+                    return exit_code(stop(child).await);
                 }
                 Some(Signal::Hangup) => engine.audit.reopen(),
                 None => {}
             }
         }
     }
+}
+
+/// Closes `outlet`, waiting up to 100 ms for a write in progress; returns whether it closed.
+async fn close_soon(outlet: &Outlet) -> bool {
+    for _ in 0..10 {
+        if outlet.try_close() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    false
 }
 
 /// SIGTERM, a grace period, then SIGKILL.
@@ -183,13 +242,11 @@ async fn stop(child: &mut Child) -> Option<std::process::ExitStatus> {
     }
 }
 
-/// Runs an approval in its own task (its prompt to the client is already in the reader's
-/// batch): waits for the client's answer or the timeout, then relays what the session says.
 /// Reads lines from one side until it ends and relays what the session makes of each. The
 /// batch is written out whenever no complete line is buffered: one write per burst, and a lone
 /// message goes out at once.
-async fn pump<R: tokio::io::AsyncRead + Unpin>(
-    reader: &mut LineReader<BufReader<R>>,
+fn pump<R: std::io::Read>(
+    reader: &mut BlockingLineReader<R>,
     sides: &Sides,
     batch: &mut Batch,
     mut line: impl FnMut(Vec<u8>) -> Vec<Action>,
@@ -198,9 +255,9 @@ async fn pump<R: tokio::io::AsyncRead + Unpin>(
 ) {
     loop {
         if !reader.holds_line() || batch.full() {
-            batch.flush(&sides.server, &sides.client).await;
+            batch.flush(&sides.server, &sides.client);
         }
-        let actions = match reader.next().await {
+        let actions = match reader.next_frame() {
             Ok(Frame::Line(l)) if l.iter().all(u8::is_ascii_whitespace) => continue,
             Ok(Frame::Line(l)) => line(l),
             Ok(Frame::TooLong(n)) => too_long(n),
@@ -214,9 +271,18 @@ async fn pump<R: tokio::io::AsyncRead + Unpin>(
     }
 }
 
-fn approve(session: &Arc<Session>, job: ApprovalJob, sides: &Sides, approval_timeout: Duration) {
+/// Runs an approval on the event loop (its prompt to the client is already in the reader's
+/// batch): waits for the client's answer or the timeout, then relays what the session says
+/// from a thread of its own, as a write may block.
+fn approve(
+    runtime: &tokio::runtime::Handle,
+    session: &Arc<Session>,
+    job: ApprovalJob,
+    sides: &Sides,
+    approval_timeout: Duration,
+) {
     let (session, sides) = (session.clone(), sides.clone());
-    tokio::spawn(async move {
+    runtime.spawn(async move {
         let answer = tokio::time::timeout(approval_timeout, job.answer)
             .await
             .ok()
@@ -226,38 +292,13 @@ fn approve(session: &Arc<Session>, job: ApprovalJob, sides: &Sides, approval_tim
             // `finish_approval` never asks for another approval.
             let _ = batch.add(action);
         }
-        batch.flush(&sides.server, &sides.client).await;
+        let flushed = std::thread::Builder::new()
+            .name("warden-approval".into())
+            .spawn(move || batch.flush(&sides.server, &sides.client));
+        if let Err(e) = flushed {
+            eprintln!("warden: cannot relay an approval's outcome: {e}");
+        }
     });
-}
-
-/// The client's side of stdio. When stdin and stdout are pipes (as when an MCP client starts
-/// warden) they are driven as non-blocking pipes on the event loop; tokio's `stdin()` and
-/// `stdout()` instead hand every read and write to a blocking thread, which costs two context
-/// switches per message. Terminals and files keep the portable path.
-fn client_input() -> Box<dyn tokio::io::AsyncRead + Unpin + Send> {
-    use std::os::fd::AsFd;
-    let pipe = std::io::stdin()
-        .as_fd()
-        .try_clone_to_owned()
-        .ok()
-        .and_then(|fd| tokio::net::unix::pipe::Receiver::from_owned_fd(fd).ok());
-    match pipe {
-        Some(p) => Box::new(p),
-        None => Box::new(tokio::io::stdin()),
-    }
-}
-
-fn client_output() -> Box<dyn AsyncWrite + Unpin + Send> {
-    use std::os::fd::AsFd;
-    let pipe = std::io::stdout()
-        .as_fd()
-        .try_clone_to_owned()
-        .ok()
-        .and_then(|fd| tokio::net::unix::pipe::Sender::from_owned_fd(fd).ok());
-    match pipe {
-        Some(p) => Box::new(p),
-        None => Box::new(tokio::io::stdout()),
-    }
 }
 
 fn terminate(child: &Child) {
