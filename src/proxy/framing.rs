@@ -45,7 +45,7 @@ impl Lines {
     /// Takes bytes from `available` (non-empty); returns how many it consumed, and the frame
     /// they complete, if any.
     fn take(&mut self, available: &[u8]) -> (usize, Option<Frame>) {
-        let (chunk, done) = match available.iter().position(|b| *b == b'\n') {
+        let (chunk, done) = match memchr::memchr(b'\n', available) {
             Some(i) => (&available[..i], Some(i + 1)),
             None => (available, None),
         };
@@ -145,7 +145,7 @@ impl<R: std::io::Read> BlockingLineReader<R> {
     /// True when a complete line is already buffered: [`BlockingLineReader::next_frame`] will
     /// return without waiting for the peer.
     pub fn holds_line(&self) -> bool {
-        self.inner.buffer().contains(&b'\n')
+        memchr::memchr(b'\n', self.inner.buffer()).is_some()
     }
 }
 

@@ -81,7 +81,8 @@ enum Pending {
 
 #[derive(Debug, Default)]
 struct State {
-    identity: Identity,
+    /// Shared with the calls in flight (cloned per call); changed copy-on-write.
+    identity: Arc<Identity>,
     /// `--server` was given: never overwrite the server name from the upstream.
     server_fixed: bool,
     era: Era,
@@ -128,7 +129,7 @@ impl Session {
         Session {
             engine,
             state: Mutex::new(State {
-                identity,
+                identity: Arc::new(identity),
                 server_fixed,
                 ..State::default()
             }),
@@ -142,7 +143,7 @@ impl Session {
 
     /// Names the session (over HTTP the session id arrives with the `initialize` answer).
     pub fn rename(&self, session: &str) {
-        self.state().identity.session = session.to_string();
+        Arc::make_mut(&mut self.state().identity).session = session.to_string();
     }
 
     /// The server will never answer request `id` (the HTTP exchange failed, timed out or ended
@@ -169,7 +170,7 @@ impl Session {
         s.pending.len() + s.approvals.len()
     }
 
-    pub fn identity(&self) -> Identity {
+    pub fn identity(&self) -> Arc<Identity> {
         self.state().identity.clone()
     }
 
@@ -294,7 +295,7 @@ impl Session {
                 .and_then(|c| c.get("name"))
                 .and_then(Value::as_str)
             {
-                s.identity.agent = Some(name.to_string());
+                Arc::make_mut(&mut s.identity).agent = Some(name.to_string());
             }
             if let Some(caps) = envelope.get(ENVELOPE_CAPABILITIES) {
                 s.elicitation = caps.get("elicitation").is_some();
@@ -312,7 +313,7 @@ impl Session {
                     .and_then(|c| c.get("name"))
                     .and_then(Value::as_str)
                 {
-                    s.identity.agent = Some(name.to_string());
+                    Arc::make_mut(&mut s.identity).agent = Some(name.to_string());
                 }
                 s.elicitation = routing
                     .capabilities
@@ -426,7 +427,7 @@ impl Session {
                         .and_then(Value::as_str)
                         .map(str::to_string);
                     if !s.server_fixed {
-                        s.identity.server = r
+                        Arc::make_mut(&mut s.identity).server = r
                             .pointer("/serverInfo/name")
                             .and_then(Value::as_str)
                             .map(str::to_string);
@@ -446,7 +447,8 @@ impl Session {
                             .get("_meta")
                             .and_then(|m| m.get(ENVELOPE_SERVER))
                             .and_then(|i| i.get("name"));
-                        s.identity.server = name.and_then(Value::as_str).map(str::to_string);
+                        Arc::make_mut(&mut s.identity).server =
+                            name.and_then(Value::as_str).map(str::to_string);
                     }
                 }
                 vec![Action::ToClient(line)]
