@@ -450,6 +450,8 @@ impl Engine {
         started: Instant,
         call_hash: Option<&str>,
     ) {
+        // The decision is made: what follows is bookkeeping, not deciding.
+        let latency_ns = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
         self.stats.decision(effect, code, rule);
         if self.audit.is_off() {
             return;
@@ -475,7 +477,7 @@ impl Engine {
             rule,
             reason,
             counters,
-            latency_ns: u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX),
+            latency_ns,
             argument_keys: keys.iter().map(|k| k.as_ref()).collect(),
             risk: risk.name(),
             dry_run: self.dry_run,
