@@ -10,15 +10,15 @@
 //! wrong-UNSAT bugs there.
 
 use super::space::{SlotKind, Space, TYPES, string_glob, type_tag};
-use crate::ir::{
-    CmpOp, Cond, Effect, JsonType, Literal, Operand, PathSeg, Policy, Pred, Rule, Target,
-};
+use crate::ir::{CmpOp, Cond, JsonType, Literal, Operand, PathSeg, Pred, Rule, Target};
 use crate::risk::Risk;
 
+mod decisions;
 mod risk;
-use std::cell::Cell;
+mod solver;
+pub use decisions::Decisions;
+pub use solver::{Answer, Session};
 use z3::ast::{Bool, Int};
-use z3::{Params, SatResult};
 
 /// A formula.
 #[derive(Clone, Debug)]
@@ -525,141 +525,5 @@ impl<'s> Request<'s> {
                 })
                 .collect(),
         }
-    }
-}
-
-/// The formulas "the policy decides this effect" over one request, restricted to the rules
-/// given (the others are known not to match, e.g. because they name other tools).
-pub struct Decisions {
-    pub hide: F,
-    pub deny: F,
-    pub approve: F,
-    pub allow: F,
-}
-
-impl Decisions {
-    pub fn new(policy: &Policy, rules: &[usize], req: &Request<'_>) -> Decisions {
-        let any = |e: Effect| {
-            F::or(
-                &rules
-                    .iter()
-                    .filter_map(|&i| policy.rules.get(i))
-                    .filter(|r| r.effect == e)
-                    .map(|r| req.rule(r))
-                    .collect::<Vec<_>>(),
-            )
-        };
-        let (h, d, a, l) = (
-            any(Effect::Hide),
-            any(Effect::Deny),
-            any(Effect::Approve),
-            any(Effect::Allow),
-        );
-        let none = F::and(&[h.not(), d.not(), a.not(), l.not()]);
-        let default_deny = policy.default.effect != Effect::Allow;
-        let by_default = |yes: bool| if yes { none.clone() } else { F::ff() };
-        Decisions {
-            hide: h.clone(),
-            deny: F::and(&[h.not(), F::or(&[d.clone(), by_default(default_deny)])]),
-            approve: F::and(&[h.not(), d.not(), a.clone()]),
-            allow: F::and(&[
-                h.not(),
-                d.not(),
-                a.not(),
-                F::or(&[l, by_default(!default_deny)]),
-            ]),
-        }
-    }
-
-    pub fn is(&self, e: Effect) -> F {
-        match e {
-            Effect::Hide => self.hide.clone(),
-            Effect::Deny => self.deny.clone(),
-            Effect::Approve => self.approve.clone(),
-            Effect::Allow => self.allow.clone(),
-        }
-    }
-
-    /// Decided allow or approve: the call goes through (eventually).
-    pub fn forwards(&self) -> F {
-        F::or(&[self.allow.clone(), self.approve.clone()])
-    }
-}
-
-/// A solver's answer.
-pub enum Answer {
-    /// A model, read for each request asked about.
-    Sat(Vec<Point>),
-    /// Unsatisfiable; the indexes of the assumptions in the core.
-    Unsat(Vec<usize>),
-    Unknown(String),
-}
-
-/// One solver holding the domain constraints, reused with push/pop for many queries.
-pub struct Session {
-    solver: z3::Solver,
-    queries: Cell<u64>,
-}
-
-impl Session {
-    pub fn new(timeout_ms: u32, domain: &[F]) -> Session {
-        // Bounded integers and booleans only: the linear-integer-arithmetic solver suffices.
-        let solver = z3::Solver::new_for_logic("QF_LIA").unwrap_or_default();
-        let mut params = Params::new();
-        params.set_u32("timeout", timeout_ms.max(1));
-        solver.set_params(&params);
-        for f in domain {
-            solver.assert(&f.0);
-        }
-        Session {
-            solver,
-            queries: Cell::new(0),
-        }
-    }
-
-    pub fn queries(&self) -> u64 {
-        self.queries.get()
-    }
-
-    /// Is `goals ∧ assumptions` satisfiable? On SAT, reads a point per request in `read`.
-    pub fn check(&self, goals: &[F], assumptions: &[F], read: &[&Request<'_>]) -> Answer {
-        self.queries.set(self.queries.get() + 1);
-        self.solver.push();
-        for g in goals {
-            self.solver.assert(&g.0);
-        }
-        let literals: Vec<Bool> = (0..assumptions.len())
-            .map(|k| Bool::new_const(format!("assume{k}")))
-            .collect();
-        for (lit, f) in literals.iter().zip(assumptions) {
-            self.solver.assert(lit.implies(&f.0));
-        }
-        let result = if literals.is_empty() {
-            self.solver.check()
-        } else {
-            self.solver.check_assumptions(&literals)
-        };
-        let answer = match result {
-            SatResult::Sat => match self.solver.get_model() {
-                Some(m) => Answer::Sat(read.iter().map(|r| r.point(&m)).collect()),
-                None => Answer::Unknown("the solver gave no model".into()),
-            },
-            SatResult::Unsat => {
-                let core = self.solver.get_unsat_core();
-                Answer::Unsat(
-                    (literals.iter().enumerate())
-                        .filter(|(_, l)| core.iter().any(|c| c == *l))
-                        .map(|(k, _)| k)
-                        .collect(),
-                )
-            }
-            SatResult::Unknown => Answer::Unknown(
-                self.solver
-                    .get_reason_unknown()
-                    .unwrap_or_else(|| "unknown".into()),
-            ),
-        };
-        self.solver.pop(1);
-        answer
     }
 }
