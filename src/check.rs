@@ -13,7 +13,7 @@
 //! Layout: [`strings`] and [`space`] build an exact finite abstraction of requests without a
 //! solver; `smt` (the only module importing z3) turns it into formulas; `verify`, `report` and
 //! `overlap` ask the questions; `known` answers the certain ones without the solver; `witness`
-//! turns models into calls; `parallel` spreads the rules of a large policy over threads;
+//! turns models into calls; `overrides` finds shadowed `risk … is …` globs; `parallel` spreads the rules of a large policy over threads;
 //! [`diff`] compares two versions.
 //! Everything but the catalog checks sits behind the default `verify` feature.
 
@@ -24,6 +24,8 @@ pub mod diff;
 mod known;
 #[cfg(feature = "verify")]
 mod overlap;
+#[cfg(feature = "verify")]
+mod overrides;
 #[cfg(feature = "verify")]
 mod parallel;
 #[cfg(feature = "verify")]
@@ -96,6 +98,13 @@ pub fn check(policy: &Policy, options: &Options) -> (Vec<Diagnostic>, Stats) {
     let mut out = Vec::new();
     if let Some(cat) = &options.catalog {
         out.extend(catalog::check(policy, cat));
+    }
+    #[cfg(feature = "verify")]
+    {
+        let tools: Vec<&str> = (options.catalog.iter())
+            .flat_map(|c| c.tools.iter().map(|t| t.name.as_str()))
+            .collect();
+        out.extend(overrides::check(policy, &tools));
     }
     #[cfg(feature = "verify")]
     let mut stats = verify_policy(policy, options, &mut out);

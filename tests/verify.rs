@@ -118,6 +118,57 @@ fn unreachable_reports_the_minimal_blocking_set() {
     assert_eq!(spans, vec![policy.rules[3].head, policy.rules[4].head]);
 }
 
+#[test]
+fn a_shadowed_risk_override_names_a_tool_it_does_not_apply_to() {
+    let text = std::fs::read_to_string("tests/verify/risk_overrides.warden").unwrap();
+    let (_, policy) = load("risk_overrides.warden", &text);
+    let diags = verify(&policy, None);
+    let mut found = Vec::new();
+    for d in diags
+        .iter()
+        .filter(|d| d.code == code::SHADOWED_RISK_OVERRIDE)
+    {
+        let call = Call::from_json(d.witness.as_ref().unwrap()).unwrap();
+        let shadowed = policy
+            .risk
+            .list
+            .iter()
+            .find(|o| o.span == d.primary.span)
+            .unwrap();
+        let winner = policy
+            .risk
+            .list
+            .iter()
+            .find(|o| o.span == d.secondary[0].span)
+            .unwrap();
+        assert!(shadowed.tool.matches(&call.tool) && winner.tool.matches(&call.tool));
+        assert_eq!(policy.risk.get(&call.tool), Some(winner.risk));
+        assert_ne!(winner.risk, shadowed.risk);
+        found.push((
+            winner.tool.as_str().to_string(),
+            shadowed.tool.as_str().to_string(),
+            call.tool,
+        ));
+    }
+    // `*_log` agrees with `read_*` on `read_…_log`, and the exact `purge_file` wins over every
+    // glob without shadowing one.
+    let expected = [
+        ("delete_*", "*_file", "delete_file"),
+        ("*_file", "read_*", "read_file"),
+        ("delete_*", "*_log", "delete_log"),
+    ];
+    assert_eq!(
+        found,
+        expected.map(|(w, s, t)| (w.to_string(), s.to_string(), t.to_string()))
+    );
+    // The override, not what a server would list, decides the witness's class.
+    let call = Call {
+        risk: Some(Risk::Write),
+        ..Call::new("delete_file")
+    };
+    assert_eq!(eval::evaluate(&policy, &call).effect, Effect::Approve);
+}
+
 // ------------------------------------------------------------------ differential property
 
 const TOOLS: [&str; 4] = ["a", "b", "c_x", "d"];

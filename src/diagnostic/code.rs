@@ -87,6 +87,7 @@ codes! {
     UNKNOWN_ARGUMENT = "WD3012", "unknown-argument", Warning, "a condition looks at an argument the tool's input schema does not have";
     SCHEMA_TYPE_MISMATCH = "WD3013", "schema-type-mismatch", Warning, "a test compares an argument with a JSON type its schema rules out";
     SCHEMA_REFUSED_ONLY = "WD3014", "schema-refused-only", Warning, "with a catalog, a rule matches only calls the tool's input schema refuses";
+    SHADOWED_RISK_OVERRIDE = "WD3015", "shadowed-risk-override", Warning, "a `risk … is …` glob gives some tools another class than an earlier glob that wins for them";
     PJ_GLOB_TARGET = "WD4001", "policy-json-glob-target", Error, "a glob target cannot be written in policy.json without a catalog to expand it";
     PJ_SERVER_TARGET = "WD4002", "policy-json-server-target", Error, "a target is qualified by a server, but a policy.json governs one server";
     PJ_IDENTITY_CONDITION = "WD4003", "policy-json-identity-condition", Error, "a condition looks at the grant, agent or session, which policy.json conditions cannot";
