@@ -272,3 +272,98 @@ fn sigterm_to_warden_terminates_the_server() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// warden's resident memory, from /proc.
+fn resident_bytes(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    kb * 1024
+}
+
+#[test]
+fn a_client_that_does_not_read_makes_warden_wait_not_buffer() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::{Command, Stdio};
+    const CALLS: usize = 400;
+    const MESSAGE: usize = 100_000;
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("echo.warden");
+    std::fs::write(&policy, "policy echo {\n  default deny\n  allow echo\n}\n").unwrap();
+    let mut child = Command::new(crate::support::warden())
+        .args(["proxy", "--policy", &policy.display().to_string(), "--"])
+        .args(server("everything", None))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let init = r#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"slow-reader","version":"1"}}}"#;
+    writeln!(stdin, "{init}").unwrap();
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    assert!(line.contains("\"result\""), "{line}");
+    let baseline = resident_bytes(pid);
+    // 40 MB of answers while the client reads nothing. Node queues what it cannot write (it
+    // takes every call); warden's relay blocks on the client's full pipe and reads no further
+    // from the server, so nothing piles up in warden.
+    let (progress, written) = std::sync::mpsc::channel();
+    let writer = std::thread::spawn(move || {
+        writeln!(
+            stdin,
+            r#"{{"jsonrpc":"2.0","method":"notifications/initialized"}}"#
+        )
+        .unwrap();
+        let message = "x".repeat(MESSAGE);
+        for id in 1..=CALLS {
+            let call = tools_call(
+                &id.to_string(),
+                "echo",
+                &json!({"message": message}).to_string(),
+            );
+            writeln!(stdin, "{call}").unwrap();
+            let _ = progress.send(id);
+        }
+        stdin
+    });
+    // Wait until the client's writes stall or all went through, and the server had time to
+    // answer.
+    let mut sent = 0;
+    while let Ok(id) = written.recv_timeout(Duration::from_secs(2)) {
+        sent = id;
+    }
+    assert!(sent > 0);
+    let held = resident_bytes(pid).saturating_sub(baseline);
+    assert!(
+        held < 16 << 20,
+        "warden grew by {held} bytes while its client did not read"
+    );
+    // Then every answer arrives, in full.
+    let mut answered = std::collections::BTreeSet::new();
+    while answered.len() < CALLS {
+        line.clear();
+        assert!(
+            stdout.read_line(&mut line).unwrap() > 0,
+            "warden closed its stdout"
+        );
+        let v: Value = serde_json::from_str(&line).unwrap();
+        if v.get("method").is_some() {
+            continue;
+        }
+        let text = v["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap_or_default();
+        assert_eq!(text.len(), "Echo: ".len() + MESSAGE, "{:.200}", line);
+        answered.insert(v["id"].as_u64().unwrap());
+    }
+    assert_eq!(answered.len(), CALLS);
+    drop(writer.join().unwrap());
+    let _ = child.kill();
+    let _ = child.wait();
+}
