@@ -36,6 +36,8 @@ struct Peer {
     child: Child,
     stdin: Box<dyn Write + Send>,
     stdout: BufReader<Box<dyn Read + Send>>,
+    /// The relay's two threads in this process, whose CPU time is the relay's.
+    relay_threads: Vec<i32>,
     next_id: u64,
 }
 
@@ -58,9 +60,13 @@ impl Peer {
         };
         let (from_client, to_relay) = pipe();
         let (from_relay, to_client) = pipe();
-        copy_in_thread(from_client, child.stdin.take().unwrap());
-        copy_in_thread(child.stdout.take().unwrap(), to_client);
-        Peer::opened(child, Box::new(to_relay), Box::new(from_relay))
+        let threads = vec![
+            copy_in_thread(from_client, child.stdin.take().unwrap()),
+            copy_in_thread(child.stdout.take().unwrap(), to_client),
+        ];
+        let mut peer = Peer::opened(child, Box::new(to_relay), Box::new(from_relay));
+        peer.relay_threads = threads;
+        peer
     }
 
     fn opened(child: Child, stdin: Box<dyn Write + Send>, stdout: Box<dyn Read + Send>) -> Peer {
@@ -68,6 +74,7 @@ impl Peer {
             child,
             stdin,
             stdout: BufReader::new(stdout),
+            relay_threads: Vec::new(),
             next_id: 0,
         };
         peer.send(r#"{"jsonrpc":"2.0","id":"init","method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}"#);
@@ -133,13 +140,29 @@ impl Peer {
     }
 }
 
-/// CPU time the process's live threads have run for (the scheduler's account, in ns).
-fn cpu_time(pid: u32) -> Duration {
-    std::fs::read_dir(format!("/proc/{pid}/task"))
-        .unwrap()
-        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok())
+/// CPU time the scheduler accounts to these threads (`/proc/…/task/TID/schedstat`, in ns).
+fn cpu_time(tasks: &[PathBuf]) -> Duration {
+    tasks
+        .iter()
+        .filter_map(|task| std::fs::read_to_string(task.join("schedstat")).ok())
         .map(|stat| Duration::from_nanos(stat.split(' ').next().unwrap().parse().unwrap()))
         .sum()
+}
+
+impl Peer {
+    /// The threads whose CPU time is this path's own: warden's (all its threads), or the
+    /// relay's two; none for the server spoken to directly.
+    fn own_threads(&self) -> Vec<PathBuf> {
+        if !self.relay_threads.is_empty() {
+            return (self.relay_threads.iter())
+                .map(|tid| PathBuf::from(format!("/proc/self/task/{tid}")))
+                .collect();
+        }
+        std::fs::read_dir(format!("/proc/{}/task", self.child.id()))
+            .unwrap()
+            .map(|t| t.unwrap().path())
+            .collect()
+    }
 }
 
 fn spawn(command: &[String]) -> Child {
@@ -152,9 +175,14 @@ fn spawn(command: &[String]) -> Child {
         .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"))
 }
 
-/// Copies `from` to `to` as bytes arrive, until `from` ends.
-fn copy_in_thread(mut from: impl Read + Send + 'static, mut to: impl Write + Send + 'static) {
+/// Copies `from` to `to` as bytes arrive, until `from` ends; returns the thread's id.
+fn copy_in_thread(
+    mut from: impl Read + Send + 'static,
+    mut to: impl Write + Send + 'static,
+) -> i32 {
+    let (tid, got) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
+        tid.send(nix::unistd::gettid().as_raw()).unwrap();
         let mut buf = vec![0; 64 * 1024];
         while let Ok(n) = from.read(&mut buf) {
             if n == 0 || to.write_all(&buf[..n]).is_err() {
@@ -162,6 +190,7 @@ fn copy_in_thread(mut from: impl Read + Send + 'static, mut to: impl Write + Sen
             }
         }
     });
+    got.recv().unwrap()
 }
 
 impl Drop for Peer {
@@ -264,17 +293,20 @@ fn main() {
     for peer in &mut peers {
         peer.run(200, 1);
     }
-    let warden_pid = peers[2].child.id();
-    let mut warden_cpu = Duration::ZERO;
+    let mut cpu = [Duration::ZERO; 3]; // per path, its own threads (none for direct)
     let mut loads: [[Load; 3]; 2] = Default::default(); // [sequential, in flight][path]
     for _ in 0..rounds {
         for (l, depth) in [(0, 1), (1, IN_FLIGHT)] {
             for (p, peer) in peers.iter_mut().enumerate() {
-                let before = (p == 2).then(|| cpu_time(warden_pid));
+                // warden's threads are listed anew each round: approvals start threads.
+                let threads = if p == 0 {
+                    Vec::new()
+                } else {
+                    peer.own_threads()
+                };
+                let before = cpu_time(&threads);
                 loads[l][p].add(peer.run(n, depth));
-                if let Some(before) = before {
-                    warden_cpu += cpu_time(warden_pid) - before;
-                }
+                cpu[p] += cpu_time(&threads) - before;
             }
         }
     }
@@ -311,10 +343,11 @@ fn main() {
             loads[l][2].per_second() / loads[l][1].per_second()
         );
     }
-    let calls = loads[0][2].calls + loads[1][2].calls;
+    let per_call = |p: usize| us(cpu[p]) / (loads[0][p].calls + loads[1][p].calls) as f64;
     println!(
-        "  warden CPU per call: {:.1} µs ({calls} calls)",
-        us(warden_cpu) / calls as f64
+        "  CPU per call: byte relay {:.1} µs, warden {:.1} µs",
+        per_call(1),
+        per_call(2)
     );
     let mut decisions: Vec<u64> = std::fs::read_to_string(&audit)
         .unwrap()
