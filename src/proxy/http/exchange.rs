@@ -249,7 +249,7 @@ impl Proxy {
             );
             if deadline.is_some() {
                 // A POST's answer: gather what has arrived (GET streams start at once).
-                let _ = tokio::time::timeout(GATHER, body.gather()).await;
+                body.gather(GATHER).await;
             }
             return upstream::response(status, headers, body.boxed());
         }

@@ -20,8 +20,11 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::time::{Instant as Deadline, Sleep};
+
+/// At most this much of an answer is gathered before its head is sent.
+const GATHER_BYTES: usize = 64 * 1024;
 
 pub struct Relay {
     proxy: Arc<Proxy>,
@@ -110,30 +113,37 @@ impl Relay {
     /// hands over an answer's chunks one poll at a time even when the whole answer came in one
     /// read, and hyper's server writes whatever each poll of a body returns. Giving the client
     /// connection a few turns while frames keep coming lets an answer that arrived at once
-    /// leave in one write (head, events and end). Bound it with a timeout: a server that is
-    /// slow to send its first event must not hold the response head.
-    pub async fn gather(&mut self) {
+    /// leave in one write (head, events and end). Only when nothing has come after those turns
+    /// does it wait, and then for at most `bound`: a server that is slow to send its first
+    /// event must not hold the response head. (The timer is armed only then: a timer earlier
+    /// than any other wakes the event loop once more, a write and a poll per call.)
+    pub async fn gather(&mut self, bound: Duration) {
+        if !self.arrived(false).await {
+            let _ = tokio::time::timeout(bound, self.arrived(true)).await;
+        }
+    }
+
+    /// Takes frames while they keep coming, giving the client connection two more turns after
+    /// the last; true once something is ready to send (or the answer ended). Without `wait`,
+    /// false if nothing came; with it, waits for a first frame.
+    async fn arrived(&mut self, wait: bool) -> bool {
         let mut idle = 0;
         std::future::poll_fn(|cx| {
-            let progressed = self.fill(cx);
-            if self.done {
-                return Poll::Ready(());
+            idle = if self.fill(cx) { 0 } else { idle + 1 };
+            if self.done || self.ready.len() >= GATHER_BYTES {
+                return Poll::Ready(true);
             }
-            if progressed {
-                idle = 0;
-            } else if self.ready.is_empty() || idle >= 2 {
-                return if self.ready.is_empty() {
-                    Poll::Pending
-                } else {
-                    Poll::Ready(())
-                };
-            } else {
-                idle += 1;
+            if idle <= 2 {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
             }
-            cx.waker().wake_by_ref();
-            Poll::Pending
+            match (self.ready.is_empty(), wait) {
+                (false, _) => Poll::Ready(true),
+                (true, false) => Poll::Ready(false),
+                (true, true) => Poll::Pending,
+            }
         })
-        .await;
+        .await
     }
 
     fn end(&mut self, end: End) {
