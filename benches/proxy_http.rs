@@ -1,9 +1,11 @@
 //! The HTTP proxy's cost: `tools/call`s to server-everything's `echo` over Streamable HTTP,
 //! directly, through a byte relay and through `warden proxy --listen` (release build,
-//! benches/proxy.warden), in the same run, alternating rounds, at 1, 16 and 64 concurrent
-//! clients (each its own MCP session and connection, one call at a time). Prints the median
-//! and p99 round trip of each, the added latency (− direct) at p50 and p99, the throughput
-//! ratios, and warden's CPU time per proxied call.
+//! benches/proxy.warden), in the same run, at 1, 16 and 64 concurrent clients (each its own
+//! MCP session and connection, one call at a time). At 1 client the three paths take turns
+//! call by call (so they share every change in the machine's load; throughput is then calls
+//! per second of round trips); beyond, they take turns round by round. Prints the median and
+//! p99 round trip of each, the added latency (− direct) at p50 and p99, the throughput
+//! ratios, and the relay's and warden's CPU time per call.
 //!
 //! The byte relay is the floor of any proxy in its own process: threads of this process that
 //! accept on a loopback port and copy bytes both ways to the server's port, parsing nothing.
@@ -199,40 +201,93 @@ async fn post(
     (sid, body)
 }
 
-/// One client: its own session, then N echo calls one at a time; their round trips.
-async fn client(http: Http, url: String, n: usize) -> Vec<Duration> {
-    let init = r#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}"#;
-    let (sid, body) = post(&http, &url, None, init.to_string()).await;
-    let sid = sid.unwrap_or_else(|| panic!("no session id: {}", String::from_utf8_lossy(&body)));
-    post(
-        &http,
-        &url,
-        Some(&sid),
-        r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#.into(),
-    )
-    .await;
-    let mut times = Vec::with_capacity(n);
-    for i in 1..=n {
+/// An MCP session of the bench's client.
+struct Session {
+    http: Http,
+    url: String,
+    sid: String,
+    next_id: u64,
+}
+
+impl Session {
+    async fn open(http: Http, url: String) -> Session {
+        let init = r#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}"#;
+        let (sid, body) = post(&http, &url, None, init.to_string()).await;
+        let sid =
+            sid.unwrap_or_else(|| panic!("no session id: {}", String::from_utf8_lossy(&body)));
+        post(
+            &http,
+            &url,
+            Some(&sid),
+            r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#.into(),
+        )
+        .await;
+        Session {
+            http,
+            url,
+            sid,
+            next_id: 0,
+        }
+    }
+
+    /// One echo call; its round trip.
+    async fn call(&mut self) -> Duration {
+        self.next_id += 1;
         let call = format!(
-            r#"{{"jsonrpc":"2.0","id":{i},"method":"tools/call","params":{{"name":"echo","arguments":{{"message":"hello"}}}}}}"#
+            r#"{{"jsonrpc":"2.0","id":{},"method":"tools/call","params":{{"name":"echo","arguments":{{"message":"hello"}}}}}}"#,
+            self.next_id
         );
         let start = Instant::now();
-        let (_, body) = post(&http, &url, Some(&sid), call).await;
-        times.push(start.elapsed());
+        let (_, body) = post(&self.http, &self.url, Some(&self.sid), call).await;
+        let elapsed = start.elapsed();
         assert!(
             body.windows(11).any(|w| w == b"Echo: hello"),
             "{}",
             String::from_utf8_lossy(&body)
         );
+        elapsed
     }
-    let _ = http
-        .request(
-            Request::delete(&url)
-                .header("mcp-session-id", &sid)
-                .body(Full::default())
-                .unwrap(),
-        )
-        .await;
+
+    async fn close(self) {
+        let _ = self
+            .http
+            .request(
+                Request::delete(&self.url)
+                    .header("mcp-session-id", &self.sid)
+                    .body(Full::default())
+                    .unwrap(),
+            )
+            .await;
+    }
+}
+
+/// One client: its own session, then N echo calls one at a time; their round trips.
+async fn client(http: Http, url: String, n: usize) -> Vec<Duration> {
+    let mut session = Session::open(http, url).await;
+    let mut times = Vec::with_capacity(n);
+    for _ in 0..n {
+        times.push(session.call().await);
+    }
+    session.close().await;
+    times
+}
+
+/// One client with a session on each path, calling them in turn N times, so that the paths
+/// share every change in the machine's load; each path's round trips.
+async fn interleaved(http: &Http, urls: [&String; 3], n: usize) -> [Vec<Duration>; 3] {
+    let mut sessions = Vec::new();
+    for url in urls {
+        sessions.push(Session::open(http.clone(), url.clone()).await);
+    }
+    let mut times: [Vec<Duration>; 3] = Default::default();
+    for _ in 0..n {
+        for (p, session) in sessions.iter_mut().enumerate() {
+            times[p].push(session.call().await);
+        }
+    }
+    for session in sessions {
+        session.close().await;
+    }
     times
 }
 
@@ -302,6 +357,20 @@ fn main() {
         for clients in loads {
             let mut sums: [(Vec<Duration>, Duration); 3] = Default::default();
             for _ in 0..rounds {
+                if clients == 1 {
+                    let before = [relay_cpu(), warden_cpu_time()];
+                    let times = interleaved(&http, urls, n).await;
+                    let after = [relay_cpu(), warden_cpu_time()];
+                    for (p, t) in times.into_iter().enumerate() {
+                        if p > 0 {
+                            cpu[p].0 += after[p - 1].saturating_sub(before[p - 1]);
+                            cpu[p].1 += t.len();
+                        }
+                        sums[p].1 += t.iter().sum::<Duration>();
+                        sums[p].0.extend(t);
+                    }
+                    continue;
+                }
                 for (p, url) in urls.into_iter().enumerate() {
                     let cpu_time = || match p {
                         1 => relay_cpu(),
