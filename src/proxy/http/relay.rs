@@ -9,12 +9,13 @@
 //! exchange the same way.
 
 use super::exchange::{End, Guard, SIZE_FACTOR, through};
+use super::pool::Lent;
 use super::server::Proxy;
 use super::sse::{self, Splitter};
 use crate::proxy::jsonrpc::Id;
 use crate::proxy::session::Session;
 use bytes::Bytes;
-use hyper::body::{Body, Frame, Incoming};
+use hyper::body::{Body, Frame};
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
@@ -28,7 +29,7 @@ const GATHER_BYTES: usize = 64 * 1024;
 
 pub struct Relay {
     proxy: Arc<Proxy>,
-    upstream: Incoming,
+    upstream: Lent,
     session: Arc<Session>,
     id: Option<Id>,
     deadline: Option<(Pin<Box<Sleep>>, Instant)>,
@@ -43,7 +44,7 @@ pub struct Relay {
 impl Relay {
     pub fn new(
         proxy: Arc<Proxy>,
-        upstream: Incoming,
+        upstream: Lent,
         session: Arc<Session>,
         id: Option<Id>,
         deadline: Option<(Deadline, Instant)>,

@@ -1,5 +1,5 @@
-//! The upstream MCP server over Streamable HTTP: one pooled hyper client, the headers that
-//! cross warden in each direction, and nothing else.
+//! The upstream MCP server over Streamable HTTP: its keep-alive connections (`pool`), the
+//! headers that cross warden in each direction, and nothing else.
 //!
 //! Headers are passed by allow-list, both ways: toward the server only the MCP and content
 //! headers (never the client's `Authorization`, cookies or `Origin`), plus the upstream
@@ -8,12 +8,12 @@
 //! TLS-terminating sidecar).
 
 use super::Body;
+use super::pool::{Lent, Pool};
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::header::{HeaderMap, HeaderName, HeaderValue};
-use hyper::{Method, Request, Response, Uri, body::Incoming};
-use hyper_util::client::legacy::{Client, connect::HttpConnector};
-use hyper_util::rt::TokioExecutor;
+use hyper::{Method, Request, Response, Uri};
+use std::sync::Arc;
 
 /// Request headers a client may send through to the server.
 const TO_SERVER: [&str; 7] = [
@@ -38,8 +38,11 @@ const TO_CLIENT: [&str; 7] = [
 ];
 
 pub struct Upstream {
-    client: Client<HttpConnector, Full<Bytes>>,
-    uri: Uri,
+    pool: Arc<Pool>,
+    /// The request target: the URL's path and query.
+    target: Uri,
+    /// The `Host` header: the URL's host, and its port unless it is 80.
+    host: HeaderValue,
     credentials: Vec<(HeaderName, HeaderValue)>,
 }
 
@@ -74,25 +77,35 @@ impl Upstream {
                 ))
             })
             .collect::<Result<_, String>>()?;
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        // Idle connections are dropped before common servers' keep-alive timeouts (Node's is
-        // 5 s): a request written on a connection the server is closing fails and cannot be
-        // retried (a POST may have run).
-        let client = Client::builder(TokioExecutor::new())
-            .pool_max_idle_per_host(256)
-            .pool_idle_timeout(std::time::Duration::from_secs(4))
-            .build(connector);
+        let authority = uri
+            .authority()
+            .ok_or_else(|| format!("`{url}` has no host"))?;
+        let port = authority.port_u16().unwrap_or(80);
+        let host = match port {
+            80 => authority.host().to_string(),
+            _ => format!("{}:{port}", authority.host()),
+        };
+        let host = HeaderValue::from_str(&host).map_err(|e| format!("`{url}`: {e}"))?;
+        let name = authority
+            .host()
+            .trim_start_matches('[')
+            .trim_end_matches(']');
+        let target = uri
+            .path_and_query()
+            .map_or("/", |p| p.as_str())
+            .parse()
+            .map_err(|e| format!("`{url}`: {e}"))?;
         Ok(Upstream {
-            client,
-            uri,
+            pool: Pool::new(name, port),
+            target,
+            host,
             credentials,
         })
     }
 
     /// The path warden serves the MCP endpoint at: the upstream's.
     pub fn path(&self) -> &str {
-        self.uri.path()
+        self.target.path()
     }
 
     /// Sends one request upstream with the client's allowed headers and the upstream
@@ -102,9 +115,10 @@ impl Upstream {
         method: Method,
         client_headers: &HeaderMap,
         body: Bytes,
-    ) -> Result<Response<Incoming>, String> {
-        let mut builder = Request::builder().method(method).uri(self.uri.clone());
+    ) -> Result<Response<Lent>, String> {
+        let mut builder = Request::builder().method(method).uri(self.target.clone());
         if let Some(headers) = builder.headers_mut() {
+            headers.insert(hyper::header::HOST, self.host.clone());
             for name in TO_SERVER {
                 for value in client_headers.get_all(name) {
                     headers.append(name, value.clone());
@@ -115,10 +129,7 @@ impl Upstream {
             }
         }
         let request = builder.body(Full::new(body)).map_err(|e| e.to_string())?;
-        self.client
-            .request(request)
-            .await
-            .map_err(|e| format!("upstream request failed: {e}"))
+        self.pool.send(request).await
     }
 }
 
