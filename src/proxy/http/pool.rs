@@ -1,11 +1,19 @@
-//! Keep-alive connections to the upstream server: hyper's HTTP/1 client connections, each
-//! driven by a task of its own, lent to one exchange at a time and taken back as soon as the
-//! answer's body has ended ([`Lent`]), so the next request reuses the connection at once.
+//! Keep-alive connections to the upstream server: hyper's HTTP/1 client connections, lent to
+//! one exchange at a time and taken back as soon as the answer's body has ended ([`Lent`]), so
+//! the next request reuses the connection at once.
 //!
-//! warden has one upstream, so this is a stack of idle connections behind a lock and nothing
-//! else. (hyper-util's pooled client, used before, kept a pool keyed by scheme and authority
-//! and spawned a task for every answer with a body, only to put its connection back when the
-//! body ended: about a tenth of warden's CPU time per proxied call went there.)
+//! A connection is driven by the exchange that holds it, not by a task of its own: the
+//! request is written, the answer read and its body decoded in the polls of the exchange's
+//! own task (the client's connection). Run as a separate task, every step of an answer was a
+//! hand-over between two tasks (the head, then each chunk of the body, only once the reader
+//! asked for it), each one a turn of the event loop; now an answer that has arrived is read,
+//! decoded and relayed in one poll. An idle connection is polled by nobody: a server that
+//! closed it is noticed when it is next taken (it is then dropped, and another one used).
+//!
+//! warden has one upstream, so the pool is a stack of idle connections behind a lock and
+//! nothing else (hyper-util's pooled client, used before, kept a pool keyed by scheme and
+//! authority and spawned a task for every answer with a body, only to put its connection back
+//! when the body ended).
 //!
 //! Idle connections are dropped after [`IDLE`], before common servers' keep-alive timeouts
 //! (Node's is 5 s): a request written on a connection the server is closing fails and cannot
@@ -15,9 +23,10 @@
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
-use hyper::client::conn::http1::SendRequest;
+use hyper::client::conn::http1::{Connection, SendRequest};
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
@@ -31,11 +40,32 @@ const MAX_IDLE: usize = 256;
 
 type Sender = SendRequest<Full<Bytes>>;
 
+/// A connection's driving half; `None` once it has ended (it must not be polled again).
+type Driver = Option<Box<Connection<TokioIo<tokio::net::TcpStream>, Full<Bytes>>>>;
+
+/// Polls a connection's driving half: reads, writes, decodes what it can; false once the
+/// connection has ended.
+fn drive(driver: &mut Driver, cx: &mut Context<'_>) -> bool {
+    if let Some(connection) = driver
+        && Pin::new(connection).poll(cx).is_ready()
+    {
+        *driver = None;
+    }
+    driver.is_some()
+}
+
+/// An idle connection and since when it has been idle.
+struct Idle {
+    sender: Sender,
+    driver: Driver,
+    since: Instant,
+}
+
 pub struct Pool {
     host: String,
     port: u16,
     /// Idle connections, the most recently used last.
-    idle: Mutex<Vec<(Sender, Instant)>>,
+    idle: Mutex<Vec<Idle>>,
 }
 
 impl Pool {
@@ -48,7 +78,7 @@ impl Pool {
         })
     }
 
-    fn idle(&self) -> MutexGuard<'_, Vec<(Sender, Instant)>> {
+    fn idle(&self) -> MutexGuard<'_, Vec<Idle>> {
         self.idle.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -59,15 +89,28 @@ impl Pool {
         mut request: Request<Full<Bytes>>,
     ) -> Result<Response<Lent>, String> {
         loop {
-            let (mut sender, reused) = match self.reuse().await {
-                Some(sender) => (sender, true),
-                None => (self.connect().await?, false),
+            let (mut sender, mut driver, reused) = match self.reuse().await {
+                Some((sender, driver)) => (sender, driver, true),
+                None => {
+                    let (sender, driver) = self.connect().await?;
+                    (sender, driver, false)
+                }
             };
-            match sender.try_send_request(request).await {
+            let mut answer = std::pin::pin!(sender.try_send_request(request));
+            let answered = std::future::poll_fn(|cx| {
+                if let Poll::Ready(answered) = answer.as_mut().poll(cx) {
+                    return Poll::Ready(answered);
+                }
+                drive(&mut driver, cx);
+                answer.as_mut().poll(cx)
+            })
+            .await;
+            match answered {
                 Ok(response) => {
                     return Ok(response.map(|body| Lent {
                         body,
                         sender: Some(sender),
+                        driver,
                         pool: self.clone(),
                     }));
                 }
@@ -80,19 +123,30 @@ impl Pool {
     }
 
     /// The most recently used idle connection that is still open and not too old.
-    async fn reuse(&self) -> Option<Sender> {
+    async fn reuse(&self) -> Option<(Sender, Driver)> {
         loop {
-            let (mut sender, since) = self.idle().pop()?;
+            let Idle {
+                mut sender,
+                mut driver,
+                since,
+            } = self.idle().pop()?;
             if since.elapsed() > IDLE || sender.is_closed() {
                 continue;
             }
-            if sender.ready().await.is_ok() {
-                return Some(sender);
+            let ready = std::future::poll_fn(|cx| {
+                if !drive(&mut driver, cx) {
+                    return Poll::Ready(false);
+                }
+                sender.poll_ready(cx).map(|r| r.is_ok())
+            })
+            .await;
+            if ready {
+                return Some((sender, driver));
             }
         }
     }
 
-    async fn connect(&self) -> Result<Sender, String> {
+    async fn connect(&self) -> Result<(Sender, Driver), String> {
         let stream = tokio::net::TcpStream::connect((self.host.as_str(), self.port))
             .await
             .map_err(|e| {
@@ -105,26 +159,27 @@ impl Pool {
         let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
             .map_err(|e| format!("upstream request failed: {e}"))?;
-        tokio::spawn(async move {
-            let _ = connection.await;
-        });
-        Ok(sender)
+        Ok((sender, Some(Box::new(connection))))
     }
 
     /// A connection whose answer has ended comes back; the idle ones past [`IDLE`] go.
-    fn give_back(&self, sender: Sender) {
-        if sender.is_closed() {
+    fn give_back(&self, sender: Sender, driver: Driver) {
+        if sender.is_closed() || driver.is_none() {
             return;
         }
         let now = Instant::now();
         let mut idle = self.idle();
         let expired = idle
             .iter()
-            .take_while(|(_, since)| now.duration_since(*since) > IDLE)
+            .take_while(|i| now.duration_since(i.since) > IDLE)
             .count();
         idle.drain(..expired);
         if idle.len() < MAX_IDLE {
-            idle.push((sender, now));
+            idle.push(Idle {
+                sender,
+                driver,
+                since: now,
+            });
         }
     }
 }
@@ -134,6 +189,7 @@ impl Pool {
 pub struct Lent {
     body: Incoming,
     sender: Option<Sender>,
+    driver: Driver,
     pool: Arc<Pool>,
 }
 
@@ -141,16 +197,21 @@ impl Body for Lent {
     type Data = Bytes;
     type Error = hyper::Error;
 
+    /// A frame that has been decoded already, else whatever driving the connection decodes.
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
         let this = self.get_mut();
-        let polled = Pin::new(&mut this.body).poll_frame(cx);
+        let mut polled = Pin::new(&mut this.body).poll_frame(cx);
+        if polled.is_pending() {
+            drive(&mut this.driver, cx);
+            polled = Pin::new(&mut this.body).poll_frame(cx);
+        }
         if let Poll::Ready(None) = polled
             && let Some(sender) = this.sender.take()
         {
-            this.pool.give_back(sender);
+            this.pool.give_back(sender, this.driver.take());
         }
         polled
     }
@@ -161,5 +222,90 @@ impl Body for Lent {
 
     fn size_hint(&self) -> SizeHint {
         self.body.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A server answering `ok` to each request; with `once`, it closes each connection after
+    /// its first answer (as a server does at its keep-alive timeout). Counts connections.
+    async fn server(once: bool) -> (u16, Arc<AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let count = accepted.clone();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                count.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0; 1024];
+                    while let Ok(n) = stream.read(&mut chunk).await {
+                        if n == 0 {
+                            return;
+                        }
+                        buf.extend_from_slice(&chunk[..n]);
+                        if !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                            continue;
+                        }
+                        buf.clear();
+                        let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                        if stream.write_all(answer).await.is_err() || once {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        (port, accepted)
+    }
+
+    async fn get(pool: &Arc<Pool>, port: u16) -> String {
+        let request = Request::get("/")
+            .header("host", format!("127.0.0.1:{port}"))
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        let answer = pool.send(request).await.unwrap();
+        let body = answer.into_body().collect().await.unwrap().to_bytes();
+        String::from_utf8(body.to_vec()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_connection_is_reused_once_its_answer_has_ended() {
+        let (port, accepted) = server(false).await;
+        let pool = Pool::new("127.0.0.1", port);
+        for _ in 0..3 {
+            assert_eq!(get(&pool, port).await, "ok");
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_connection_the_server_closed_while_idle_is_not_used() {
+        let (port, accepted) = server(true).await;
+        let pool = Pool::new("127.0.0.1", port);
+        assert_eq!(get(&pool, port).await, "ok");
+        // Let the server's close arrive: the idle connection is then seen closed when taken.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(get(&pool, port).await, "ok");
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_upstream_is_an_error() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let pool = Pool::new("127.0.0.1", port);
+        let request = Request::get("/").body(Full::new(Bytes::new())).unwrap();
+        let error = pool.send(request).await.err().unwrap();
+        assert!(error.contains("cannot connect"), "{error}");
     }
 }

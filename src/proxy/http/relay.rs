@@ -24,8 +24,8 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tokio::time::{Instant as Deadline, Sleep};
 
-/// At most this much of an answer is gathered before its head is sent.
-const GATHER_BYTES: usize = 64 * 1024;
+/// At most this much of an answer is taken from the upstream before it is handed to hyper.
+const READY_BYTES: usize = 64 * 1024;
 
 pub struct Relay {
     proxy: Arc<Proxy>,
@@ -83,10 +83,9 @@ impl Relay {
         Ok(())
     }
 
-    /// Takes every upstream frame that is there; returns whether any came.
-    fn fill(&mut self, cx: &mut Context<'_>) -> bool {
-        let mut progressed = false;
-        while !self.done {
+    /// Takes the upstream frames that are there (up to [`READY_BYTES`] ready to send).
+    fn fill(&mut self, cx: &mut Context<'_>) {
+        while !self.done && self.ready.len() < READY_BYTES {
             if let Some((sleep, _)) = &mut self.deadline
                 && sleep.as_mut().poll(cx).is_ready()
             {
@@ -98,7 +97,6 @@ impl Relay {
                 Poll::Ready(None) => self.end(End::Done),
                 Poll::Ready(Some(Err(_))) => self.end(End::Broken),
                 Poll::Ready(Some(Ok(frame))) => {
-                    progressed = true;
                     if let Ok(data) = frame.into_data()
                         && self.events(&data).is_err()
                     {
@@ -107,41 +105,32 @@ impl Relay {
                 }
             }
         }
-        progressed
     }
 
-    /// Gathers what the upstream has sent so far before the response starts: hyper's client
-    /// hands over an answer's chunks one poll at a time even when the whole answer came in one
-    /// read, and hyper's server writes whatever each poll of a body returns. Giving the client
-    /// connection a few turns while frames keep coming lets an answer that arrived at once
-    /// leave in one write (head, events and end). Only when nothing has come after those turns
-    /// does it wait, and then for at most `bound`: a server that is slow to send its first
-    /// event must not hold the response head. (The timer is armed only then: a timer earlier
-    /// than any other wakes the event loop once more, a write and a poll per call.)
+    /// Gathers what the upstream has sent so far before the response starts, so that an
+    /// answer that has arrived whole leaves in one write (head, events and end): hyper's
+    /// server writes what each poll of a body returns. What has arrived is all read and
+    /// decoded in one poll (the body drives its connection, `pool`). Only when nothing has
+    /// come yet does it wait, and then for at most `bound`: a server that is slow to send its
+    /// first event must not hold the response head. (The timer is armed only then: a timer
+    /// earlier than any other wakes the event loop once more, a write and a poll per call.)
     pub async fn gather(&mut self, bound: Duration) {
         if !self.arrived(false).await {
             let _ = tokio::time::timeout(bound, self.arrived(true)).await;
         }
     }
 
-    /// Takes frames while they keep coming, giving the client connection two more turns after
-    /// the last; true once something is ready to send (or the answer ended). Without `wait`,
-    /// false if nothing came; with it, waits for a first frame.
+    /// Takes the frames that are there; true once something is ready to send (or the answer
+    /// ended). Without `wait`, false if nothing has come; with it, waits for a first frame.
     async fn arrived(&mut self, wait: bool) -> bool {
-        let mut idle = 0;
         std::future::poll_fn(|cx| {
-            idle = if self.fill(cx) { 0 } else { idle + 1 };
-            if self.done || self.ready.len() >= GATHER_BYTES {
-                return Poll::Ready(true);
-            }
-            if idle <= 2 {
-                cx.waker().wake_by_ref();
-                return Poll::Pending;
-            }
-            match (self.ready.is_empty(), wait) {
-                (false, _) => Poll::Ready(true),
-                (true, false) => Poll::Ready(false),
-                (true, true) => Poll::Pending,
+            self.fill(cx);
+            if self.done || !self.ready.is_empty() {
+                Poll::Ready(true)
+            } else if wait {
+                Poll::Pending
+            } else {
+                Poll::Ready(false)
             }
         })
         .await
