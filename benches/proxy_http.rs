@@ -14,7 +14,9 @@
 //!
 //! Run: `cargo bench --bench proxy_http` (peers from scripts/install-deps.sh; `BENCH_CALLS=N`
 //! calls per client per round, default 100; `BENCH_ROUNDS=N`, default 3; `BENCH_CLIENTS=1,16`
-//! the loads, default 1,16,64; `WARDEN_BIN=path` measures another build of warden).
+//! the loads, default 1,16,64; `BENCH_INTERLEAVE=0` makes 1 client take turns round by round
+//! too, so that each path runs warm, call after call; `WARDEN_BIN=path` measures another
+//! build of warden).
 
 #![allow(
     clippy::unwrap_used,
@@ -326,6 +328,7 @@ fn main() {
                 .expect("BENCH_CLIENTS: numbers, comma-separated")
         })
         .collect();
+    let interleave = env("BENCH_INTERLEAVE", 1) != 0;
     let (_server, direct) = everything();
     let relayed = relay(&direct);
     let (warden, proxied) = warden(&direct);
@@ -357,7 +360,7 @@ fn main() {
         for clients in loads {
             let mut sums: [(Vec<Duration>, Duration); 3] = Default::default();
             for _ in 0..rounds {
-                if clients == 1 {
+                if clients == 1 && interleave {
                     let before = [relay_cpu(), warden_cpu_time()];
                     let times = interleaved(&http, urls, n).await;
                     let after = [relay_cpu(), warden_cpu_time()];
