@@ -15,26 +15,27 @@ use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 use hyper::{Method, Request, Response, Uri};
 use std::sync::Arc;
 
-/// Request headers a client may send through to the server.
-const TO_SERVER: [&str; 7] = [
-    "content-type",
-    "accept",
-    "mcp-session-id",
-    "mcp-protocol-version",
-    "last-event-id",
-    "mcp-method",
-    "mcp-name",
+/// Request headers a client may send through to the server (names parsed once, at compile
+/// time: a lookup by `&str` parses the name on every call).
+static TO_SERVER: [HeaderName; 7] = [
+    HeaderName::from_static("content-type"),
+    HeaderName::from_static("accept"),
+    HeaderName::from_static("mcp-session-id"),
+    HeaderName::from_static("mcp-protocol-version"),
+    HeaderName::from_static("last-event-id"),
+    HeaderName::from_static("mcp-method"),
+    HeaderName::from_static("mcp-name"),
 ];
 
 /// Response headers the server may send through to the client.
-const TO_CLIENT: [&str; 7] = [
-    "content-type",
-    "mcp-session-id",
-    "mcp-protocol-version",
-    "cache-control",
-    "retry-after",
-    "allow",
-    "x-accel-buffering",
+static TO_CLIENT: [HeaderName; 7] = [
+    HeaderName::from_static("content-type"),
+    HeaderName::from_static("mcp-session-id"),
+    HeaderName::from_static("mcp-protocol-version"),
+    HeaderName::from_static("cache-control"),
+    HeaderName::from_static("retry-after"),
+    HeaderName::from_static("allow"),
+    HeaderName::from_static("x-accel-buffering"),
 ];
 
 pub struct Upstream {
@@ -119,9 +120,9 @@ impl Upstream {
         let mut builder = Request::builder().method(method).uri(self.target.clone());
         if let Some(headers) = builder.headers_mut() {
             headers.insert(hyper::header::HOST, self.host.clone());
-            for name in TO_SERVER {
+            for name in &TO_SERVER {
                 for value in client_headers.get_all(name) {
-                    headers.append(name, value.clone());
+                    headers.append(name.clone(), value.clone());
                 }
             }
             for (name, value) in &self.credentials {
@@ -136,9 +137,9 @@ impl Upstream {
 /// The server's answer's headers that go to the client.
 pub fn client_headers(from: &HeaderMap) -> HeaderMap {
     let mut out = HeaderMap::new();
-    for name in TO_CLIENT {
+    for name in &TO_CLIENT {
         for value in from.get_all(name) {
-            out.append(name, value.clone());
+            out.append(name.clone(), value.clone());
         }
     }
     out
