@@ -1,12 +1,22 @@
 //! The HTTP proxy's cost: `tools/call`s to server-everything's `echo` over Streamable HTTP,
-//! directly and through `warden proxy --listen` (release build, benches/proxy.warden), in the
-//! same run, alternating rounds, at 1, 16 and 64 concurrent clients (each its own MCP session
-//! and connection, one call at a time). Prints the median and p99 round trip of each, the
-//! added latency (proxied − direct) at p50 and p99, and the throughput ratio proxied/direct.
+//! directly, through a byte relay and through `warden proxy --listen` (release build,
+//! benches/proxy.warden), in the same run, at 1, 16 and 64 concurrent clients (each its own
+//! MCP session and connection, one call at a time). At 1 client the three paths take turns
+//! call by call (so they share every change in the machine's load; throughput is then calls
+//! per second of round trips); beyond, they take turns round by round. Prints the median and
+//! p99 round trip of each, the added latency (− direct) at p50 and p99, the throughput
+//! ratios, and the relay's and warden's CPU time per call.
+//!
+//! The byte relay is the floor of any proxy in its own process: threads of this process that
+//! accept on a loopback port and copy bytes both ways to the server's port, parsing nothing.
+//! What it adds to the direct round trip (two more TCP crossings and wake-ups per call) is
+//! what the machine charges for relaying at all; warden's figures are to be read against it.
 //!
 //! Run: `cargo bench --bench proxy_http` (peers from scripts/install-deps.sh; `BENCH_CALLS=N`
-//! calls per client per round, default 100; `BENCH_ROUNDS=N`, default 3; `WARDEN_BIN=path`
-//! measures another build of warden).
+//! calls per client per round, default 100; `BENCH_ROUNDS=N`, default 3; `BENCH_CLIENTS=1,16`
+//! the loads, default 1,16,64; `BENCH_INTERLEAVE=0` makes 1 client take turns round by round
+//! too, so that each path runs warm, call after call; `WARDEN_BIN=path` measures another
+//! build of warden).
 
 #![allow(
     clippy::unwrap_used,
@@ -20,9 +30,11 @@ use http_body_util::{BodyExt, Full};
 use hyper::Request;
 use hyper_util::client::legacy::{Client, connect::HttpConnector};
 use hyper_util::rt::TokioExecutor;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 type Http = Client<HttpConnector, Full<Bytes>>;
@@ -79,6 +91,67 @@ fn everything() -> (Proc, String) {
     (Proc(child), format!("http://127.0.0.1:{port}/mcp"))
 }
 
+/// The byte relay in front of URL (`http://127.0.0.1:PORT/PATH`); its URL.
+fn relay(upstream: &str) -> String {
+    let rest = upstream.strip_prefix("http://").unwrap();
+    let (authority, path) = rest.split_at(rest.find('/').unwrap());
+    let (authority, path) = (authority.to_string(), path.to_string());
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let client = client.unwrap();
+            let server = TcpStream::connect(&authority).unwrap();
+            for s in [&client, &server] {
+                s.set_nodelay(true).unwrap();
+            }
+            copy_in_thread(client.try_clone().unwrap(), server.try_clone().unwrap());
+            copy_in_thread(server, client);
+        }
+    });
+    format!("http://127.0.0.1:{port}{path}")
+}
+
+/// The relay's copying threads (`/proc/PID/task/TID`) and the CPU time of those that ended.
+static RELAY_THREADS: Mutex<(Vec<PathBuf>, Duration)> = Mutex::new((Vec::new(), Duration::ZERO));
+
+/// CPU time the relay's threads have run for.
+fn relay_cpu() -> Duration {
+    let threads = RELAY_THREADS.lock().unwrap();
+    threads.1
+        + threads
+            .0
+            .iter()
+            .filter_map(|t| schedstat(t))
+            .sum::<Duration>()
+}
+
+/// Copies `from` to `to` as bytes arrive, until `from` ends; then shuts `to`'s write side.
+fn copy_in_thread(mut from: TcpStream, mut to: TcpStream) {
+    std::thread::spawn(move || {
+        let me = std::fs::read_link("/proc/thread-self").unwrap();
+        let me = Path::new("/proc").join(me);
+        RELAY_THREADS.lock().unwrap().0.push(me.clone());
+        let mut buf = vec![0; 64 * 1024];
+        while let Ok(n) = from.read(&mut buf) {
+            if n == 0 || to.write_all(&buf[..n]).is_err() {
+                break;
+            }
+        }
+        let _ = to.shutdown(std::net::Shutdown::Write);
+        let mut threads = RELAY_THREADS.lock().unwrap();
+        threads.1 += schedstat(&me).unwrap_or_default();
+        threads.0.retain(|t| *t != me);
+    });
+}
+
+/// CPU time a process (`/proc/PID`) or thread has run for, all its threads (the scheduler's
+/// account, in ns).
+fn schedstat(proc: &Path) -> Option<Duration> {
+    let stat = std::fs::read_to_string(proc.join("schedstat")).ok()?;
+    Some(Duration::from_nanos(stat.split(' ').next()?.parse().ok()?))
+}
+
 /// warden in front of URL; its URL.
 fn warden(upstream: &str) -> (Proc, String) {
     let bin = std::env::var("WARDEN_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_warden").into());
@@ -130,40 +203,93 @@ async fn post(
     (sid, body)
 }
 
-/// One client: its own session, then N echo calls one at a time; their round trips.
-async fn client(http: Http, url: String, n: usize) -> Vec<Duration> {
-    let init = r#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}"#;
-    let (sid, body) = post(&http, &url, None, init.to_string()).await;
-    let sid = sid.unwrap_or_else(|| panic!("no session id: {}", String::from_utf8_lossy(&body)));
-    post(
-        &http,
-        &url,
-        Some(&sid),
-        r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#.into(),
-    )
-    .await;
-    let mut times = Vec::with_capacity(n);
-    for i in 1..=n {
+/// An MCP session of the bench's client.
+struct Session {
+    http: Http,
+    url: String,
+    sid: String,
+    next_id: u64,
+}
+
+impl Session {
+    async fn open(http: Http, url: String) -> Session {
+        let init = r#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}"#;
+        let (sid, body) = post(&http, &url, None, init.to_string()).await;
+        let sid =
+            sid.unwrap_or_else(|| panic!("no session id: {}", String::from_utf8_lossy(&body)));
+        post(
+            &http,
+            &url,
+            Some(&sid),
+            r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#.into(),
+        )
+        .await;
+        Session {
+            http,
+            url,
+            sid,
+            next_id: 0,
+        }
+    }
+
+    /// One echo call; its round trip.
+    async fn call(&mut self) -> Duration {
+        self.next_id += 1;
         let call = format!(
-            r#"{{"jsonrpc":"2.0","id":{i},"method":"tools/call","params":{{"name":"echo","arguments":{{"message":"hello"}}}}}}"#
+            r#"{{"jsonrpc":"2.0","id":{},"method":"tools/call","params":{{"name":"echo","arguments":{{"message":"hello"}}}}}}"#,
+            self.next_id
         );
         let start = Instant::now();
-        let (_, body) = post(&http, &url, Some(&sid), call).await;
-        times.push(start.elapsed());
+        let (_, body) = post(&self.http, &self.url, Some(&self.sid), call).await;
+        let elapsed = start.elapsed();
         assert!(
             body.windows(11).any(|w| w == b"Echo: hello"),
             "{}",
             String::from_utf8_lossy(&body)
         );
+        elapsed
     }
-    let _ = http
-        .request(
-            Request::delete(&url)
-                .header("mcp-session-id", &sid)
-                .body(Full::default())
-                .unwrap(),
-        )
-        .await;
+
+    async fn close(self) {
+        let _ = self
+            .http
+            .request(
+                Request::delete(&self.url)
+                    .header("mcp-session-id", &self.sid)
+                    .body(Full::default())
+                    .unwrap(),
+            )
+            .await;
+    }
+}
+
+/// One client: its own session, then N echo calls one at a time; their round trips.
+async fn client(http: Http, url: String, n: usize) -> Vec<Duration> {
+    let mut session = Session::open(http, url).await;
+    let mut times = Vec::with_capacity(n);
+    for _ in 0..n {
+        times.push(session.call().await);
+    }
+    session.close().await;
+    times
+}
+
+/// One client with a session on each path, calling them in turn N times, so that the paths
+/// share every change in the machine's load; each path's round trips.
+async fn interleaved(http: &Http, urls: [&String; 3], n: usize) -> [Vec<Duration>; 3] {
+    let mut sessions = Vec::new();
+    for url in urls {
+        sessions.push(Session::open(http.clone(), url.clone()).await);
+    }
+    let mut times: [Vec<Duration>; 3] = Default::default();
+    for _ in 0..n {
+        for (p, session) in sessions.iter_mut().enumerate() {
+            times[p].push(session.call().await);
+        }
+    }
+    for session in sessions {
+        session.close().await;
+    }
     times
 }
 
@@ -193,8 +319,21 @@ fn main() {
             .unwrap_or(d)
     };
     let (n, rounds) = (env("BENCH_CALLS", 100), env("BENCH_ROUNDS", 3));
+    let loads: Vec<usize> = std::env::var("BENCH_CLIENTS")
+        .unwrap_or_else(|_| "1,16,64".into())
+        .split(',')
+        .map(|c| {
+            c.trim()
+                .parse()
+                .expect("BENCH_CLIENTS: numbers, comma-separated")
+        })
+        .collect();
+    let interleave = env("BENCH_INTERLEAVE", 1) != 0;
     let (_server, direct) = everything();
-    let (_warden, proxied) = warden(&direct);
+    let relayed = relay(&direct);
+    let (warden, proxied) = warden(&direct);
+    let warden_proc = PathBuf::from(format!("/proc/{}", warden.0.id()));
+    let warden_cpu_time = || schedstat(&warden_proc).unwrap();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -207,35 +346,80 @@ fn main() {
             .pool_max_idle_per_host(128)
             .pool_idle_timeout(Duration::from_secs(4))
             .build(connector);
-        // Warm up both paths.
-        load(&http, &direct, 4, 50).await;
-        load(&http, &proxied, 4, 50).await;
+        let paths = ["direct ", "relay  ", "warden "];
+        let urls = [&direct, &relayed, &proxied];
+        // Warm up all three paths.
+        for url in urls {
+            load(&http, url, 4, 50).await;
+        }
         println!(
-            "HTTP proxy: {rounds} rounds x {n} tools/call echo per client, direct vs through warden"
+            "HTTP proxy: {rounds} rounds x {n} tools/call echo per client, direct, through a byte relay and through warden"
         );
-        for clients in [1, 16, 64] {
-            let mut sums = [(Vec::new(), Duration::ZERO), (Vec::new(), Duration::ZERO)];
+        // CPU time of the relay and of warden, and their calls, over their rounds.
+        let mut cpu = [(Duration::ZERO, 0); 3];
+        for clients in loads {
+            let mut sums: [(Vec<Duration>, Duration); 3] = Default::default();
             for _ in 0..rounds {
-                for (i, url) in [&direct, &proxied].into_iter().enumerate() {
+                if clients == 1 && interleave {
+                    let before = [relay_cpu(), warden_cpu_time()];
+                    let times = interleaved(&http, urls, n).await;
+                    let after = [relay_cpu(), warden_cpu_time()];
+                    for (p, t) in times.into_iter().enumerate() {
+                        if p > 0 {
+                            cpu[p].0 += after[p - 1].saturating_sub(before[p - 1]);
+                            cpu[p].1 += t.len();
+                        }
+                        sums[p].1 += t.iter().sum::<Duration>();
+                        sums[p].0.extend(t);
+                    }
+                    continue;
+                }
+                for (p, url) in urls.into_iter().enumerate() {
+                    let cpu_time = || match p {
+                        1 => relay_cpu(),
+                        2 => warden_cpu_time(),
+                        _ => Duration::ZERO,
+                    };
+                    let before = cpu_time();
                     let (t, wall) = load(&http, url, clients, n).await;
-                    sums[i].0.extend(t);
-                    sums[i].1 += wall;
+                    cpu[p].0 += cpu_time().saturating_sub(before);
+                    cpu[p].1 += t.len();
+                    sums[p].0.extend(t);
+                    sums[p].1 += wall;
                 }
             }
             println!("  {clients} concurrent clients:");
             let mut stats = Vec::new();
-            for (label, (times, wall)) in ["direct ", "proxied"].iter().zip(sums.iter_mut()) {
+            for (label, (times, wall)) in paths.iter().zip(sums.iter_mut()) {
                 times.sort_unstable();
                 let rate = times.len() as f64 / wall.as_secs_f64();
                 let (p50, p99) = (percentile(times, 0.5), percentile(times, 0.99));
                 println!("    {label}  p50 {p50:8.1} µs  p99 {p99:8.1} µs  {rate:8.0} calls/s");
                 stats.push((p50, p99, rate));
             }
+            for p in 1..3 {
+                println!(
+                    "    added by {} p50 {:8.1} µs  p99 {:8.1} µs  throughput {}/direct {:.3}",
+                    paths[p],
+                    stats[p].0 - stats[0].0,
+                    stats[p].1 - stats[0].1,
+                    paths[p].trim(),
+                    stats[p].2 / stats[0].2
+                );
+            }
             println!(
-                "    added    p50 {:8.1} µs  p99 {:8.1} µs  throughput proxied/direct {:.3}",
-                stats[1].0 - stats[0].0,
-                stats[1].1 - stats[0].1,
-                stats[1].2 / stats[0].2
+                "    warden over the relay: p50 {:+.1} µs  p99 {:+.1} µs  throughput warden/relay {:.3}",
+                stats[2].0 - stats[1].0,
+                stats[2].1 - stats[1].1,
+                stats[2].2 / stats[1].2
+            );
+        }
+        for p in 1..3 {
+            println!(
+                "  {} CPU per call: {:6.1} µs ({} calls; /proc schedstat around its rounds)",
+                paths[p],
+                cpu[p].0.as_secs_f64() * 1e6 / cpu[p].1.max(1) as f64,
+                cpu[p].1
             );
         }
     });

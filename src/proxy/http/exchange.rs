@@ -15,6 +15,7 @@
 use super::child;
 use super::headers::{self, HEADER_MISMATCH};
 use super::metrics::Failure;
+use super::pool::Lent;
 use super::relay::Relay;
 use super::server::{Backend, Flight, Proxy, json, json_error, plain};
 use super::sse;
@@ -229,7 +230,7 @@ impl Proxy {
     /// it, its counter slots are given back.
     pub(super) async fn relay(
         self: &Arc<Self>,
-        reply: Response<Incoming>,
+        reply: Response<Lent>,
         session: Arc<Session>,
         id: Option<Id>,
         deadline: Option<(Deadline, Instant)>,
@@ -249,7 +250,7 @@ impl Proxy {
             );
             if deadline.is_some() {
                 // A POST's answer: gather what has arrived (GET streams start at once).
-                let _ = tokio::time::timeout(GATHER, body.gather()).await;
+                body.gather(GATHER).await;
             }
             return upstream::response(status, headers, body.boxed());
         }

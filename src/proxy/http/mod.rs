@@ -9,7 +9,7 @@
 //! - `headers`: `Mcp-Method`/`Mcp-Name`/`MCP-Protocol-Version` checked against the body;
 //! - `relay`: an upstream SSE answer relayed as a body that reads it event by event;
 //! - `sse`: splitting and rewriting server-sent events;
-//! - `upstream`: the HTTP client and which headers cross warden;
+//! - `upstream`: the HTTP client and which headers cross warden; `pool`: its connections;
 //! - `child`: stdio servers behind the endpoint, one child process per MCP session;
 //! - `grants`: bearer tokens (stored hashed) → grant names, upstream credentials;
 //! - `metrics`, `admin`: `/metrics` (Prometheus text) and `/healthz` on a separate listener.
@@ -23,6 +23,7 @@ mod exchange;
 pub mod grants;
 pub mod headers;
 pub mod metrics;
+mod pool;
 mod relay;
 pub mod server;
 pub mod sse;

@@ -9,23 +9,27 @@
 //! exchange the same way.
 
 use super::exchange::{End, Guard, SIZE_FACTOR, through};
+use super::pool::Lent;
 use super::server::Proxy;
 use super::sse::{self, Splitter};
 use crate::proxy::jsonrpc::Id;
 use crate::proxy::session::Session;
 use bytes::Bytes;
-use hyper::body::{Body, Frame, Incoming};
+use hyper::body::{Body, Frame};
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::time::{Instant as Deadline, Sleep};
+
+/// At most this much of an answer is taken from the upstream before it is handed to hyper.
+const READY_BYTES: usize = 64 * 1024;
 
 pub struct Relay {
     proxy: Arc<Proxy>,
-    upstream: Incoming,
+    upstream: Lent,
     session: Arc<Session>,
     id: Option<Id>,
     deadline: Option<(Pin<Box<Sleep>>, Instant)>,
@@ -40,7 +44,7 @@ pub struct Relay {
 impl Relay {
     pub fn new(
         proxy: Arc<Proxy>,
-        upstream: Incoming,
+        upstream: Lent,
         session: Arc<Session>,
         id: Option<Id>,
         deadline: Option<(Deadline, Instant)>,
@@ -79,10 +83,9 @@ impl Relay {
         Ok(())
     }
 
-    /// Takes every upstream frame that is there; returns whether any came.
-    fn fill(&mut self, cx: &mut Context<'_>) -> bool {
-        let mut progressed = false;
-        while !self.done {
+    /// Takes the upstream frames that are there (up to [`READY_BYTES`] ready to send).
+    fn fill(&mut self, cx: &mut Context<'_>) {
+        while !self.done && self.ready.len() < READY_BYTES {
             if let Some((sleep, _)) = &mut self.deadline
                 && sleep.as_mut().poll(cx).is_ready()
             {
@@ -94,7 +97,6 @@ impl Relay {
                 Poll::Ready(None) => self.end(End::Done),
                 Poll::Ready(Some(Err(_))) => self.end(End::Broken),
                 Poll::Ready(Some(Ok(frame))) => {
-                    progressed = true;
                     if let Ok(data) = frame.into_data()
                         && self.events(&data).is_err()
                     {
@@ -103,37 +105,35 @@ impl Relay {
                 }
             }
         }
-        progressed
     }
 
-    /// Gathers what the upstream has sent so far before the response starts: hyper's client
-    /// hands over an answer's chunks one poll at a time even when the whole answer came in one
-    /// read, and hyper's server writes whatever each poll of a body returns. Giving the client
-    /// connection a few turns while frames keep coming lets an answer that arrived at once
-    /// leave in one write (head, events and end). Bound it with a timeout: a server that is
-    /// slow to send its first event must not hold the response head.
-    pub async fn gather(&mut self) {
-        let mut idle = 0;
+    /// Gathers what the upstream has sent so far before the response starts, so that an
+    /// answer that has arrived whole leaves in one write (head, events and end): hyper's
+    /// server writes what each poll of a body returns. What has arrived is all read and
+    /// decoded in one poll (the body drives its connection, `pool`). Only when nothing has
+    /// come yet does it wait, and then for at most `bound`: a server that is slow to send its
+    /// first event must not hold the response head. (The timer is armed only then: a timer
+    /// earlier than any other wakes the event loop once more, a write and a poll per call.)
+    pub async fn gather(&mut self, bound: Duration) {
+        if !self.arrived(false).await {
+            let _ = tokio::time::timeout(bound, self.arrived(true)).await;
+        }
+    }
+
+    /// Takes the frames that are there; true once something is ready to send (or the answer
+    /// ended). Without `wait`, false if nothing has come; with it, waits for a first frame.
+    async fn arrived(&mut self, wait: bool) -> bool {
         std::future::poll_fn(|cx| {
-            let progressed = self.fill(cx);
-            if self.done {
-                return Poll::Ready(());
-            }
-            if progressed {
-                idle = 0;
-            } else if self.ready.is_empty() || idle >= 2 {
-                return if self.ready.is_empty() {
-                    Poll::Pending
-                } else {
-                    Poll::Ready(())
-                };
+            self.fill(cx);
+            if self.done || !self.ready.is_empty() {
+                Poll::Ready(true)
+            } else if wait {
+                Poll::Pending
             } else {
-                idle += 1;
+                Poll::Ready(false)
             }
-            cx.waker().wake_by_ref();
-            Poll::Pending
         })
-        .await;
+        .await
     }
 
     fn end(&mut self, end: End) {

@@ -1,5 +1,5 @@
-//! The upstream MCP server over Streamable HTTP: one pooled hyper client, the headers that
-//! cross warden in each direction, and nothing else.
+//! The upstream MCP server over Streamable HTTP: its keep-alive connections (`pool`), the
+//! headers that cross warden in each direction, and nothing else.
 //!
 //! Headers are passed by allow-list, both ways: toward the server only the MCP and content
 //! headers (never the client's `Authorization`, cookies or `Origin`), plus the upstream
@@ -8,38 +8,42 @@
 //! TLS-terminating sidecar).
 
 use super::Body;
+use super::pool::{Lent, Pool};
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::header::{HeaderMap, HeaderName, HeaderValue};
-use hyper::{Method, Request, Response, Uri, body::Incoming};
-use hyper_util::client::legacy::{Client, connect::HttpConnector};
-use hyper_util::rt::TokioExecutor;
+use hyper::{Method, Request, Response, Uri};
+use std::sync::Arc;
 
-/// Request headers a client may send through to the server.
-const TO_SERVER: [&str; 7] = [
-    "content-type",
-    "accept",
-    "mcp-session-id",
-    "mcp-protocol-version",
-    "last-event-id",
-    "mcp-method",
-    "mcp-name",
+/// Request headers a client may send through to the server (names parsed once, at compile
+/// time: a lookup by `&str` parses the name on every call).
+static TO_SERVER: [HeaderName; 7] = [
+    HeaderName::from_static("content-type"),
+    HeaderName::from_static("accept"),
+    HeaderName::from_static("mcp-session-id"),
+    HeaderName::from_static("mcp-protocol-version"),
+    HeaderName::from_static("last-event-id"),
+    HeaderName::from_static("mcp-method"),
+    HeaderName::from_static("mcp-name"),
 ];
 
 /// Response headers the server may send through to the client.
-const TO_CLIENT: [&str; 7] = [
-    "content-type",
-    "mcp-session-id",
-    "mcp-protocol-version",
-    "cache-control",
-    "retry-after",
-    "allow",
-    "x-accel-buffering",
+static TO_CLIENT: [HeaderName; 7] = [
+    HeaderName::from_static("content-type"),
+    HeaderName::from_static("mcp-session-id"),
+    HeaderName::from_static("mcp-protocol-version"),
+    HeaderName::from_static("cache-control"),
+    HeaderName::from_static("retry-after"),
+    HeaderName::from_static("allow"),
+    HeaderName::from_static("x-accel-buffering"),
 ];
 
 pub struct Upstream {
-    client: Client<HttpConnector, Full<Bytes>>,
-    uri: Uri,
+    pool: Arc<Pool>,
+    /// The request target: the URL's path and query.
+    target: Uri,
+    /// The `Host` header: the URL's host, and its port unless it is 80.
+    host: HeaderValue,
     credentials: Vec<(HeaderName, HeaderValue)>,
 }
 
@@ -74,25 +78,35 @@ impl Upstream {
                 ))
             })
             .collect::<Result<_, String>>()?;
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        // Idle connections are dropped before common servers' keep-alive timeouts (Node's is
-        // 5 s): a request written on a connection the server is closing fails and cannot be
-        // retried (a POST may have run).
-        let client = Client::builder(TokioExecutor::new())
-            .pool_max_idle_per_host(256)
-            .pool_idle_timeout(std::time::Duration::from_secs(4))
-            .build(connector);
+        let authority = uri
+            .authority()
+            .ok_or_else(|| format!("`{url}` has no host"))?;
+        let port = authority.port_u16().unwrap_or(80);
+        let host = match port {
+            80 => authority.host().to_string(),
+            _ => format!("{}:{port}", authority.host()),
+        };
+        let host = HeaderValue::from_str(&host).map_err(|e| format!("`{url}`: {e}"))?;
+        let name = authority
+            .host()
+            .trim_start_matches('[')
+            .trim_end_matches(']');
+        let target = uri
+            .path_and_query()
+            .map_or("/", |p| p.as_str())
+            .parse()
+            .map_err(|e| format!("`{url}`: {e}"))?;
         Ok(Upstream {
-            client,
-            uri,
+            pool: Pool::new(name, port),
+            target,
+            host,
             credentials,
         })
     }
 
     /// The path warden serves the MCP endpoint at: the upstream's.
     pub fn path(&self) -> &str {
-        self.uri.path()
+        self.target.path()
     }
 
     /// Sends one request upstream with the client's allowed headers and the upstream
@@ -102,12 +116,13 @@ impl Upstream {
         method: Method,
         client_headers: &HeaderMap,
         body: Bytes,
-    ) -> Result<Response<Incoming>, String> {
-        let mut builder = Request::builder().method(method).uri(self.uri.clone());
+    ) -> Result<Response<Lent>, String> {
+        let mut builder = Request::builder().method(method).uri(self.target.clone());
         if let Some(headers) = builder.headers_mut() {
-            for name in TO_SERVER {
+            headers.insert(hyper::header::HOST, self.host.clone());
+            for name in &TO_SERVER {
                 for value in client_headers.get_all(name) {
-                    headers.append(name, value.clone());
+                    headers.append(name.clone(), value.clone());
                 }
             }
             for (name, value) in &self.credentials {
@@ -115,19 +130,16 @@ impl Upstream {
             }
         }
         let request = builder.body(Full::new(body)).map_err(|e| e.to_string())?;
-        self.client
-            .request(request)
-            .await
-            .map_err(|e| format!("upstream request failed: {e}"))
+        self.pool.send(request).await
     }
 }
 
 /// The server's answer's headers that go to the client.
 pub fn client_headers(from: &HeaderMap) -> HeaderMap {
     let mut out = HeaderMap::new();
-    for name in TO_CLIENT {
+    for name in &TO_CLIENT {
         for value in from.get_all(name) {
-            out.append(name, value.clone());
+            out.append(name.clone(), value.clone());
         }
     }
     out
