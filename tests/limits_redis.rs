@@ -15,6 +15,8 @@
     reason = "a test fails loudly on a bad fixture"
 )]
 
+#[path = "common/ports.rs"]
+mod ports;
 #[path = "limits_redis/replicas.rs"]
 mod replicas;
 #[path = "limits_redis/script.rs"]

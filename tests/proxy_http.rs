@@ -31,6 +31,8 @@ mod children;
 mod e2e;
 #[path = "proxy_http/load.rs"]
 mod load;
+#[path = "common/ports.rs"]
+mod ports;
 #[allow(
     dead_code,
     reason = "shared with tests/limits_redis.rs; this binary uses a part"

@@ -2,7 +2,7 @@
 //! when dropped. Stop, start again on the same port, pause (SIGSTOP) and resume, to show what
 //! warden does when its limit state fails. `redis-cli` is the independent oracle for keys.
 
-use std::net::TcpListener;
+use crate::ports::{free_port, listens};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -13,27 +13,22 @@ pub struct RedisServer {
     child: Option<Child>,
 }
 
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 impl RedisServer {
     pub fn start() -> RedisServer {
         RedisServer::start_with(Vec::new())
     }
 
-    /// With more arguments for redis-server; `{port}` in them is replaced by a free port.
+    /// With more arguments for redis-server (on a free port of its own).
     pub fn start_with(extra: Vec<String>) -> RedisServer {
         let mut server = RedisServer {
             port: free_port(),
             extra,
             child: None,
         };
-        server.restart();
+        // Another process may take the free port before redis-server binds it: then another.
+        while !server.try_start() {
+            server.port = free_port();
+        }
         server
     }
 
@@ -41,10 +36,20 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}/0", self.port)
     }
 
-    /// Starts the server (again) on its port and waits until it answers.
+    /// Starts the server again on its port and waits until it answers.
     pub fn restart(&mut self) {
+        assert!(
+            self.try_start(),
+            "redis-server could not have port {} again",
+            self.port
+        );
+    }
+
+    /// Starts the server on its port; false when it exited instead of listening (the port
+    /// was taken).
+    fn try_start(&mut self) -> bool {
         assert!(self.child.is_none(), "the server is running");
-        let child = Command::new("redis-server")
+        let mut child = Command::new("redis-server")
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no", "--protected-mode", "no"])
             .args(&self.extra)
@@ -54,8 +59,19 @@ impl RedisServer {
             .unwrap_or_else(|e| {
                 panic!("cannot start redis-server ({e}): run scripts/install-deps.sh")
             });
-        self.child = Some(child);
         let start = Instant::now();
+        while !listens(child.id(), self.port) {
+            if child.try_wait().ok().flatten().is_some() {
+                return false;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "redis-server did not listen on port {}",
+                self.port
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.child = Some(child);
         while self.cli(&["PING"]) != "PONG" {
             assert!(
                 start.elapsed() < Duration::from_secs(10),
@@ -64,6 +80,7 @@ impl RedisServer {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
+        true
     }
 
     /// Kills the server (its counters are gone: no persistence).

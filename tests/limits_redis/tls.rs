@@ -1,7 +1,8 @@
 //! `rediss://`: warden talks to a TLS-only port of a real redis-server, trusting the test's own
 //! CA through `SSL_CERT_FILE`, and refuses the server without it.
 
-use crate::server::{RedisServer, free_port};
+use crate::ports::free_port;
+use crate::server::RedisServer;
 use crate::support::warden;
 use std::path::Path;
 use std::process::Command;

@@ -4,9 +4,10 @@
 //! when its handle drops; every wait has a deadline.
 
 use crate::e2e::{peers, python, repo, warden};
+use crate::ports::{free_port, listens};
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{Receiver, channel};
@@ -14,15 +15,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const START: Duration = Duration::from_secs(30);
-
-/// A port nobody listens on right now.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// A process of ours, killed when dropped.
 pub struct Proc(pub Child);
@@ -34,17 +26,28 @@ impl Drop for Proc {
     }
 }
 
-fn wait_for_port(port: u16, what: &str) {
+/// An upstream MCP server over Streamable HTTP: `everything` or `fixture`. Returns it and its URL.
+/// A server that could not have the port it was given (another process took it first) is
+/// started again on another.
+pub fn upstream(name: &str) -> (Proc, String) {
     let start = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(start.elapsed() < START, "{what} did not listen on {port}");
-        std::thread::sleep(Duration::from_millis(50));
+    loop {
+        let port = free_port();
+        let mut proc = Proc(server_command(name, port).spawn().unwrap());
+        loop {
+            if listens(proc.0.id(), port) {
+                return (proc, format!("http://127.0.0.1:{port}/mcp"));
+            }
+            assert!(start.elapsed() < START, "{name} did not listen on {port}");
+            if proc.0.try_wait().ok().flatten().is_some() {
+                break; // it exited (the port was taken): another port
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 }
 
-/// An upstream MCP server over Streamable HTTP: `everything` or `fixture`. Returns it and its URL.
-pub fn upstream(name: &str) -> (Proc, String) {
-    let port = free_port();
+fn server_command(name: &str, port: u16) -> Command {
     let peers = peers();
     let mut command = match name {
         "everything" => {
@@ -60,15 +63,11 @@ pub fn upstream(name: &str) -> (Proc, String) {
         }
         other => panic!("no server named {other}"),
     };
-    let child = command
+    command
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let proc = Proc(child);
-    wait_for_port(port, name);
-    (proc, format!("http://127.0.0.1:{port}/mcp"))
+        .stderr(Stdio::null());
+    command
 }
 
 /// warden serving HTTP, with its MCP endpoint's and admin listener's URLs.
