@@ -44,34 +44,25 @@ impl Entry<'_> {
     /// every call and most of its strings need no escaping.
     pub fn line(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(512);
-        out.extend_from_slice(b"{\"time\":");
-        push_str(&mut out, &self.time);
-        out.extend_from_slice(b",\"event\":");
-        push_str(&mut out, self.event);
-        out.extend_from_slice(b",\"request_id\":");
-        push_opt(&mut out, self.request_id);
-        out.extend_from_slice(b",\"server\":");
-        push_opt(&mut out, self.server);
-        for (key, value) in [
-            (&b",\"tool\":"[..], self.tool),
-            (b",\"grant\":", self.grant),
-        ] {
+        // The string members in order; `None` is written as `null`.
+        let strings: [(&[u8], Option<&str>); 12] = [
+            (b"{\"time\":", Some(&self.time)),
+            (b",\"event\":", Some(self.event)),
+            (b",\"request_id\":", self.request_id),
+            (b",\"server\":", self.server),
+            (b",\"tool\":", Some(self.tool)),
+            (b",\"grant\":", Some(self.grant)),
+            (b",\"agent\":", self.agent),
+            (b",\"session\":", Some(self.session)),
+            (b",\"decision\":", Some(self.decision)),
+            (b",\"code\":", Some(self.code)),
+            (b",\"rule\":", Some(self.rule)),
+            (b",\"reason\":", self.reason),
+        ];
+        for (key, value) in strings {
             out.extend_from_slice(key);
-            push_str(&mut out, value);
+            push_opt(&mut out, value);
         }
-        out.extend_from_slice(b",\"agent\":");
-        push_opt(&mut out, self.agent);
-        for (key, value) in [
-            (&b",\"session\":"[..], self.session),
-            (b",\"decision\":", self.decision),
-            (b",\"code\":", self.code),
-            (b",\"rule\":", self.rule),
-        ] {
-            out.extend_from_slice(key);
-            push_str(&mut out, value);
-        }
-        out.extend_from_slice(b",\"reason\":");
-        push_opt(&mut out, self.reason);
         out.extend_from_slice(b",\"counters\":[");
         for (i, c) in self.counters.iter().enumerate() {
             out.extend_from_slice(if i == 0 {
