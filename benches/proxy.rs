@@ -24,8 +24,12 @@
 
 use serde_json::Value;
 use std::collections::HashMap;
+#[path = "support/measure.rs"]
+mod measure;
+
+use measure::{peers, percentile, process_cpu, thread_cpu};
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -140,28 +144,16 @@ impl Peer {
     }
 }
 
-/// CPU time the scheduler accounts to these threads (`/proc/…/task/TID/schedstat`, in ns).
-fn cpu_time(tasks: &[PathBuf]) -> Duration {
-    tasks
-        .iter()
-        .filter_map(|task| std::fs::read_to_string(task.join("schedstat")).ok())
-        .map(|stat| Duration::from_nanos(stat.split(' ').next().unwrap().parse().unwrap()))
-        .sum()
-}
-
 impl Peer {
-    /// The threads whose CPU time is this path's own: warden's (all its threads), or the
-    /// relay's two; none for the server spoken to directly.
-    fn own_threads(&self) -> Vec<PathBuf> {
-        if !self.relay_threads.is_empty() {
-            return (self.relay_threads.iter())
-                .map(|tid| PathBuf::from(format!("/proc/self/task/{tid}")))
-                .collect();
+    /// CPU time this path's own threads have run for: the relay's two in this process, else
+    /// all of the child's (warden's; the server's, spoken to directly).
+    fn own_cpu(&self) -> Duration {
+        if self.relay_threads.is_empty() {
+            return process_cpu(self.child.id());
         }
-        std::fs::read_dir(format!("/proc/{}/task", self.child.id()))
-            .unwrap()
-            .map(|t| t.unwrap().path())
-            .collect()
+        (self.relay_threads.iter())
+            .filter_map(|tid| thread_cpu(Path::new(&format!("/proc/self/task/{tid}"))))
+            .sum()
     }
 }
 
@@ -198,26 +190,6 @@ impl Drop for Peer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn peers() -> PathBuf {
-    let dir = std::env::var_os("WARDEN_PEERS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(&std::env::var_os("HOME").unwrap()).join(".cache/warden-peers")
-        });
-    let server = dir.join("npm/node_modules/.bin/mcp-server-everything");
-    assert!(
-        server.exists(),
-        "{} is missing: run scripts/install-deps.sh",
-        server.display()
-    );
-    dir
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
 }
 
 #[derive(Default)]
@@ -293,20 +265,14 @@ fn main() {
     for peer in &mut peers {
         peer.run(200, 1);
     }
-    let mut cpu = [Duration::ZERO; 3]; // per path, its own threads (none for direct)
+    let mut cpu = [Duration::ZERO; 3]; // per path, its own threads
     let mut loads: [[Load; 3]; 2] = Default::default(); // [sequential, in flight][path]
     for _ in 0..rounds {
         for (l, depth) in [(0, 1), (1, IN_FLIGHT)] {
             for (p, peer) in peers.iter_mut().enumerate() {
-                // warden's threads are listed anew each round: approvals start threads.
-                let threads = if p == 0 {
-                    Vec::new()
-                } else {
-                    peer.own_threads()
-                };
-                let before = cpu_time(&threads);
+                let before = peer.own_cpu();
                 loads[l][p].add(peer.run(n, depth));
-                cpu[p] += cpu_time(&threads) - before;
+                cpu[p] += peer.own_cpu().saturating_sub(before);
             }
         }
     }

@@ -25,11 +25,15 @@
     reason = "a benchmark fails loudly on a bad fixture"
 )]
 
+#[path = "support/measure.rs"]
+mod measure;
+
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::Request;
 use hyper_util::client::legacy::{Client, connect::HttpConnector};
 use hyper_util::rt::TokioExecutor;
+use measure::{peers, percentile, process_cpu, thread_cpu};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -46,20 +50,6 @@ impl Drop for Proc {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn peers() -> PathBuf {
-    let dir = std::env::var_os("WARDEN_PEERS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(&std::env::var_os("HOME").unwrap()).join(".cache/warden-peers")
-        });
-    assert!(
-        dir.join("npm/node_modules/.bin/mcp-server-everything")
-            .exists(),
-        "server-everything is missing: run scripts/install-deps.sh"
-    );
-    dir
 }
 
 fn free_port() -> u16 {
@@ -122,7 +112,7 @@ fn relay_cpu() -> Duration {
         + threads
             .0
             .iter()
-            .filter_map(|t| schedstat(t))
+            .filter_map(|t| thread_cpu(t))
             .sum::<Duration>()
 }
 
@@ -140,16 +130,9 @@ fn copy_in_thread(mut from: TcpStream, mut to: TcpStream) {
         }
         let _ = to.shutdown(std::net::Shutdown::Write);
         let mut threads = RELAY_THREADS.lock().unwrap();
-        threads.1 += schedstat(&me).unwrap_or_default();
+        threads.1 += thread_cpu(&me).unwrap_or_default();
         threads.0.retain(|t| *t != me);
     });
-}
-
-/// CPU time a process (`/proc/PID`) or thread has run for, all its threads (the scheduler's
-/// account, in ns).
-fn schedstat(proc: &Path) -> Option<Duration> {
-    let stat = std::fs::read_to_string(proc.join("schedstat")).ok()?;
-    Some(Duration::from_nanos(stat.split(' ').next()?.parse().ok()?))
 }
 
 /// warden in front of URL; its URL.
@@ -306,11 +289,6 @@ async fn load(http: &Http, url: &str, clients: usize, n: usize) -> (Vec<Duration
     (times, start.elapsed())
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)].as_secs_f64() * 1e6
-}
-
 fn main() {
     let env = |k: &str, d: usize| {
         std::env::var(k)
@@ -332,8 +310,8 @@ fn main() {
     let (_server, direct) = everything();
     let relayed = relay(&direct);
     let (warden, proxied) = warden(&direct);
-    let warden_proc = PathBuf::from(format!("/proc/{}", warden.0.id()));
-    let warden_cpu_time = || schedstat(&warden_proc).unwrap();
+    let warden_pid = warden.0.id();
+    let warden_cpu_time = || process_cpu(warden_pid);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -393,7 +371,8 @@ fn main() {
             for (label, (times, wall)) in paths.iter().zip(sums.iter_mut()) {
                 times.sort_unstable();
                 let rate = times.len() as f64 / wall.as_secs_f64();
-                let (p50, p99) = (percentile(times, 0.5), percentile(times, 0.99));
+                let us = |q: f64| percentile(times, q).as_secs_f64() * 1e6;
+                let (p50, p99) = (us(0.5), us(0.99));
                 println!("    {label}  p50 {p50:8.1} µs  p99 {p99:8.1} µs  {rate:8.0} calls/s");
                 stats.push((p50, p99, rate));
             }
