@@ -18,7 +18,6 @@ use serde_json::value::RawValue;
 pub const HEADER_MISMATCH: i64 = -32020;
 /// The first protocol revision with required routing headers.
 const MODERN: &str = "2026-07-28";
-const VERSION_KEY: &str = "io.modelcontextprotocol/protocolVersion";
 
 /// What the checks read from a body (leniently: a malformed body is refused later by the
 /// session, with the JSON-RPC error it deserves).
@@ -31,19 +30,28 @@ pub struct Head {
     pub envelope_version: Option<String>,
 }
 
+/// The members read, borrowed from the body (the envelope's `_meta` is only scanned).
 #[derive(Deserialize)]
-struct Raw {
-    id: Option<Box<RawValue>>,
+struct Raw<'a> {
+    #[serde(borrow)]
+    id: Option<&'a RawValue>,
     method: Option<String>,
-    params: Option<Params>,
+    #[serde(borrow)]
+    params: Option<Params<'a>>,
 }
 
 #[derive(Deserialize)]
-struct Params {
+struct Params<'a> {
     name: Option<Value>,
     uri: Option<Value>,
-    #[serde(rename = "_meta")]
-    meta: Option<Value>,
+    #[serde(rename = "_meta", borrow)]
+    meta: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct Meta {
+    #[serde(rename = "io.modelcontextprotocol/protocolVersion")]
+    version: Option<String>,
 }
 
 /// The params key a method's `Mcp-Name` mirrors.
@@ -68,10 +76,8 @@ pub fn head(body: &[u8]) -> Head {
                 None => None,
             },
             p.meta
-                .as_ref()
-                .and_then(|m| m.get(VERSION_KEY))
-                .and_then(Value::as_str)
-                .map(str::to_string),
+                .and_then(|m| serde_json::from_str::<Meta>(m.get()).ok())
+                .and_then(|m| m.version),
         ),
         None => (None, None),
     };
@@ -212,6 +218,26 @@ mod tests {
     }
 
     const CALL: &[u8] = br#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"echo","arguments":{},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}"#;
+
+    #[test]
+    fn reads_what_the_checks_need_from_the_body() {
+        let h = head(CALL);
+        assert_eq!(h.id, Some(Id("3".into())));
+        assert_eq!(h.method.as_deref(), Some("tools/call"));
+        assert_eq!(h.name, Some(Value::String("echo".into())));
+        assert_eq!(h.envelope_version.as_deref(), Some("2026-07-28"));
+        let odd = br#"{"id":"a","method":"resources/read","params":{"uri":"file:///x","_meta":{"io.modelcontextprotocol/protocolVersion":7,"other":{"deep":[1]}}}}"#;
+        let h = head(odd);
+        assert_eq!(h.name, Some(Value::String("file:///x".into())));
+        assert_eq!(
+            h.envelope_version, None,
+            "a version that is not a string is none"
+        );
+        assert!(
+            head(b"[1]").method.is_none(),
+            "a body that is no request reads as nothing"
+        );
+    }
 
     #[test]
     fn agreeing_headers_pass() {
