@@ -278,7 +278,7 @@ impl<'de> Visitor<'de> for NoDuplicates {
 const LINEAR_KEYS: usize = 16;
 
 /// An object key, borrowed from the text when it has no escapes.
-pub struct Key<'de>(pub Cow<'de, str>);
+struct Key<'de>(Cow<'de, str>);
 
 impl<'de> Deserialize<'de> for Key<'de> {
     fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -296,6 +296,39 @@ impl<'de> Deserialize<'de> for Key<'de> {
             }
         }
         d.deserialize_str(KeyVisitor)
+    }
+}
+
+/// The keys of the JSON object `text`, in order, borrowed where they hold no escapes; `None`
+/// when `text` is not an object.
+pub fn keys_of(text: &str) -> Option<Vec<Cow<'_, str>>> {
+    serde_json::from_str::<Keys>(text).ok().map(|k| k.0)
+}
+
+/// The keys of a JSON object, borrowed from its text where they hold no escapes.
+struct Keys<'a>(Vec<Cow<'a, str>>);
+
+impl<'de> Deserialize<'de> for Keys<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct KeysVisitor;
+        impl<'de> serde::de::Visitor<'de> for KeysVisitor {
+            type Value = Keys<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Keys<'de>, A::Error> {
+                let mut keys = Vec::new();
+                while let Some(Key(k)) = map.next_key::<Key>()? {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                    keys.push(k);
+                }
+                Ok(Keys(keys))
+            }
+        }
+        d.deserialize_map(KeysVisitor)
     }
 }
 

@@ -3,7 +3,7 @@
 //! ([`Era`]). Shared by both transports; the engine decides it.
 
 use super::engine::hex;
-use super::jsonrpc::{Id, Key};
+use super::jsonrpc::{self, Id};
 use super::tools_list::Known;
 use crate::call::Annotations;
 use crate::risk::Risk;
@@ -107,40 +107,11 @@ impl CallRequest {
 
     /// The sorted top-level argument keys (the audit log never holds values).
     pub(super) fn argument_keys(&self) -> Vec<Cow<'_, str>> {
-        let keys: Option<Keys> = self
-            .arguments
-            .as_ref()
-            .and_then(|a| serde_json::from_str(a.get()).ok());
-        let mut keys = keys.map(|k| k.0).unwrap_or_default();
+        let mut keys = (self.arguments.as_ref())
+            .and_then(|a| jsonrpc::keys_of(a.get()))
+            .unwrap_or_default();
         keys.sort_unstable();
         keys
-    }
-}
-
-/// The keys of a JSON object, borrowed from its text where they hold no escapes.
-struct Keys<'a>(Vec<Cow<'a, str>>);
-
-impl<'de> Deserialize<'de> for Keys<'de> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct KeysVisitor;
-        impl<'de> serde::de::Visitor<'de> for KeysVisitor {
-            type Value = Keys<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("an object")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<Keys<'de>, A::Error> {
-                let mut keys = Vec::new();
-                while let Some(Key(k)) = map.next_key::<Key>()? {
-                    map.next_value::<serde::de::IgnoredAny>()?;
-                    keys.push(k);
-                }
-                Ok(Keys(keys))
-            }
-        }
-        d.deserialize_map(KeysVisitor)
     }
 }
 

@@ -22,9 +22,6 @@ use tokio::sync::oneshot;
 
 mod rulings;
 
-const ENVELOPE_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
-const ENVELOPE_CLIENT: &str = "io.modelcontextprotocol/clientInfo";
-const ENVELOPE_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabilities";
 const ENVELOPE_SERVER: &str = "io.modelcontextprotocol/serverInfo";
 
 /// What the transport must do.
@@ -59,8 +56,9 @@ pub struct Held {
 struct Routing {
     name: Option<Value>,
     arguments: Option<Box<serde_json::value::RawValue>>,
+    /// Kept as text: only the 2026-07-28 envelope's members are read from it ([`Envelope`]).
     #[serde(rename = "_meta")]
-    meta: Option<Value>,
+    meta: Option<Box<serde_json::value::RawValue>>,
     #[serde(rename = "clientInfo")]
     client_info: Option<Value>,
     capabilities: Option<Value>,
@@ -68,6 +66,24 @@ struct Routing {
     request_state: Option<Value>,
     #[serde(rename = "inputResponses")]
     input_responses: Option<Value>,
+}
+
+/// The 2026-07-28 envelope in a request's `params._meta`, its members borrowed and each read
+/// on its own, leniently: a member of an unexpected shape reads as absent.
+#[derive(Default, serde::Deserialize)]
+struct Envelope<'a> {
+    #[serde(rename = "io.modelcontextprotocol/protocolVersion", borrow)]
+    version: Option<&'a serde_json::value::RawValue>,
+    #[serde(rename = "io.modelcontextprotocol/clientInfo", borrow)]
+    client: Option<&'a serde_json::value::RawValue>,
+    #[serde(rename = "io.modelcontextprotocol/clientCapabilities", borrow)]
+    capabilities: Option<&'a serde_json::value::RawValue>,
+}
+
+/// `{"name": …}`, of which only a string name counts.
+#[derive(serde::Deserialize)]
+struct Named {
+    name: Option<Value>,
 }
 
 #[derive(Debug)]
@@ -280,25 +296,27 @@ impl Session {
                 "Invalid Request: this id is already in use by a pending request",
             ))];
         }
-        if let Some(envelope) = routing
-            .meta
-            .as_ref()
-            .filter(|m| m.get(ENVELOPE_VERSION).is_some())
-        {
+        let envelope = (routing.meta.as_ref())
+            .and_then(|m| serde_json::from_str::<Envelope>(m.get()).ok())
+            .filter(|e| e.version.is_some());
+        if let Some(envelope) = envelope {
             s.era = Era::Stateless;
-            s.protocol_version = envelope
-                .get(ENVELOPE_VERSION)
-                .and_then(Value::as_str)
-                .map(str::to_string);
-            if let Some(name) = envelope
-                .get(ENVELOPE_CLIENT)
-                .and_then(|c| c.get("name"))
-                .and_then(Value::as_str)
+            s.protocol_version =
+                (envelope.version).and_then(|v| serde_json::from_str::<String>(v.get()).ok());
+            let name = (envelope.client)
+                .and_then(|c| serde_json::from_str::<Named>(c.get()).ok())
+                .and_then(|c| match c.name {
+                    Some(Value::String(name)) => Some(name),
+                    _ => None,
+                });
+            if let Some(name) = name
+                && s.identity.agent.as_deref() != Some(name.as_str())
             {
-                Arc::make_mut(&mut s.identity).agent = Some(name.to_string());
+                Arc::make_mut(&mut s.identity).agent = Some(name);
             }
-            if let Some(caps) = envelope.get(ENVELOPE_CAPABILITIES) {
-                s.elicitation = caps.get("elicitation").is_some();
+            if let Some(caps) = envelope.capabilities {
+                let keys = jsonrpc::keys_of(caps.get()).unwrap_or_default();
+                s.elicitation = keys.iter().any(|k| k == "elicitation");
             }
         }
         let pending = match method {

@@ -480,3 +480,49 @@ fn a_replayed_tools_list_answer_is_filtered_again() {
         assert_eq!(out["result"]["tools"], json!([{"name": "echo"}]));
     }
 }
+
+#[test]
+fn the_2026_envelope_is_read_member_by_member() {
+    let (s, _d) = session();
+    let call = |id: u32, tool: &str, meta: &str| {
+        format!(
+            r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"{tool}","arguments":{{}},"_meta":{meta}}}}}"#
+        )
+    };
+    // Any protocolVersion marks the stateless era; a client name that is a string names the
+    // agent; capabilities without elicitation mean no elicitation.
+    let denied = only_client(&send(
+        &s,
+        &call(
+            1,
+            "get-env",
+            r#"{"io.modelcontextprotocol/protocolVersion":7,"io.modelcontextprotocol/clientInfo":{"name":"agent-x"},"io.modelcontextprotocol/clientCapabilities":{"sampling":{}}}"#,
+        ),
+    ));
+    assert_eq!(denied["result"]["resultType"], "complete", "{denied}");
+    assert_eq!(s.identity().agent.as_deref(), Some("agent-x"));
+    let refused = only_client(&send(
+        &s,
+        &call(
+            2,
+            "rm",
+            r#"{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}"#,
+        ),
+    ));
+    assert_eq!(
+        refused["result"]["_meta"]["warden/decision"]["code"], "approval_required",
+        "{refused}"
+    );
+    // A client name of another type leaves the agent as it was; elicitation is a key, however
+    // written, whatever its value.
+    let asked = only_client(&send(
+        &s,
+        &call(
+            3,
+            "rm",
+            r#"{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":5},"io.modelcontextprotocol/clientCapabilities":{"\u0065licitation":null}}"#,
+        ),
+    ));
+    assert_eq!(asked["result"]["resultType"], "input_required", "{asked}");
+    assert_eq!(s.identity().agent.as_deref(), Some("agent-x"));
+}
