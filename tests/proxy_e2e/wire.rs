@@ -367,3 +367,60 @@ fn a_client_that_does_not_read_makes_warden_wait_not_buffer() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[test]
+fn sigterm_ends_warden_while_it_waits_on_a_server_that_does_not_read() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    // `sleep` stands for a server that hangs without reading its stdin: warden's relay blocks
+    // writing to it, and must still end on SIGTERM, taking the server with it.
+    let policy = repo("examples/everything.warden");
+    let mut child = Command::new(crate::support::warden())
+        .args(["proxy", "--policy", &policy, "--", "sleep", "60"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let (progress, written) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let line = format!(
+            "{}\n",
+            json!({"jsonrpc": "2.0", "method": "notifications/message", "params": {"pad": "x".repeat(8000)}})
+        );
+        // 4 MB: far more than the pipes hold. Ends when warden is gone (a broken pipe).
+        for n in 0..500 {
+            if stdin.write_all(line.as_bytes()).is_err() {
+                return;
+            }
+            let _ = progress.send(n);
+        }
+    });
+    let mut sent = 0;
+    while let Ok(n) = written.recv_timeout(Duration::from_secs(2)) {
+        sent = n;
+    }
+    assert!(sent < 499, "the pipes took 4 MB: the server read after all");
+    let kids = children(child.id());
+    assert_eq!(kids.len(), 1, "warden should have one child: {kids:?}");
+    let warden_pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
+    nix::sys::signal::kill(warden_pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    let deadline = Instant::now() + ANSWER;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "warden hangs after SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(!status.success(), "{status}");
+    while alive(kids[0]) {
+        assert!(
+            Instant::now() < deadline,
+            "the server {} outlived warden (orphan)",
+            kids[0]
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
