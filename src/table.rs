@@ -23,7 +23,7 @@ mod cond;
 pub mod decide;
 mod decimal;
 pub mod format;
-mod json;
+pub(crate) mod json;
 mod top;
 
 pub use decide::{CallRef, TableDecision, decide};

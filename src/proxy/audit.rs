@@ -107,7 +107,7 @@ impl Entry<'_> {
 /// A JSON string: copied between quotes when nothing in it needs escaping, else escaped by
 /// serde_json exactly as `Serialize` would.
 fn push_str(out: &mut Vec<u8>, s: &str) {
-    if !needs_escape(s.as_bytes()) {
+    if !crate::table::json::needs_escape(s.as_bytes()) {
         out.push(b'"');
         out.extend_from_slice(s.as_bytes());
         out.push(b'"');
@@ -129,31 +129,6 @@ fn push_u64(out: &mut Vec<u8>, n: u64) {
         }
     }
     out.extend_from_slice(&digits[i..]);
-}
-
-/// Whether any byte is a control character, `"` or `\\`: eight bytes at a time.
-fn needs_escape(bytes: &[u8]) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    // The classic word tests "has a byte less than n" and "has a zero byte" (applied to the
-    // word xor '"' and xor '\\'): exact about whether any byte matches.
-    let zero_byte = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
-    let special = |w: u64| {
-        let below = w.wrapping_sub(ONES * 0x20) & !w & HIGHS;
-        below | zero_byte(w ^ (ONES * 0x22)) | zero_byte(w ^ (ONES * 0x5c)) != 0
-    };
-    let mut chunks = bytes.chunks_exact(8);
-    for chunk in &mut chunks {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        if special(u64::from_le_bytes(word)) {
-            return true;
-        }
-    }
-    chunks
-        .remainder()
-        .iter()
-        .any(|&b| b < 0x20 || b == b'"' || b == b'\\')
 }
 
 fn push_opt(out: &mut Vec<u8>, s: Option<&str>) {
@@ -374,36 +349,6 @@ mod tests {
                 call_hash: None,
                 ..entry
             };
-        }
-    }
-
-    #[test]
-    fn finds_what_needs_escaping_anywhere_in_a_string() {
-        let plain = "abcdefghijklmnopqrstuvwxyz é ~\u{7f}";
-        assert!(!needs_escape(plain.as_bytes()));
-        for special in ['"', '\\', '\n', '\u{0}', '\u{1f}'] {
-            for at in 0..plain.len() {
-                if !plain.is_char_boundary(at) {
-                    continue;
-                }
-                let mut s = plain.to_string();
-                s.insert(at, special);
-                assert!(needs_escape(s.as_bytes()), "{s:?}");
-            }
-        }
-        for byte in 0u8..=0x7f {
-            // In a word and in the remainder, next to bytes with their high bit set.
-            for s in [
-                format!("é{}é12345", char::from(byte)),
-                format!("12345678é{}", char::from(byte)),
-            ] {
-                let escaped = serde_json::to_string(&s).unwrap() != format!("\"{s}\"");
-                assert_eq!(
-                    needs_escape(s.as_bytes()),
-                    escaped,
-                    "byte {byte:#x} in {s:?}"
-                );
-            }
         }
     }
 

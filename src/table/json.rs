@@ -222,6 +222,25 @@ fn quote_or_backslash(w: u64) -> u64 {
     zero_byte(w ^ (ONES * u64::from(b'"'))) | zero_byte(w ^ (ONES * u64::from(b'\\')))
 }
 
+/// Whether any byte of `bytes` is one a JSON string must escape (a control character, `"` or
+/// `\\`): eight bytes at a time, by [`quote_or_backslash`] and its "below 0x20" sibling (both
+/// exact about whether any byte matches).
+pub(crate) fn needs_escape(bytes: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut words = bytes.chunks_exact(8);
+    for word in &mut words {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(word);
+        let w = u64::from_le_bytes(w);
+        let control = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
+        if control | quote_or_backslash(w) != 0 {
+            return true;
+        }
+    }
+    (words.remainder().iter()).any(|&b| b < 0x20 || b == b'"' || b == b'\\')
+}
+
 /// Just past the value that starts at `at`.
 pub(super) fn value_end(bytes: &[u8], at: usize) -> Option<usize> {
     match bytes.get(at)? {
@@ -415,6 +434,36 @@ mod tests {
         fn scanning_never_panics(raw in any::<String>(), key in "[a-c]{0,2}") {
             let _ = lookup(&raw, &[PathSeg::Key(key), PathSeg::Index(1)]);
             let _ = value(&raw);
+        }
+    }
+
+    #[test]
+    fn finds_what_needs_escaping_anywhere_in_a_string() {
+        let plain = "abcdefghijklmnopqrstuvwxyz é ~\u{7f}";
+        assert!(!needs_escape(plain.as_bytes()));
+        for special in ['"', '\\', '\n', '\u{0}', '\u{1f}'] {
+            for at in 0..plain.len() {
+                if !plain.is_char_boundary(at) {
+                    continue;
+                }
+                let mut s = plain.to_string();
+                s.insert(at, special);
+                assert!(needs_escape(s.as_bytes()), "{s:?}");
+            }
+        }
+        for byte in 0u8..=0x7f {
+            // In a word and in the remainder, next to bytes with their high bit set.
+            for s in [
+                format!("é{}é12345", char::from(byte)),
+                format!("12345678é{}", char::from(byte)),
+            ] {
+                let escaped = serde_json::to_string(&s).unwrap() != format!("\"{s}\"");
+                assert_eq!(
+                    needs_escape(s.as_bytes()),
+                    escaped,
+                    "byte {byte:#x} in {s:?}"
+                );
+            }
         }
     }
 }
