@@ -2,8 +2,9 @@
 //! server's pipes, through a byte relay and through `warden proxy` (release build,
 //! benches/proxy.warden, audit log on), in the same run, alternating rounds. Two loads: one
 //! call at a time, and 16 in flight. Prints the median and p99 round trip of each, the added
-//! latency (− direct) at p50 and p99, the throughput ratios, warden's CPU time per call, and
-//! its decision time (the audit log's `latency_ns`) as a fraction of the proxied round trip.
+//! latency (− direct) at p50 and p99, the throughput ratios, the relay's and warden's CPU time
+//! per call, and warden's decision time (the audit log's `latency_ns`) as a fraction of the
+//! proxied round trip.
 //!
 //! The byte relay is the floor of any proxy in its own process: two threads of this process
 //! copying bytes between two more pipes and the server's, parsing nothing. What it adds to
