@@ -14,7 +14,7 @@
 //! class (or classifies the tool's name and annotations).
 
 use crate::call::Call;
-use crate::ir::{Cond, Effect, Literal, Operand, PathSeg, Policy, Pred, RiskOverrides, Rule};
+use crate::ir::{Cond, Effect, Literal, Operand, PathSeg, Policy, Pred, RiskOverrides, Rule, Test};
 use crate::num::Num;
 use serde_json::Value;
 use std::borrow::Cow;
@@ -215,11 +215,19 @@ pub fn holds(cond: &Cond, call: &Call) -> bool {
 /// `tools/list`): `Some(b)` when the answer does not depend on arguments, `None` when it does.
 /// Identity and annotations are taken from `call`.
 pub fn holds_without_arguments(cond: &Cond, call: &Call) -> Option<bool> {
-    // Kleene's three-valued logic: `None` is "depends on the arguments".
+    kleene(cond, &|t| match t.operand {
+        Operand::Arg(_) => None,
+        _ => Some(resolve(&t.operand, call).is_some_and(|v| pred_holds(&t.pred, &v))),
+    })
+}
+
+/// A condition under Kleene's three-valued logic, given what is known of each test (`None`:
+/// unknown): `Some(b)` when the known tests decide it whatever the unknown ones are.
+pub fn kleene(cond: &Cond, test: &impl Fn(&Test) -> Option<bool>) -> Option<bool> {
     let all = |cs: &[Cond], absorbing: bool| {
         let mut unknown = false;
         for c in cs {
-            match holds_without_arguments(c, call) {
+            match kleene(c, test) {
                 Some(b) if b == absorbing => return Some(absorbing),
                 Some(_) => {}
                 None => unknown = true,
@@ -232,11 +240,8 @@ pub fn holds_without_arguments(cond: &Cond, call: &Call) -> Option<bool> {
         Cond::False => Some(false),
         Cond::And(cs) => all(cs, false),
         Cond::Or(cs) => all(cs, true),
-        Cond::Not(c) => holds_without_arguments(c, call).map(|b| !b),
-        Cond::Test(t) => match t.operand {
-            Operand::Arg(_) => None,
-            _ => Some(holds(cond, call)),
-        },
+        Cond::Not(c) => kleene(c, test).map(|b| !b),
+        Cond::Test(t) => test(t),
     }
 }
 

@@ -139,40 +139,22 @@ impl<'c> Facts<'c> {
 
     /// `c` on every call these facts hold for: `Some(b)` when certain, by Kleene's logic.
     fn decide(&self, c: &Cond) -> Option<bool> {
-        let all = |cs: &[Cond], absorbing: bool| {
-            let mut unknown = false;
-            for c in cs {
-                match self.decide(c) {
-                    Some(b) if b == absorbing => return Some(absorbing),
-                    Some(_) => {}
-                    None => unknown = true,
-                }
+        eval::kleene(c, &|t| {
+            if self
+                .tests
+                .iter()
+                .any(|f| f.operand == t.operand && f.pred == t.pred)
+            {
+                return Some(true);
             }
-            if unknown { None } else { Some(!absorbing) }
-        };
-        match c {
-            Cond::True => Some(true),
-            Cond::False => Some(false),
-            Cond::And(cs) => all(cs, false),
-            Cond::Or(cs) => all(cs, true),
-            Cond::Not(c) => self.decide(c).map(|b| !b),
-            Cond::Test(t) => {
-                if self
-                    .tests
-                    .iter()
-                    .any(|f| f.operand == t.operand && f.pred == t.pred)
-                {
-                    return Some(true);
-                }
-                if t.operand == Operand::Risk || matches!(t.pred, Pred::Regex(_)) {
-                    return None;
-                }
-                self.values
-                    .iter()
-                    .find(|(o, _)| **o == t.operand)
-                    .map(|(_, v)| eval::pred_holds(&t.pred, v))
+            if t.operand == Operand::Risk || matches!(t.pred, Pred::Regex(_)) {
+                return None;
             }
-        }
+            self.values
+                .iter()
+                .find(|(o, _)| **o == t.operand)
+                .map(|(_, v)| eval::pred_holds(&t.pred, v))
+        })
     }
 }
 
