@@ -86,6 +86,28 @@ struct Named {
     name: Option<Value>,
 }
 
+/// The client requests routing treats apart, by method (read before the line moves on).
+#[derive(Clone, Copy)]
+enum Request {
+    Initialize,
+    Discover,
+    ToolsList,
+    ToolsCall,
+    Other,
+}
+
+impl Request {
+    fn of(method: &str) -> Request {
+        match method {
+            "initialize" => Request::Initialize,
+            "server/discover" => Request::Discover,
+            "tools/list" => Request::ToolsList,
+            "tools/call" => Request::ToolsCall,
+            _ => Request::Other,
+        }
+    }
+}
+
 #[derive(Debug)]
 enum Pending {
     ToolsCall(Reservation),
@@ -210,8 +232,9 @@ impl Session {
                     Some(p) => serde_json::from_str::<Routing>(p.get())
                         .map_err(|e| format!("Invalid params: {e}")),
                 };
-                let method = method.into_owned();
-                self.client_request(line, id, &method, routing)
+                let kind = Request::of(&method);
+                drop(method); // it borrows the line, which moves on
+                self.client_request(line, id, kind, routing)
             }
             Message::Notification { method, params } => {
                 if method == "notifications/cancelled"
@@ -281,7 +304,7 @@ impl Session {
         &self,
         line: Vec<u8>,
         id: Id,
-        method: &str,
+        method: Request,
         routing: Result<Routing, String>,
     ) -> Vec<Action> {
         let (mut routing, unreadable) = match routing {
@@ -320,7 +343,7 @@ impl Session {
             }
         }
         let pending = match method {
-            "initialize" => {
+            Request::Initialize => {
                 // A client in auto mode opens with an envelope `server/discover` and falls back
                 // to `initialize` when the server refuses it: from here on the connection
                 // speaks the handshake era, whatever the discover said.
@@ -340,9 +363,9 @@ impl Session {
                     .is_some();
                 Pending::Initialize
             }
-            "server/discover" => Pending::Discover,
-            "tools/list" => Pending::ToolsList,
-            "tools/call" => {
+            Request::Discover => Pending::Discover,
+            Request::ToolsList => Pending::ToolsList,
+            Request::ToolsCall => {
                 let era = s.era;
                 let learned = self.learned();
                 let known = |tool: &str| learned.tools.get(tool).copied().unwrap_or_default();
@@ -386,7 +409,7 @@ impl Session {
                 }
                 return self.ruling(line, call, &who, elicitation);
             }
-            _ => Pending::Other,
+            Request::Other => Pending::Other,
         };
         s.pending.insert(id, pending);
         vec![Action::ToServer(line)]
