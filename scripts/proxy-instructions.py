@@ -1,35 +1,71 @@
 #!/usr/bin/env python3
-"""User-space instructions per tools/call through `warden proxy` (stdio), counted by callgrind.
+"""User-space instructions per tools/call through `warden proxy`, counted by callgrind.
 
 A wall-clock A/B of the proxy moves by tens of µs on a shared machine; instruction counts do
 not. This drives warden (under valgrind's callgrind) in front of server-everything with
-benches/proxy.warden and the audit log on: initialize, tools/list, then N calls of `echo`, one
-at a time, then closes stdin so that warden exits and callgrind writes its profile. It does so
-for 200 and 1,200 calls and prints the difference per call (start-up cancels out).
+benches/proxy.warden: initialize, then N calls of `echo`, one at a time, then stops warden so
+that callgrind writes its profile. It does so for 200 and 1,200 calls and prints the
+difference per call (start-up cancels out).
 
-    scripts/proxy-instructions.py [WARDEN_BIN]   # default: target/release/warden
+    scripts/proxy-instructions.py [--http] [WARDEN_BIN]   # default: target/release/warden
+
+stdio (the default): warden runs the server as its child, with the audit log on. `--http`:
+the server runs in its streamableHttp mode and warden listens on loopback in front of it
+(`--listen … --upstream …`); the client is Python's http.client on one keep-alive connection.
+
+`CALLGRIND_FLAGS` adds valgrind options (e.g. `--dump-instr=yes --compress-pos=no
+--compress-strings=no`, to count the code run per call by address).
 
 Needs valgrind (apt) and the peers from scripts/install-deps.sh. The profiles are kept in a
 temporary directory whose path is printed, for `callgrind_annotate --inclusive=yes`.
 """
+import http.client
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import time
+import urllib.parse
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PEERS = os.environ.get("WARDEN_PEERS", os.path.expanduser("~/.cache/warden-peers"))
+SERVER = os.path.join(PEERS, "npm/node_modules/.bin/mcp-server-everything")
+POLICY = os.path.join(ROOT, "benches/proxy.warden")
+INITIALIZE = {"jsonrpc": "2.0", "id": "init", "method": "initialize",
+              "params": {"protocolVersion": "2025-11-25", "capabilities": {},
+                         "clientInfo": {"name": "instructions", "version": "1"}}}
 
 
-def run(warden, calls, out_dir):
-    peers = os.environ.get("WARDEN_PEERS", os.path.expanduser("~/.cache/warden-peers"))
-    server = os.path.join(peers, "npm/node_modules/.bin/mcp-server-everything")
-    profile = os.path.join(out_dir, f"callgrind.{calls}")
-    command = [
-        "valgrind", "--tool=callgrind", f"--callgrind-out-file={profile}", warden, "proxy",
-        "--policy", os.path.join(ROOT, "benches/proxy.warden"),
-        "--audit", os.path.join(out_dir, "audit.jsonl"), "--", server, "stdio",
-    ]
+def call(i):
+    return {"jsonrpc": "2.0", "id": i, "method": "tools/call",
+            "params": {"name": "echo", "arguments": {"message": f"benchmark message {i}"}}}
+
+
+def check(i, reply):
+    if "error" in reply or reply["result"].get("isError"):
+        sys.exit(f"call {i} failed: {reply}")
+
+
+def callgrind(profile, warden):
+    return ["valgrind", "--tool=callgrind", *os.environ.get("CALLGRIND_FLAGS", "").split(), f"--callgrind-out-file={profile}", warden, "proxy",
+            "--policy", POLICY]
+
+
+def totals(profile):
+    with open(profile) as f:
+        for line in f:
+            if line.startswith(("summary:", "totals:")):
+                return int(line.split()[1])
+    sys.exit(f"no totals in {profile}")
+
+
+def run_stdio(warden, calls, out_dir):
+    profile = os.path.join(out_dir, f"callgrind.stdio.{calls}")
+    command = callgrind(profile, warden) + [
+        "--audit", os.path.join(out_dir, "audit.jsonl"), "--", SERVER, "stdio"]
     p = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                          stderr=subprocess.DEVNULL)
 
@@ -46,33 +82,101 @@ def run(warden, calls, out_dir):
             if "method" not in message:
                 return message
 
-    send({"jsonrpc": "2.0", "id": "init", "method": "initialize",
-          "params": {"protocolVersion": "2025-11-25", "capabilities": {},
-                     "clientInfo": {"name": "instructions", "version": "1"}}})
+    send(INITIALIZE)
     answer()
     send({"jsonrpc": "2.0", "method": "notifications/initialized"})
     send({"jsonrpc": "2.0", "id": "list", "method": "tools/list"})
     answer()
     for i in range(1, calls + 1):
-        send({"jsonrpc": "2.0", "id": i, "method": "tools/call",
-              "params": {"name": "echo", "arguments": {"message": f"benchmark message {i}"}}})
-        reply = answer()
-        if "error" in reply or reply["result"].get("isError"):
-            sys.exit(f"call {i} failed: {reply}")
+        send(call(i))
+        check(i, answer())
     p.stdin.close()
     p.wait()
-    with open(profile) as f:
-        for line in f:
-            if line.startswith(("summary:", "totals:")):
-                return int(line.split()[1])
-    sys.exit(f"no totals in {profile}")
+    return totals(profile)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_server():
+    """server-everything in streamableHttp mode; the process and its URL."""
+    port = free_port()
+    p = subprocess.Popen([SERVER, "streamableHttp"], env={**os.environ, "PORT": str(port)},
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(300):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return p, f"http://127.0.0.1:{port}/mcp"
+        except OSError:
+            time.sleep(0.1)
+    sys.exit("server-everything did not listen")
+
+
+def post(conn, path, session, message):
+    """POSTs one message; the JSON-RPC message of the answer (None for a 202) and the headers."""
+    headers = {"Content-Type": "application/json",
+               "Accept": "application/json, text/event-stream",
+               "MCP-Protocol-Version": "2025-11-25"}
+    if session:
+        headers["Mcp-Session-Id"] = session
+    conn.request("POST", path, body=json.dumps(message), headers=headers)
+    response = conn.getresponse()
+    body = response.read().decode()
+    if response.status == 202:
+        return None, response
+    if response.status != 200:
+        sys.exit(f"HTTP {response.status}: {body}")
+    if response.getheader("Content-Type", "").startswith("text/event-stream"):
+        data = [line[5:].strip() for line in body.splitlines() if line.startswith("data:")]
+        body = next(d for d in data if d)
+    return json.loads(body), response
+
+
+def run_http(warden, calls, out_dir, upstream):
+    profile = os.path.join(out_dir, f"callgrind.http.{calls}")
+    command = callgrind(profile, warden) + ["--listen", "127.0.0.1:0", "--upstream", upstream]
+    p = subprocess.Popen(command, stderr=subprocess.PIPE, text=True,
+                         env={**os.environ, "WARDEN_LOG": "warn"})
+    for line in p.stderr:
+        if line.startswith("warden: listening on "):
+            url = urllib.parse.urlsplit(line.split()[-1])
+            break
+    else:
+        sys.exit("warden exited before listening")
+    conn = http.client.HTTPConnection(url.hostname, url.port)
+    reply, response = post(conn, url.path, None, INITIALIZE)
+    session = response.getheader("Mcp-Session-Id")
+    post(conn, url.path, session, {"jsonrpc": "2.0", "method": "notifications/initialized"})
+    for i in range(1, calls + 1):
+        reply, _ = post(conn, url.path, session, call(i))
+        check(i, reply)
+    conn.close()
+    p.send_signal(signal.SIGTERM)
+    p.stderr.read()
+    p.wait()
+    return totals(profile)
 
 
 def main():
-    warden = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "target/release/warden")
+    args = sys.argv[1:]
+    http_mode = "--http" in args
+    args = [a for a in args if a != "--http"]
+    warden = args[0] if args else os.path.join(ROOT, "target/release/warden")
     out_dir = tempfile.mkdtemp(prefix="warden-instructions-")
-    few, many = run(warden, 200, out_dir), run(warden, 1200, out_dir)
-    print(f"{(many - few) / 1000:,.0f} instructions per call ({warden}; profiles in {out_dir})")
+    if http_mode:
+        server, upstream = http_server()
+        try:
+            few, many = (run_http(warden, n, out_dir, upstream) for n in (200, 1200))
+        finally:
+            server.terminate()
+    else:
+        few, many = (run_stdio(warden, n, out_dir) for n in (200, 1200))
+    kind = "HTTP" if http_mode else "stdio"
+    print(f"{(many - few) / 1000:,.0f} instructions per {kind} call "
+          f"({warden}; profiles in {out_dir})")
 
 
 if __name__ == "__main__":
