@@ -198,11 +198,9 @@ impl Proxy {
                 return r;
             }
         };
-        let sent = tokio::time::timeout_at(
-            deadline,
-            upstream.send(Method::POST, &x.headers, bytes.into()),
-        )
-        .await;
+        let sent =
+            tokio::time::timeout_at(deadline, upstream.send(Method::POST, &x.headers, &bytes))
+                .await;
         let reply = match sent {
             Err(_) => return self.timed_out(&x),
             Ok(Err(e)) => {
@@ -236,26 +234,19 @@ impl Proxy {
         deadline: Option<(Deadline, Instant)>,
         guard: Guard,
     ) -> Response<Body> {
-        let status = reply.status();
-        let headers = upstream::client_headers(reply.headers());
+        let (head, reply) = reply.into_parts();
+        let (status, headers) = (head.status, head.headers);
         let max = self.settings.max_message_bytes.saturating_mul(SIZE_FACTOR);
-        if upstream::is_sse(reply.headers()) && status.is_success() {
-            let mut body = Relay::new(
-                self.clone(),
-                reply.into_body(),
-                session,
-                id,
-                deadline,
-                guard,
-            );
+        if upstream::is_sse(&headers) && status.is_success() {
+            let mut body = Relay::new(self.clone(), reply, session, id, deadline, guard);
             if deadline.is_some() {
                 // A POST's answer: gather what has arrived (GET streams start at once).
                 body.gather(GATHER).await;
             }
             return upstream::response(status, headers, body.boxed());
         }
-        let json_body = upstream::is_json(reply.headers()) && status.is_success();
-        let read = Limited::new(reply.into_body(), max).collect();
+        let json_body = upstream::is_json(&headers) && status.is_success();
+        let read = Limited::new(reply, max).collect();
         let collected = match deadline {
             Some((d, _)) => tokio::time::timeout_at(d, read).await.ok(),
             None => Some(read.await),

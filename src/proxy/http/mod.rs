@@ -10,6 +10,8 @@
 //! - `relay`: an upstream SSE answer relayed as a body that reads it event by event;
 //! - `sse`: splitting and rewriting server-sent events;
 //! - `upstream`: the HTTP client and which headers cross warden; `pool`: its connections;
+//!   `wire`: HTTP/1.1 on those connections (the request written, the answer's head and body
+//!   read);
 //! - `child`: stdio servers behind the endpoint, one child process per MCP session;
 //! - `grants`: bearer tokens (stored hashed) → grant names, upstream credentials;
 //! - `metrics`, `admin`: `/metrics` (Prometheus text) and `/healthz` on a separate listener.
@@ -28,6 +30,7 @@ mod relay;
 pub mod server;
 pub mod sse;
 pub mod upstream;
+mod wire;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, combinators::BoxBody};

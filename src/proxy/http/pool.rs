@@ -1,36 +1,37 @@
-//! Keep-alive connections to the upstream server: hyper's HTTP/1 client connections, lent to
-//! one exchange at a time and taken back as soon as the answer's body has ended ([`Lent`]), so
-//! the next request reuses the connection at once.
+//! Keep-alive connections to the upstream server, lent to one exchange at a time and taken
+//! back as soon as the answer's body has ended ([`Lent`]), so the next request reuses the
+//! connection at once.
 //!
-//! A connection is driven by the exchange that holds it, not by a task of its own: the
-//! request is written, the answer read and its body decoded in the polls of the exchange's
-//! own task (the client's connection). Run as a separate task, every step of an answer was a
-//! hand-over between two tasks (the head, then each chunk of the body, only once the reader
-//! asked for it), each one a turn of the event loop; now an answer that has arrived is read,
-//! decoded and relayed in one poll. An idle connection is polled by nobody: a server that
-//! closed it is noticed when it is next taken (it is then dropped, and another one used).
+//! A connection is a TCP stream and its read buffer, nothing more: the request is written in
+//! one write, the answer's head parsed from the buffer and its body decoded from it
+//! (`wire`), all in the polls of the exchange that holds the connection (the client's
+//! connection task). An answer that has arrived is read, decoded and relayed in one poll: no
+//! task per connection, no hand-over between tasks. An idle connection is polled by nobody:
+//! a server that closed it is noticed when it is next taken (it is then dropped, and another
+//! one used).
 //!
 //! warden has one upstream, so the pool is a stack of idle connections behind a lock and
-//! nothing else (hyper-util's pooled client, used before, kept a pool keyed by scheme and
-//! authority and spawned a task for every answer with a body, only to put its connection back
-//! when the body ended).
+//! nothing else. (hyper's client, used before, cost a third of warden's instructions per
+//! call: a header map of every answer header, a dispatcher and a channel per connection;
+//! docs/performance.md.)
 //!
 //! Idle connections are dropped after [`IDLE`], before common servers' keep-alive timeouts
 //! (Node's is 5 s): a request written on a connection the server is closing fails and cannot
 //! be retried (a POST may have run). A request that a reused connection refused before any of
 //! it was written (the connection closed meanwhile) is sent again on another one.
 
-use bytes::Bytes;
-use http_body_util::Full;
-use hyper::body::{Body, Frame, Incoming, SizeHint};
-use hyper::client::conn::http1::{Connection, SendRequest};
-use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
-use std::future::Future;
+use super::wire::{self, Decoder, Step};
+use bytes::{Bytes, BytesMut};
+use hyper::body::{Body, Frame, SizeHint};
+use hyper::header::HeaderName;
+use hyper::{Response, StatusCode};
+use std::io;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
 
 /// Idle connections older than this are closed, not reused.
 pub const IDLE: Duration = Duration::from_secs(4);
@@ -38,26 +39,41 @@ pub const IDLE: Duration = Duration::from_secs(4);
 /// At most this many idle connections are kept.
 const MAX_IDLE: usize = 256;
 
-type Sender = SendRequest<Full<Bytes>>;
+/// Read buffers grow by at least this much.
+const READ_SIZE: usize = 16 * 1024;
 
-/// A connection's driving half; `None` once it has ended (it must not be polled again).
-type Driver = Option<Box<Connection<TokioIo<tokio::net::TcpStream>, Full<Bytes>>>>;
+/// A connection: the stream and what has been read from it and not used yet.
+struct Conn {
+    stream: TcpStream,
+    buf: BytesMut,
+}
 
-/// Polls a connection's driving half: reads, writes, decodes what it can; false once the
-/// connection has ended.
-fn drive(driver: &mut Driver, cx: &mut Context<'_>) -> bool {
-    if let Some(connection) = driver
-        && Pin::new(connection).poll(cx).is_ready()
-    {
-        *driver = None;
+impl Conn {
+    /// Reads what the socket has into the buffer: `Ready(0)` at the end of the stream.
+    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        loop {
+            if self.buf.capacity() - self.buf.len() < READ_SIZE / 4 {
+                self.buf.reserve(READ_SIZE);
+            }
+            match self.stream.try_read_buf(&mut self.buf) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    ready!(self.stream.poll_read_ready(cx))?;
+                }
+                done => return Poll::Ready(done),
+            }
+        }
     }
-    driver.is_some()
+
+    /// Whether the server has not closed (or written on) the idle connection.
+    fn is_open(&mut self) -> bool {
+        matches!(self.stream.try_read_buf(&mut self.buf), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+            && self.buf.is_empty()
+    }
 }
 
 /// An idle connection and since when it has been idle.
 struct Idle {
-    sender: Sender,
-    driver: Driver,
+    conn: Conn,
     since: Instant,
 }
 
@@ -82,72 +98,71 @@ impl Pool {
         self.idle.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Sends `request` on an idle connection, or on a new one; the answer's body gives the
+    /// Sends `request` (head and body, as [`wire::request`] wrote them) on an idle connection,
+    /// or on a new one; the answer keeps the headers named in `keep`, and its body gives the
     /// connection back when it ends.
     pub async fn send(
         self: &Arc<Self>,
-        mut request: Request<Full<Bytes>>,
+        request: &[u8],
+        keep: &[HeaderName],
     ) -> Result<Response<Lent>, String> {
-        loop {
-            let (mut sender, mut driver, reused) = match self.reuse().await {
-                Some((sender, driver)) => (sender, driver, true),
-                None => {
-                    let (sender, driver) = self.connect().await?;
-                    (sender, driver, false)
-                }
+        let failed = |e: &dyn std::fmt::Display| format!("upstream request failed: {e}");
+        let mut conn = loop {
+            let (mut conn, reused) = match self.reuse() {
+                Some(conn) => (conn, true),
+                None => (self.connect().await?, false),
             };
-            let mut answer = std::pin::pin!(sender.try_send_request(request));
-            let answered = std::future::poll_fn(|cx| {
-                if let Poll::Ready(answered) = answer.as_mut().poll(cx) {
-                    return Poll::Ready(answered);
+            match conn.stream.write(request).await {
+                Ok(n) if n > 0 => {
+                    conn.stream
+                        .write_all(&request[n..])
+                        .await
+                        .map_err(|e| failed(&e))?;
+                    break conn;
                 }
-                drive(&mut driver, cx);
-                answer.as_mut().poll(cx)
-            })
-            .await;
-            match answered {
-                Ok(response) => {
-                    return Ok(response.map(|body| Lent {
-                        body,
-                        sender: Some(sender),
-                        driver,
-                        pool: self.clone(),
-                    }));
-                }
-                Err(mut e) => match e.take_message() {
-                    Some(unsent) if reused => request = unsent,
-                    _ => return Err(format!("upstream request failed: {}", e.into_error())),
-                },
+                // Nothing was written: the server closed the connection while it was idle.
+                Ok(_) | Err(_) if reused => {}
+                Ok(_) => return Err(failed(&"the connection closed")),
+                Err(e) => return Err(failed(&e)),
             }
+        };
+        let head = loop {
+            if let Some(head) = wire::head(&mut conn.buf, keep).map_err(|e| failed(&e))? {
+                break head;
+            }
+            let read = std::future::poll_fn(|cx| conn.poll_fill(cx)).await;
+            match read {
+                Ok(0) => return Err(failed(&"the server closed the connection before answering")),
+                Ok(_) => {}
+                Err(e) => return Err(failed(&e)),
+            }
+        };
+        let mut response = Response::new(Lent {
+            decoder: Decoder::new(head.framing),
+            keep_alive: head.keep_alive,
+            conn: Some(conn),
+            pool: self.clone(),
+        });
+        *response.status_mut() = head.status;
+        *response.headers_mut() = head.headers;
+        if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+            return Err(failed(&"the server switched protocols"));
         }
+        Ok(response)
     }
 
     /// The most recently used idle connection that is still open and not too old.
-    async fn reuse(&self) -> Option<(Sender, Driver)> {
+    fn reuse(&self) -> Option<Conn> {
         loop {
-            let Idle {
-                mut sender,
-                mut driver,
-                since,
-            } = self.idle().pop()?;
-            if since.elapsed() > IDLE || sender.is_closed() {
-                continue;
-            }
-            let ready = std::future::poll_fn(|cx| {
-                if !drive(&mut driver, cx) {
-                    return Poll::Ready(false);
-                }
-                sender.poll_ready(cx).map(|r| r.is_ok())
-            })
-            .await;
-            if ready {
-                return Some((sender, driver));
+            let Idle { mut conn, since } = self.idle().pop()?;
+            if since.elapsed() <= IDLE && conn.is_open() {
+                return Some(conn);
             }
         }
     }
 
-    async fn connect(&self) -> Result<(Sender, Driver), String> {
-        let stream = tokio::net::TcpStream::connect((self.host.as_str(), self.port))
+    async fn connect(&self) -> Result<Conn, String> {
+        let stream = TcpStream::connect((self.host.as_str(), self.port))
             .await
             .map_err(|e| {
                 format!(
@@ -156,17 +171,14 @@ impl Pool {
                 )
             })?;
         let _ = stream.set_nodelay(true);
-        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| format!("upstream request failed: {e}"))?;
-        Ok((sender, Some(Box::new(connection))))
+        Ok(Conn {
+            stream,
+            buf: BytesMut::new(),
+        })
     }
 
     /// A connection whose answer has ended comes back; the idle ones past [`IDLE`] go.
-    fn give_back(&self, sender: Sender, driver: Driver) {
-        if sender.is_closed() || driver.is_none() {
-            return;
-        }
+    fn give_back(&self, conn: Conn) {
         let now = Instant::now();
         let mut idle = self.idle();
         let expired = idle
@@ -175,53 +187,87 @@ impl Pool {
             .count();
         idle.drain(..expired);
         if idle.len() < MAX_IDLE {
-            idle.push(Idle {
-                sender,
-                driver,
-                since: now,
-            });
+            idle.push(Idle { conn, since: now });
         }
     }
 }
 
-/// An upstream answer's body; its connection goes back to the pool when it ends (dropped
-/// before its end, the connection is closed instead: it is in the middle of an answer).
+/// An upstream answer's body, decoded from its connection as the reader polls; the
+/// connection goes back to the pool when the body ends cleanly (dropped before its end, or
+/// after an answer that closes it, the connection is closed instead).
 pub struct Lent {
-    body: Incoming,
-    sender: Option<Sender>,
-    driver: Driver,
+    decoder: Decoder,
+    keep_alive: bool,
+    /// `None` once the body has ended.
+    conn: Option<Conn>,
     pool: Arc<Pool>,
+}
+
+impl Lent {
+    fn end(&mut self) {
+        if let Some(conn) = self.conn.take()
+            && self.keep_alive
+            && self.decoder.is_done()
+            && conn.buf.is_empty()
+        {
+            self.pool.give_back(conn);
+        }
+    }
 }
 
 impl Body for Lent {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = io::Error;
 
-    /// A frame that has been decoded already, else whatever driving the connection decodes.
+    /// What the buffer holds of the body, else what reading the connection brings.
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
         let this = self.get_mut();
-        let mut polled = Pin::new(&mut this.body).poll_frame(cx);
-        if polled.is_pending() {
-            drive(&mut this.driver, cx);
-            polled = Pin::new(&mut this.body).poll_frame(cx);
+        loop {
+            let Some(conn) = &mut this.conn else {
+                return Poll::Ready(None);
+            };
+            match this.decoder.step(&mut conn.buf) {
+                Ok(Step::Data(data)) => return Poll::Ready(Some(Ok(Frame::data(data)))),
+                Ok(Step::End) => {
+                    this.end();
+                    return Poll::Ready(None);
+                }
+                Ok(Step::More) => {}
+                Err(e) => {
+                    this.conn = None;
+                    return Poll::Ready(Some(Err(io::Error::new(io::ErrorKind::InvalidData, e))));
+                }
+            }
+            match ready!(conn.poll_fill(cx)) {
+                Ok(0) if this.decoder.until_close() => {
+                    this.conn = None;
+                    return Poll::Ready(None);
+                }
+                Ok(0) => {
+                    this.conn = None;
+                    let e = "the server closed the connection in the middle of an answer";
+                    return Poll::Ready(Some(Err(io::Error::new(io::ErrorKind::UnexpectedEof, e))));
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    this.conn = None;
+                    return Poll::Ready(Some(Err(e)));
+                }
+            }
         }
-        if let Poll::Ready(None) = polled
-            && let Some(sender) = this.sender.take()
-        {
-            this.pool.give_back(sender, this.driver.take());
-        }
-        polled
     }
 
     fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
+        // Not at `decoder.is_done()`: a reader that stopped there would never poll the end
+        // that gives the connection back.
+        self.conn.is_none()
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.body.size_hint()
+        SizeHint::default()
     }
 }
 
@@ -232,9 +278,11 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-    /// A server answering `ok` to each request; with `once`, it closes each connection after
+    const OK: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+
+    /// A server giving `answer` to each request; with `once`, it closes each connection after
     /// its first answer (as a server does at its keep-alive timeout). Counts connections.
-    async fn server(once: bool) -> (u16, Arc<AtomicUsize>) {
+    async fn server(answer: &'static [u8], once: bool) -> (u16, Arc<AtomicUsize>) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let accepted = Arc::new(AtomicUsize::new(0));
@@ -254,7 +302,6 @@ mod tests {
                             continue;
                         }
                         buf.clear();
-                        let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
                         if stream.write_all(answer).await.is_err() || once {
                             return;
                         }
@@ -265,34 +312,97 @@ mod tests {
         (port, accepted)
     }
 
-    async fn get(pool: &Arc<Pool>, port: u16) -> String {
-        let request = Request::get("/")
-            .header("host", format!("127.0.0.1:{port}"))
-            .body(Full::new(Bytes::new()))
-            .unwrap();
-        let answer = pool.send(request).await.unwrap();
+    fn get() -> Vec<u8> {
+        wire::request("GET", "/", std::iter::empty(), b"")
+    }
+
+    async fn body(pool: &Arc<Pool>) -> String {
+        let answer = pool.send(&get(), &[]).await.unwrap();
         let body = answer.into_body().collect().await.unwrap().to_bytes();
         String::from_utf8(body.to_vec()).unwrap()
     }
 
     #[tokio::test]
     async fn a_connection_is_reused_once_its_answer_has_ended() {
-        let (port, accepted) = server(false).await;
+        let (port, accepted) = server(OK, false).await;
         let pool = Pool::new("127.0.0.1", port);
         for _ in 0..3 {
-            assert_eq!(get(&pool, port).await, "ok");
+            assert_eq!(body(&pool).await, "ok");
         }
         assert_eq!(accepted.load(Ordering::SeqCst), 1);
     }
 
     #[tokio::test]
-    async fn a_connection_the_server_closed_while_idle_is_not_used() {
-        let (port, accepted) = server(true).await;
+    async fn chunked_answers_are_decoded_and_their_connection_reused() {
+        let chunked = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n\
+            3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n";
+        let (port, accepted) = server(chunked, false).await;
         let pool = Pool::new("127.0.0.1", port);
-        assert_eq!(get(&pool, port).await, "ok");
+        for _ in 0..2 {
+            assert_eq!(body(&pool).await, "abcde");
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn an_answer_that_ends_with_its_connection_is_read_whole_and_not_reused() {
+        let (port, accepted) = server(b"HTTP/1.1 200 OK\r\n\r\nto the end", true).await;
+        let pool = Pool::new("127.0.0.1", port);
+        for _ in 0..2 {
+            assert_eq!(body(&pool).await, "to the end");
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+        let close = b"HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 2\r\n\r\nok";
+        let (port, accepted) = server(close, false).await;
+        let pool = Pool::new("127.0.0.1", port);
+        for _ in 0..2 {
+            assert_eq!(body(&pool).await, "ok");
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_body_cut_short_is_an_error_and_its_connection_is_not_reused() {
+        let (port, accepted) =
+            server(b"HTTP/1.1 200 OK\r\ncontent-length: 9\r\n\r\nok", true).await;
+        let pool = Pool::new("127.0.0.1", port);
+        let answer = pool.send(&get(), &[]).await.unwrap();
+        let error = answer.into_body().collect().await.unwrap_err();
+        assert!(error.to_string().contains("middle of an answer"), "{error}");
+        let (port, accepted_too) =
+            server(b"HTTP/1.1 200 OK\r\ncontent-length: 9\r\n\r\nok", false).await;
+        let pool = Pool::new("127.0.0.1", port);
+        drop(pool.send(&get(), &[]).await.unwrap());
+        let _ = pool.send(&get(), &[]).await.unwrap();
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+        assert_eq!(
+            accepted_too.load(Ordering::SeqCst),
+            2,
+            "a body dropped unread closes its connection"
+        );
+    }
+
+    #[tokio::test]
+    async fn only_the_asked_headers_come_through() {
+        let answer = b"HTTP/1.1 202 Accepted\r\nx-powered-by: Express\r\nMcp-Session-Id: s1\r\n\
+            content-length: 0\r\n\r\n";
+        let (port, _) = server(answer, false).await;
+        let pool = Pool::new("127.0.0.1", port);
+        let keep = [HeaderName::from_static("mcp-session-id")];
+        let answer = pool.send(&get(), &keep).await.unwrap();
+        assert_eq!(answer.status(), StatusCode::ACCEPTED);
+        assert_eq!(answer.headers().len(), 1);
+        assert_eq!(answer.headers()["mcp-session-id"], "s1");
+    }
+
+    #[tokio::test]
+    async fn a_connection_the_server_closed_while_idle_is_not_used() {
+        let (port, accepted) = server(OK, true).await;
+        let pool = Pool::new("127.0.0.1", port);
+        assert_eq!(body(&pool).await, "ok");
         // Let the server's close arrive: the idle connection is then seen closed when taken.
         tokio::time::sleep(Duration::from_millis(50)).await;
-        assert_eq!(get(&pool, port).await, "ok");
+        assert_eq!(body(&pool).await, "ok");
         assert_eq!(accepted.load(Ordering::SeqCst), 2);
     }
 
@@ -304,8 +414,15 @@ mod tests {
             .unwrap()
             .port();
         let pool = Pool::new("127.0.0.1", port);
-        let request = Request::get("/").body(Full::new(Bytes::new())).unwrap();
-        let error = pool.send(request).await.err().unwrap();
+        let error = pool.send(&get(), &[]).await.err().unwrap();
         assert!(error.contains("cannot connect"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn a_malformed_answer_is_an_error() {
+        let (port, _) = server(b"HTTP/1.1 200 OK\r\ncontent-length: x\r\n\r\n", false).await;
+        let pool = Pool::new("127.0.0.1", port);
+        let error = pool.send(&get(), &[]).await.err().unwrap();
+        assert!(error.contains("Content-Length"), "{error}");
     }
 }

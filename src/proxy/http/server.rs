@@ -20,7 +20,6 @@ use crate::proxy::audit::unix_now;
 use crate::proxy::engine::{Engine, Identity};
 use crate::proxy::jsonrpc::{self, Id};
 use crate::proxy::session::{Session, ToolCache};
-use bytes::Bytes;
 use hyper::header::{HeaderMap, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode, body::Incoming};
 use std::collections::HashMap;
@@ -296,10 +295,7 @@ impl Proxy {
                 return self.relay_lines(lines, session, None, None, Guard::none());
             }
         };
-        let reply = match upstream
-            .send(Method::GET, req.headers(), Bytes::new())
-            .await
-        {
+        let reply = match upstream.send(Method::GET, req.headers(), &[]).await {
             Ok(r) => r,
             Err(e) => return self.upstream_failed(None, &e),
         };
@@ -324,10 +320,7 @@ impl Proxy {
                 return plain(StatusCode::OK, "session ended");
             }
         };
-        let reply = match upstream
-            .send(Method::DELETE, req.headers(), Bytes::new())
-            .await
-        {
+        let reply = match upstream.send(Method::DELETE, req.headers(), &[]).await {
             Ok(r) => r,
             Err(e) => return self.upstream_failed(None, &e),
         };
@@ -335,12 +328,12 @@ impl Proxy {
         if status.is_success() || status == StatusCode::NOT_FOUND {
             self.forget(req.headers());
         }
-        let headers = upstream::client_headers(reply.headers());
-        let body = http_body_util::BodyExt::collect(reply.into_body())
+        let (head, reply) = reply.into_parts();
+        let body = http_body_util::BodyExt::collect(reply)
             .await
             .map(|c| c.to_bytes())
             .unwrap_or_default();
-        upstream::response(status, headers, full(body))
+        upstream::response(status, head.headers, full(body))
     }
 
     /// The upstream could not be reached or broke: a JSON-RPC error for the request.

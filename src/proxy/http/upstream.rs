@@ -1,6 +1,8 @@
 //! The upstream MCP server over Streamable HTTP: its keep-alive connections (`pool`), the
 //! headers that cross warden in each direction, and nothing else.
 //!
+//! The requests go out as [`wire`] writes them, on connections of the [`Pool`].
+//!
 //! Headers are passed by allow-list, both ways: toward the server only the MCP and content
 //! headers (never the client's `Authorization`, cookies or `Origin`), plus the upstream
 //! credentials from the grants file; toward the client only the MCP and content headers of the
@@ -9,10 +11,9 @@
 
 use super::Body;
 use super::pool::{Lent, Pool};
-use bytes::Bytes;
-use http_body_util::Full;
+use super::wire;
 use hyper::header::{HeaderMap, HeaderName, HeaderValue};
-use hyper::{Method, Request, Response, Uri};
+use hyper::{Method, Response, Uri};
 use std::sync::Arc;
 
 /// Request headers a client may send through to the server (names parsed once, at compile
@@ -110,39 +111,27 @@ impl Upstream {
     }
 
     /// Sends one request upstream with the client's allowed headers and the upstream
-    /// credentials.
+    /// credentials; the answer carries only the headers the client may see.
     pub async fn send(
         &self,
         method: Method,
         client_headers: &HeaderMap,
-        body: Bytes,
+        body: &[u8],
     ) -> Result<Response<Lent>, String> {
-        let mut builder = Request::builder().method(method).uri(self.target.clone());
-        if let Some(headers) = builder.headers_mut() {
-            headers.insert(hyper::header::HOST, self.host.clone());
-            for name in &TO_SERVER {
-                for value in client_headers.get_all(name) {
-                    headers.append(name.clone(), value.clone());
-                }
-            }
-            for (name, value) in &self.credentials {
-                headers.insert(name.clone(), value.clone());
-            }
-        }
-        let request = builder.body(Full::new(body)).map_err(|e| e.to_string())?;
-        self.pool.send(request).await
+        let host = (&hyper::header::HOST, &self.host);
+        let from_client = TO_SERVER
+            .iter()
+            .filter(|name| !self.credentials.iter().any(|(n, _)| n == *name))
+            .flat_map(|name| client_headers.get_all(name).iter().map(move |v| (name, v)));
+        let credentials = self.credentials.iter().map(|(n, v)| (n, v));
+        let request = wire::request(
+            method.as_str(),
+            self.target.path_and_query().map_or("/", |p| p.as_str()),
+            std::iter::once(host).chain(from_client).chain(credentials),
+            body,
+        );
+        self.pool.send(&request, &TO_CLIENT).await
     }
-}
-
-/// The server's answer's headers that go to the client.
-pub fn client_headers(from: &HeaderMap) -> HeaderMap {
-    let mut out = HeaderMap::new();
-    for name in &TO_CLIENT {
-        for value in from.get_all(name) {
-            out.append(name.clone(), value.clone());
-        }
-    }
-    out
 }
 
 /// Whether a response is an SSE stream.
