@@ -417,10 +417,16 @@ impl Session {
 
     /// A line from the server.
     pub fn from_server(&self, line: Vec<u8>) -> Vec<Action> {
-        let Ok(Message::Response { id, result, error }) = jsonrpc::parse(&line, false) else {
+        vec![Action::ToClient(self.to_client(&line).unwrap_or(line))]
+    }
+
+    /// Reads a message from the server (settling the request it answers); what the client
+    /// gets instead of it, if warden changes it (a filtered `tools/list`).
+    pub fn to_client(&self, line: &[u8]) -> Option<Vec<u8>> {
+        let Ok(Message::Response { id, result, error }) = jsonrpc::parse(line, false) else {
             // Requests and notifications from the server, and anything warden cannot read,
             // pass through untouched.
-            return vec![Action::ToClient(line)];
+            return None;
         };
         let pending = {
             let mut s = self.state();
@@ -443,19 +449,18 @@ impl Session {
                 } else {
                     self.engine.counters.commit(r);
                 }
-                vec![Action::ToClient(line)]
+                None
             }
             Some(Pending::ToolsList) => {
                 let policy = self.engine.policy();
                 let who = self.identity();
                 let pins = &self.engine.pins;
-                let line = match pins.review(&self.engine, &who, &mut self.learned().pins, &line) {
-                    Some(without_changed) => without_changed,
-                    None => line,
-                };
-                let filtered = tools_list::filter(&line, &policy.table, &who, !self.engine.dry_run);
+                let reviewed = pins.review(&self.engine, &who, &mut self.learned().pins, line);
+                let current = reviewed.as_deref().unwrap_or(line);
+                let filtered =
+                    tools_list::filter(current, &policy.table, &who, !self.engine.dry_run);
                 self.learned().tools.extend(filtered.tools);
-                vec![Action::ToClient(filtered.replacement.unwrap_or(line))]
+                filtered.replacement.or(reviewed)
             }
             Some(Pending::Initialize) => {
                 if let Some(r) = result
@@ -474,7 +479,7 @@ impl Session {
                             .map(str::to_string);
                     }
                 }
-                vec![Action::ToClient(line)]
+                None
             }
             Some(Pending::Discover) => {
                 if let Some(r) = result
@@ -492,9 +497,9 @@ impl Session {
                             name.and_then(Value::as_str).map(str::to_string);
                     }
                 }
-                vec![Action::ToClient(line)]
+                None
             }
-            Some(Pending::Other) | None => vec![Action::ToClient(line)],
+            Some(Pending::Other) | None => None,
         }
     }
 

@@ -266,11 +266,10 @@ impl Proxy {
             }
             Some(Ok(c)) => c.to_bytes(),
         };
-        let body = if json_body && !bytes.is_empty() {
-            Bytes::from(through(&session, bytes.to_vec()))
-        } else {
-            bytes
-        };
+        let changed = (json_body && !bytes.is_empty())
+            .then(|| session.to_client(&bytes))
+            .flatten();
+        let body = changed.map_or(bytes, Bytes::from);
         if let Some(id) = &id {
             session.abandon(id);
         }
@@ -321,7 +320,7 @@ impl Proxy {
                     None => lines.recv().await,
                 };
                 let Some(line) = line else { break End::Done };
-                let out = sse::message(&through(&session, line));
+                let out = sse::message(&session.to_client(&line).unwrap_or(line));
                 if tx.send(Bytes::from(out)).await.is_err() {
                     break End::ClientGone;
                 }
@@ -449,15 +448,6 @@ async fn forward_into(answer: Response<Body>, tx: &mpsc::Sender<Bytes>) {
     }
     if !json.is_empty() {
         let _ = tx.send(Bytes::from(sse::message(&json))).await;
-    }
-}
-
-/// A server message as the client gets it (filtered, or untouched).
-pub(super) fn through(session: &Session, message: Vec<u8>) -> Vec<u8> {
-    let original = message.clone();
-    match session.from_server(message).into_iter().next() {
-        Some(Action::ToClient(bytes)) => bytes,
-        _ => original,
     }
 }
 

@@ -8,7 +8,7 @@
 //! gets a JSON-RPC error event for it. A client that goes away drops the body, which ends the
 //! exchange the same way.
 
-use super::exchange::{End, Guard, SIZE_FACTOR, through};
+use super::exchange::{End, Guard, SIZE_FACTOR};
 use super::pool::Lent;
 use super::server::Proxy;
 use super::sse::{self, Splitter};
@@ -65,22 +65,24 @@ impl Relay {
         }
     }
 
+    /// Splits what arrived into events and makes each ready for the client: as it came, or
+    /// with its message replaced when warden changes it.
     fn events(&mut self, data: &[u8]) -> Result<(), ()> {
-        for event in self.splitter.push(data, self.max).map_err(|_| ())? {
-            match sse::data(&event) {
-                None => self.ready.extend_from_slice(&event),
-                Some(message) => {
-                    let relayed = through(&self.session, message.clone());
-                    if relayed == message {
-                        self.ready.extend_from_slice(&event);
-                    } else {
-                        self.ready
-                            .extend_from_slice(&sse::with_data(&event, &relayed));
-                    }
+        let Relay {
+            splitter,
+            session,
+            ready,
+            max,
+            ..
+        } = self;
+        splitter
+            .push(data, *max, |event| {
+                match sse::data(event).and_then(|message| session.to_client(&message)) {
+                    None => ready.extend_from_slice(event),
+                    Some(changed) => ready.extend_from_slice(&sse::with_data(event, &changed)),
                 }
-            }
-        }
-        Ok(())
+            })
+            .map_err(|_| ())
     }
 
     /// Takes the upstream frames that are there (up to [`READY_BYTES`] ready to send).

@@ -5,6 +5,8 @@
 //!
 //! Lines end with `\r\n`, `\n` or `\r` (the SSE grammar); an event ends at an empty line.
 
+use std::borrow::Cow;
+
 /// Splits a stream of chunks into whole events.
 #[derive(Debug, Default)]
 pub struct Splitter {
@@ -16,19 +18,25 @@ pub struct Splitter {
 pub struct TooLong(pub usize);
 
 impl Splitter {
-    /// Adds a chunk; returns the events it completed (each with its terminating blank line).
-    /// An event longer than `max` bytes is an error.
-    pub fn push(&mut self, chunk: &[u8], max: usize) -> Result<Vec<Vec<u8>>, TooLong> {
+    /// Adds a chunk and hands each event it completed (with its terminating blank line) to
+    /// `each`, borrowed from the buffer. An event longer than `max` bytes is an error.
+    pub fn push(
+        &mut self,
+        chunk: &[u8],
+        max: usize,
+        mut each: impl FnMut(&[u8]),
+    ) -> Result<(), TooLong> {
         self.buf.extend_from_slice(chunk);
-        let mut events = Vec::new();
-        while let Some(end) = event_end(&self.buf) {
-            let rest = self.buf.split_off(end);
-            events.push(std::mem::replace(&mut self.buf, rest));
+        let mut start = 0;
+        while let Some(len) = event_end(&self.buf[start..]) {
+            each(&self.buf[start..start + len]);
+            start += len;
         }
+        self.buf.drain(..start);
         if self.buf.len() > max {
             return Err(TooLong(self.buf.len()));
         }
-        Ok(events)
+        Ok(())
     }
 
     /// What is left at the end of the stream (an unterminated event), if anything.
@@ -40,10 +48,7 @@ impl Splitter {
 /// The lines of `text` with their terminators' lengths; `None` when the last line's end is not
 /// yet known (no terminator, or a `\r` that a `\n` may follow in the next chunk).
 fn next_line(text: &[u8], from: usize) -> Option<(usize, usize)> {
-    let rel = text[from..]
-        .iter()
-        .position(|b| *b == b'\n' || *b == b'\r')?;
-    let i = from + rel;
+    let i = from + memchr::memchr2(b'\n', b'\r', &text[from..])?;
     let term = match (text[i], text.get(i + 1)) {
         (b'\r', Some(b'\n')) => 2,
         (b'\r', None) => return None,
@@ -65,22 +70,22 @@ fn event_end(buf: &[u8]) -> Option<usize> {
 }
 
 /// The lines of a complete event, without terminators (the final empty line excluded).
-fn lines(event: &[u8]) -> Vec<&[u8]> {
-    let mut out = Vec::new();
+fn lines(event: &[u8]) -> impl Iterator<Item = &[u8]> {
     let mut pos = 0;
-    while let Some((end, term)) = next_line(event, pos) {
+    std::iter::from_fn(move || {
+        let (end, term) = next_line(event, pos)?;
         if end == pos {
-            break;
+            return None;
         }
-        out.push(&event[pos..end]);
+        let line = &event[pos..end];
         pos = end + term;
-    }
-    out
+        Some(line)
+    })
 }
 
 /// A line's field name and value (`field: value`, one leading space of the value dropped).
 fn field(line: &[u8]) -> (&[u8], &[u8]) {
-    match line.iter().position(|b| *b == b':') {
+    match memchr::memchr(b':', line) {
         Some(i) => {
             let value = &line[i + 1..];
             (&line[..i], value.strip_prefix(b" ").unwrap_or(value))
@@ -89,26 +94,25 @@ fn field(line: &[u8]) -> (&[u8], &[u8]) {
     }
 }
 
-/// The event's data (its `data` lines joined by `\n`), or `None` when it has no data line or
-/// only empty data (a priming event).
-pub fn data(event: &[u8]) -> Option<Vec<u8>> {
-    let parts: Vec<&[u8]> = lines(event)
-        .into_iter()
-        .map(field)
-        .filter(|(name, _)| *name == b"data")
-        .map(|(_, value)| value)
-        .collect();
-    let joined = parts.join(&b'\n');
-    (!joined.iter().all(u8::is_ascii_whitespace)).then_some(joined)
-}
-
-/// The event's `id`, if it has one.
-pub fn id(event: &[u8]) -> Option<String> {
-    lines(event)
-        .into_iter()
-        .map(field)
-        .find(|(name, _)| *name == b"id")
-        .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+/// The event's data (its `data` lines joined by `\n`; borrowed when there is one), or `None`
+/// when it has no data line or only empty data (a priming event).
+pub fn data(event: &[u8]) -> Option<Cow<'_, [u8]>> {
+    let mut data: Option<Cow<'_, [u8]>> = None;
+    for (name, value) in lines(event).map(field) {
+        if name != b"data" {
+            continue;
+        }
+        data = Some(match data {
+            None => Cow::Borrowed(value),
+            Some(before) => {
+                let mut joined = before.into_owned();
+                joined.push(b'\n');
+                joined.extend_from_slice(value);
+                Cow::Owned(joined)
+            }
+        });
+    }
+    data.filter(|d| !d.iter().all(u8::is_ascii_whitespace))
 }
 
 /// The event with its data replaced by `data` (one line: JSON text has no raw newlines); every
@@ -160,14 +164,15 @@ mod tests {
         ];
         let mut events = Vec::new();
         for chunk in stream {
-            events.extend(s.push(chunk, 1024).unwrap());
+            s.push(chunk, 1024, |e| events.push(e.to_vec())).unwrap();
         }
         assert_eq!(events.len(), 3);
         assert_eq!(data(&events[0]), None);
-        assert_eq!(id(&events[0]).as_deref(), Some("1"));
-        assert_eq!(data(&events[1]).unwrap(), br#"{"a":1}"#);
-        assert_eq!(id(&events[1]).as_deref(), Some("2"));
-        assert_eq!(data(&events[2]).unwrap(), b"x\ny");
+        assert!(matches!(
+            data(&events[1]),
+            Some(Cow::Borrowed(br#"{"a":1}"#))
+        ));
+        assert_eq!(data(&events[2]).unwrap().as_ref(), b"x\ny");
         assert_eq!(s.rest().unwrap(), b": comment\n");
     }
 
@@ -177,13 +182,15 @@ mod tests {
         let out = with_data(event, b"{\"new\":2}");
         assert_eq!(out, b"event: message\nid: 7\ndata: {\"new\":2}\n\n");
         let mut s = Splitter::default();
-        assert_eq!(s.push(&out, 100).unwrap(), vec![out.clone()]);
-        assert_eq!(data(&message(b"{}")).unwrap(), b"{}");
+        let mut events = Vec::new();
+        s.push(&out, 100, |e| events.push(e.to_vec())).unwrap();
+        assert_eq!(events, vec![out.clone()]);
+        assert_eq!(data(&message(b"{}")).unwrap().as_ref(), b"{}");
     }
 
     #[test]
     fn refuses_an_endless_event() {
         let mut s = Splitter::default();
-        assert_eq!(s.push(&[b'a'; 20], 10), Err(TooLong(20)));
+        assert_eq!(s.push(&[b'a'; 20], 10, |_| {}), Err(TooLong(20)));
     }
 }
