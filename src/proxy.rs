@@ -3,6 +3,8 @@
 //!
 //! - `framing`: newline-delimited messages with a size limit;
 //! - `jsonrpc`: classify messages, reject malformed ones, build warden's own answers;
+//! - `client_message`: a client message read once (duplicate keys refused, the envelope and
+//!   the `params` members warden reads), for the session and the HTTP header check;
 //! - `request`: one parsed `tools/call`, its caller and its protocol era;
 //! - `engine`: the deciding core shared by transports (policy, counters, audit, rulings);
 //! - `limits`: counters with two-phase accounting, in memory or in Redis (`--state`);
@@ -23,6 +25,7 @@
 
 pub mod approval;
 pub mod audit;
+pub mod client_message;
 pub mod engine;
 pub mod framing;
 pub mod http;

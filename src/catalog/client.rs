@@ -221,7 +221,7 @@ pub(crate) enum Read {
 
 /// Sorts one message from the server.
 pub(crate) fn read(line: &[u8], id: &Id) -> Read {
-    match jsonrpc::parse(line, false) {
+    match jsonrpc::parse(line) {
         Ok(Message::Response { id: got, .. }) if &got == id => {
             serde_json::from_slice(line).map_or(Read::Skip, Read::Answer)
         }

@@ -1,6 +1,8 @@
 //! JSON-RPC 2.0 messages as the proxy sees them: classify a line without parsing more than
 //! routing needs, reject what must not pass (malformed JSON, duplicate keys, wrong shapes), and
-//! build the responses warden sends itself.
+//! build the responses warden sends itself. The envelope checks here (id, version, kind) serve
+//! the lenient reader of server messages ([`parse`]) and the strict one of client messages
+//! (`proxy::client_message`).
 //!
 //! Duplicate keys are rejected anywhere in a client message: JSON parsers disagree on which
 //! duplicate wins, so a message such as `{"name":"echo","name":"delete_file"}` could be decided
@@ -62,113 +64,158 @@ pub struct Rejection {
     pub message: String,
 }
 
+/// A message's members; what `params` and `result` are read as is the reader's choice (raw
+/// text here, the members warden reads in `proxy::client_message`).
 #[derive(Deserialize)]
-struct Envelope<'a> {
+#[serde(bound(deserialize = "P: Deserialize<'de>, R: Deserialize<'de>"))]
+pub(super) struct Envelope<'a, P, R> {
     #[serde(borrow)]
-    jsonrpc: Option<Cow<'a, str>>,
+    pub jsonrpc: Option<Cow<'a, str>>,
     /// `None` only when the key is absent (a notification): `"id": null` is kept as the raw
     /// `null`, an invalid id, so that it is refused instead of relayed as a notification.
     #[serde(default, deserialize_with = "present", borrow)]
-    id: Option<&'a RawValue>,
+    pub id: Option<&'a RawValue>,
     #[serde(borrow)]
-    method: Option<Cow<'a, str>>,
+    pub method: Option<Cow<'a, str>>,
+    pub params: Option<P>,
+    pub result: Option<R>,
     #[serde(borrow)]
-    params: Option<&'a RawValue>,
-    #[serde(borrow)]
-    result: Option<&'a RawValue>,
-    #[serde(borrow)]
-    error: Option<&'a RawValue>,
+    pub error: Option<&'a RawValue>,
 }
 
-/// Classifies one line. `strict` also rejects duplicate keys (for messages warden decides on).
-pub fn parse(line: &[u8], strict: bool) -> Result<Message<'_>, Rejection> {
-    let reject = |id: Option<Id>, code, message: &str| Rejection {
-        id,
-        code,
-        message: message.to_string(),
-    };
-    let text = std::str::from_utf8(line)
-        .map_err(|_| reject(None, PARSE_ERROR, "Parse error: not UTF-8"))?;
-    let trimmed = text.trim_start();
-    if trimmed.starts_with('[') {
-        let items: Vec<&RawValue> = serde_json::from_str(text)
-            .map_err(|e| reject(None, PARSE_ERROR, &format!("Parse error: {e}")))?;
-        if items.is_empty() {
-            return Err(reject(
-                None,
-                INVALID_REQUEST,
-                "Invalid Request: empty batch",
-            ));
-        }
+/// Classifies one line, leniently: duplicate keys are not looked for (a client's messages are
+/// read strictly, by `proxy::client_message`).
+pub fn parse(line: &[u8]) -> Result<Message<'_>, Rejection> {
+    let text = text_of(line)?;
+    if let Some(items) = batch(text)? {
         return Ok(Message::Batch(items));
     }
-    let env: Envelope = serde_json::from_str(text).map_err(|e| {
-        if e.is_data() {
-            reject(None, INVALID_REQUEST, &format!("Invalid Request: {e}"))
-        } else {
-            reject(None, PARSE_ERROR, &format!("Parse error: {e}"))
-        }
-    })?;
-    if let Some(id_raw) = &env.id {
-        // MCP request ids are strings or integers (JSON-RPC discourages fractions, and servers
-        // silently drop them, leaving the client waiting).
-        let raw = id_raw.get();
-        let integer = raw
-            .bytes()
-            .enumerate()
-            .all(|(i, b)| b.is_ascii_digit() || (i == 0 && b == b'-'))
-            && raw.bytes().any(|b| b.is_ascii_digit());
-        if !(raw.starts_with('"') || integer) {
-            return Err(reject(
-                None,
-                INVALID_REQUEST,
-                "Invalid Request: `id` must be a string or an integer",
-            ));
-        }
-    }
-    // The id is valid from here on, and unique (a duplicate `id` fails the envelope): echo it.
-    let id = env.id.as_ref().map(|r| Id(r.get().to_string()));
-    if strict {
-        check_duplicates(text).map_err(|e| {
-            reject(
-                id.clone(),
-                INVALID_REQUEST,
-                &format!("Invalid Request: {e}"),
-            )
-        })?;
-    }
-    if env.jsonrpc.as_deref() != Some("2.0") {
-        return Err(reject(
-            id,
-            INVALID_REQUEST,
-            "Invalid Request: `jsonrpc` must be \"2.0\"",
-        ));
-    }
-    match (env.method, id, env.result.is_some() || env.error.is_some()) {
-        (Some(method), Some(id), false) => Ok(Message::Request {
+    let env: Envelope<&RawValue, &RawValue> = serde_json::from_str(text).map_err(envelope_error)?;
+    let id = id_of(env.id)?;
+    let kind = kind_of(
+        env.jsonrpc.as_deref(),
+        id,
+        env.method.is_some(),
+        env.result.is_some() || env.error.is_some(),
+    )?;
+    Ok(match (kind, env.method) {
+        (Kind::Request(id), Some(method)) => Message::Request {
             id,
             method,
             params: env.params,
-        }),
-        (Some(method), None, false) => Ok(Message::Notification {
+        },
+        (Kind::Notification, Some(method)) => Message::Notification {
             method,
             params: env.params,
-        }),
-        (None, Some(id), true) => Ok(Message::Response {
+        },
+        (Kind::Response(id), _) => Message::Response {
             id,
             result: env.result,
             error: env.error,
-        }),
-        (_, id, _) => Err(reject(
-            id,
+        },
+        (_, None) => return Err(not_a_message(None)),
+    })
+}
+
+/// Why a message is refused, without an id to answer to.
+fn reject(code: i64, message: &str) -> Rejection {
+    Rejection {
+        id: None,
+        code,
+        message: message.to_string(),
+    }
+}
+
+/// A line's text (JSON is UTF-8).
+pub(super) fn text_of(line: &[u8]) -> Result<&str, Rejection> {
+    std::str::from_utf8(line).map_err(|_| reject(PARSE_ERROR, "Parse error: not UTF-8"))
+}
+
+/// The elements of a batch (a JSON array), `None` when the text is not one.
+pub(super) fn batch(text: &str) -> Result<Option<Vec<&RawValue>>, Rejection> {
+    if !text.trim_start().starts_with('[') {
+        return Ok(None);
+    }
+    let items: Vec<&RawValue> = serde_json::from_str(text)
+        .map_err(|e| reject(PARSE_ERROR, &format!("Parse error: {e}")))?;
+    if items.is_empty() {
+        return Err(reject(INVALID_REQUEST, "Invalid Request: empty batch"));
+    }
+    Ok(Some(items))
+}
+
+/// The rejection for a text that did not read as an envelope: malformed JSON, or members of
+/// the wrong type.
+pub(super) fn envelope_error(e: serde_json::Error) -> Rejection {
+    if e.is_data() {
+        reject(INVALID_REQUEST, &format!("Invalid Request: {e}"))
+    } else {
+        reject(PARSE_ERROR, &format!("Parse error: {e}"))
+    }
+}
+
+/// The request id, checked: MCP request ids are strings or integers (JSON-RPC discourages
+/// fractions, and servers silently drop them, leaving the client waiting). A valid id is
+/// unique (a duplicate `id` fails the envelope) and is echoed in any error from here on.
+pub(super) fn id_of(raw: Option<&RawValue>) -> Result<Option<Id>, Rejection> {
+    let Some(raw) = raw.map(RawValue::get) else {
+        return Ok(None);
+    };
+    let integer = raw
+        .bytes()
+        .enumerate()
+        .all(|(i, b)| b.is_ascii_digit() || (i == 0 && b == b'-'))
+        && raw.bytes().any(|b| b.is_ascii_digit());
+    if !(raw.starts_with('"') || integer) {
+        return Err(reject(
             INVALID_REQUEST,
-            "Invalid Request: not a request, notification or response",
-        )),
+            "Invalid Request: `id` must be a string or an integer",
+        ));
+    }
+    Ok(Some(Id(raw.to_string())))
+}
+
+/// What an envelope's members make of a message.
+pub(super) enum Kind {
+    Request(Id),
+    Notification,
+    Response(Id),
+}
+
+/// Checks `jsonrpc` and tells the kind of message from which members are there.
+pub(super) fn kind_of(
+    version: Option<&str>,
+    id: Option<Id>,
+    method: bool,
+    answer: bool,
+) -> Result<Kind, Rejection> {
+    if version != Some("2.0") {
+        return Err(Rejection {
+            id,
+            code: INVALID_REQUEST,
+            message: "Invalid Request: `jsonrpc` must be \"2.0\"".into(),
+        });
+    }
+    match (method, id, answer) {
+        (true, Some(id), false) => Ok(Kind::Request(id)),
+        (true, None, false) => Ok(Kind::Notification),
+        (false, Some(id), true) => Ok(Kind::Response(id)),
+        (_, id, _) => Err(not_a_message(id)),
+    }
+}
+
+fn not_a_message(id: Option<Id>) -> Rejection {
+    Rejection {
+        id,
+        code: INVALID_REQUEST,
+        message: "Invalid Request: not a request, notification or response".into(),
     }
 }
 
 /// An `Option` field that is `Some` whenever the key is present, even as `null`.
-fn present<'de, D: de::Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
+pub(super) fn present<'de, D: de::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<&'de RawValue>, D::Error> {
     <&RawValue>::deserialize(d).map(Some)
 }
 
@@ -338,41 +385,35 @@ mod tests {
 
     #[test]
     fn classifies_messages() {
-        let m = parse(br#"{"jsonrpc":"2.0","id":0,"method":"tools/list"}"#, true).unwrap();
+        let m = parse(br#"{"jsonrpc":"2.0","id":0,"method":"tools/list"}"#).unwrap();
         assert!(matches!(m, Message::Request { ref id, .. } if id.raw() == "0"));
-        let m = parse(
-            br#"{"method":"notifications/initialized","jsonrpc":"2.0"}"#,
-            true,
-        )
-        .unwrap();
+        let m = parse(br#"{"method":"notifications/initialized","jsonrpc":"2.0"}"#).unwrap();
         assert!(matches!(m, Message::Notification { .. }));
-        let m = parse(br#"{"result":{},"jsonrpc":"2.0","id":"a"}"#, true).unwrap();
+        let m = parse(br#"{"result":{},"jsonrpc":"2.0","id":"a"}"#).unwrap();
         assert!(matches!(m, Message::Response { ref id, .. } if id.raw() == "\"a\""));
-        assert!(matches!(parse(b"[1,2]", true).unwrap(), Message::Batch(v) if v.len() == 2));
+        assert!(matches!(parse(b"[1,2]").unwrap(), Message::Batch(v) if v.len() == 2));
     }
 
     #[test]
     fn rejects_what_must_not_pass() {
-        assert_eq!(parse(b"{not json", true).unwrap_err().code, PARSE_ERROR);
-        assert_eq!(parse(b"[]", true).unwrap_err().code, INVALID_REQUEST);
+        assert_eq!(parse(b"{not json").unwrap_err().code, PARSE_ERROR);
+        assert_eq!(parse(b"[]").unwrap_err().code, INVALID_REQUEST);
         let dup = br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","name":"rm"}}"#;
-        let e = parse(dup, true).unwrap_err();
-        assert_eq!(e.code, INVALID_REQUEST);
-        assert!(e.message.contains("duplicate key `name`"));
-        let escaped = br#"{"jsonrpc":"2.0","id":1,"method":"m","params":{"a":1,"\u0061":2}}"#;
-        assert!(parse(escaped, true).is_err());
-        assert!(parse(dup, false).is_ok());
-        let e = parse(br#"{"jsonrpc":"1.0","id":7,"method":"x"}"#, true).unwrap_err();
+        assert!(
+            parse(dup).is_ok(),
+            "duplicate keys are the strict reader's to refuse"
+        );
+        let e = parse(br#"{"jsonrpc":"1.0","id":7,"method":"x"}"#).unwrap_err();
         assert_eq!(e.id, Some(Id("7".into())));
-        assert!(parse(br#"{"jsonrpc":"2.0","id":{},"method":"x"}"#, true).is_err());
-        assert!(parse(br#"{"jsonrpc":"2.0","id":true,"method":"x"}"#, true).is_err());
-        assert!(parse(br#"{"jsonrpc":"2.0","id":1.5,"method":"x"}"#, true).is_err());
-        assert!(parse(br#"{"jsonrpc":"2.0","id":1e2,"method":"x"}"#, true).is_err());
-        assert!(parse(br#"{"jsonrpc":"2.0","id":-7,"method":"x"}"#, true).is_ok());
-        let e = parse(br#"{"jsonrpc":"2.0","id":null,"method":"x"}"#, true).unwrap_err();
+        assert!(parse(br#"{"jsonrpc":"2.0","id":{},"method":"x"}"#).is_err());
+        assert!(parse(br#"{"jsonrpc":"2.0","id":true,"method":"x"}"#).is_err());
+        assert!(parse(br#"{"jsonrpc":"2.0","id":1.5,"method":"x"}"#).is_err());
+        assert!(parse(br#"{"jsonrpc":"2.0","id":1e2,"method":"x"}"#).is_err());
+        assert!(parse(br#"{"jsonrpc":"2.0","id":-7,"method":"x"}"#).is_ok());
+        let e = parse(br#"{"jsonrpc":"2.0","id":null,"method":"x"}"#).unwrap_err();
         assert_eq!((e.id, e.code), (None, INVALID_REQUEST));
-        assert_eq!(parse(dup, true).unwrap_err().id, Some(Id("1".into())));
-        assert!(parse(br#"{"jsonrpc":"2.0"}"#, true).is_err());
+        assert!(parse(br#"{"jsonrpc":"2.0"}"#).is_err());
+        assert_eq!(parse(b"\xff").unwrap_err().code, PARSE_ERROR);
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! person) is in `rulings`.
 
 use super::approval::{INPUT_KEY, Signer};
+use super::client_message::{self, ClientMessage, Params};
 use super::engine::{Approval, CallRequest, Engine, Era, Identity};
 use super::jsonrpc::{self, Id, Message};
 use super::limits::Reservation;
@@ -48,24 +49,6 @@ pub struct Held {
     original: Vec<u8>,
     call: CallRequest,
     approval: Approval,
-}
-
-/// The members of a request's `params` that routing looks at, and those a `tools/call` is
-/// made of: one pass over `params`.
-#[derive(Default, serde::Deserialize)]
-struct Routing {
-    name: Option<Value>,
-    arguments: Option<Box<serde_json::value::RawValue>>,
-    /// Kept as text: only the 2026-07-28 envelope's members are read from it ([`Envelope`]).
-    #[serde(rename = "_meta")]
-    meta: Option<Box<serde_json::value::RawValue>>,
-    #[serde(rename = "clientInfo")]
-    client_info: Option<Value>,
-    capabilities: Option<Value>,
-    #[serde(rename = "requestState")]
-    request_state: Option<Value>,
-    #[serde(rename = "inputResponses")]
-    input_responses: Option<Value>,
 }
 
 /// The 2026-07-28 envelope in a request's `params._meta`, its members borrowed and each read
@@ -214,7 +197,18 @@ impl Session {
 
     /// A line from the client.
     pub fn from_client(&self, line: Vec<u8>) -> Vec<Action> {
-        let message = match jsonrpc::parse(&line, true) {
+        let read = client_message::read(&line);
+        self.from_client_read(line, read)
+    }
+
+    /// A line from the client that has been read already (by a transport that looked at it
+    /// first: the HTTP routing-header check).
+    pub fn from_client_read(
+        &self,
+        line: Vec<u8>,
+        read: Result<ClientMessage, jsonrpc::Rejection>,
+    ) -> Vec<Action> {
+        let message = match read {
             Ok(m) => m,
             Err(r) => {
                 return vec![Action::ToClient(jsonrpc::error_response(
@@ -225,46 +219,35 @@ impl Session {
             }
         };
         match message {
-            Message::Request { id, method, params } => {
-                // Only the members routing needs; the arguments are not built into a value.
-                let routing = match params {
-                    None => Err("Invalid params: tools/call needs params".to_string()),
-                    Some(p) => serde_json::from_str::<Routing>(p.get())
-                        .map_err(|e| format!("Invalid params: {e}")),
-                };
-                let kind = Request::of(&method);
-                drop(method); // it borrows the line, which moves on
-                self.client_request(line, id, kind, routing)
+            ClientMessage::Request { id, method, params } => {
+                self.client_request(line, id, Request::of(&method), params)
             }
-            Message::Notification { method, params } => {
+            ClientMessage::Notification { method, params } => {
                 if method == "notifications/cancelled"
-                    && let Some(request) = params
-                        .as_ref()
-                        .and_then(|p| serde_json::from_str::<Value>(p.get()).ok())
-                        .and_then(|p| p.get("requestId").map(|r| Id(r.to_string())))
+                    && let Some(request) = params.ok().and_then(|p| p.request_id)
                 {
                     // The call was forwarded and may have run: its slot stays used.
+                    let request = Id(request.get().to_string());
                     if let Some(Pending::ToolsCall(r)) = self.state().pending.remove(&request) {
                         self.engine.counters.commit(r);
                     }
                 }
                 vec![Action::ToServer(line)]
             }
-            Message::Response { id, result, error } => {
+            ClientMessage::Response { id, result } => {
                 let waiter = self.state().approvals.remove(&id);
                 match waiter {
                     Some(tx) => {
-                        let answer = match (result, error) {
-                            (Some(r), _) => serde_json::from_str(r.get()).unwrap_or(Value::Null),
-                            _ => Value::Null,
-                        };
+                        let answer = result
+                            .and_then(|r| serde_json::from_str(r.get()).ok())
+                            .unwrap_or(Value::Null);
                         let _ = tx.send(answer);
                         Vec::new()
                     }
                     None => vec![Action::ToServer(line)],
                 }
             }
-            Message::Batch(items) => {
+            ClientMessage::Batch(items) => {
                 // Batches exist in MCP 2024-11-05 and 2025-03-26 only. There, each element is
                 // decided and relayed on its own (answers come back one by one, matched by id);
                 // later revisions removed batching, so a batch is an invalid request.
@@ -282,15 +265,14 @@ impl Session {
                 items
                     .into_iter()
                     .flat_map(|item| {
-                        let bytes = item.get().as_bytes().to_vec();
-                        if item.get().trim_start().starts_with('[') {
+                        if item.trim_ascii_start().starts_with(b"[") {
                             vec![Action::ToClient(jsonrpc::error_response(
                                 None,
                                 jsonrpc::INVALID_REQUEST,
                                 "Invalid Request: nested batch",
                             ))]
                         } else {
-                            self.from_client(bytes)
+                            self.from_client(item)
                         }
                     })
                     .collect()
@@ -298,18 +280,18 @@ impl Session {
         }
     }
 
-    /// A request from the client; `routing` is what its `params` hold (or why they cannot be
+    /// A request from the client; `params` is what warden read of its `params` (or why they cannot be
     /// read, which matters to a `tools/call` only).
     fn client_request(
         &self,
         line: Vec<u8>,
         id: Id,
         method: Request,
-        routing: Result<Routing, String>,
+        params: Result<Params, String>,
     ) -> Vec<Action> {
-        let (mut routing, unreadable) = match routing {
-            Ok(r) => (r, None),
-            Err(e) => (Routing::default(), Some(e)),
+        let (mut routing, unreadable) = match params {
+            Ok(p) => (p, None),
+            Err(e) => (Params::default(), Some(e)),
         };
         let mut s = self.state();
         if s.pending.contains_key(&id) {
@@ -423,7 +405,7 @@ impl Session {
     /// Reads a message from the server (settling the request it answers); what the client
     /// gets instead of it, if warden changes it (a filtered `tools/list`).
     pub fn to_client(&self, line: &[u8]) -> Option<Vec<u8>> {
-        let Ok(Message::Response { id, result, error }) = jsonrpc::parse(line, false) else {
+        let Ok(Message::Response { id, result, error }) = jsonrpc::parse(line) else {
             // Requests and notifications from the server, and anything warden cannot read,
             // pass through untouched.
             return None;

@@ -163,7 +163,7 @@ async fn read(stdout: tokio::process::ChildStdout, shared: Arc<Mutex<Routes>>, m
         };
         let targets: Vec<Lines> = {
             let mut r = routes(&shared);
-            match jsonrpc::parse(&line, false) {
+            match jsonrpc::parse(&line) {
                 Ok(Message::Response { id, .. }) => r.waiters.remove(&id).into_iter().collect(),
                 _ => match &r.stream {
                     Some(s) if !s.is_closed() => vec![s.clone()],

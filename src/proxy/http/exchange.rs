@@ -21,6 +21,7 @@ use super::server::{Backend, Flight, Proxy, json, json_error, plain};
 use super::sse;
 use super::upstream;
 use super::{Body, channel, empty};
+use crate::proxy::client_message::{self, ClientMessage};
 use crate::proxy::jsonrpc::{self, Id};
 use crate::proxy::session::{Action, ApprovalJob, Session};
 use bytes::Bytes;
@@ -118,13 +119,15 @@ impl Proxy {
                 "Invalid Request: warden does not relay JSON-RPC batches over HTTP",
             );
         }
-        let head = headers::head(&body);
-        if let Err(why) = headers::check(&parts.headers, &head) {
+        let message = client_message::read(&body);
+        if let Ok(m) = &message
+            && let Err(why) = headers::check(&parts.headers, &headers::head(m))
+        {
             self.metrics.failed(Failure::HeaderMismatch);
             tracing::warn!(%grant, why, "routing headers disagree with the body");
             return json_error(
                 StatusCode::BAD_REQUEST,
-                head.id.as_ref(),
+                m.id(),
                 HEADER_MISMATCH,
                 &format!("Header mismatch: {why}"),
             );
@@ -132,7 +135,15 @@ impl Proxy {
         let Some((session, known)) = self.session_for(&parts.headers, &grant) else {
             return self.unknown_session();
         };
-        let Some(action) = session.from_client(body.to_vec()).into_iter().next() else {
+        let (id, initialize) = match &message {
+            Ok(ClientMessage::Request { id, method, .. }) => {
+                (Some(id.clone()), method == "initialize")
+            }
+            Ok(m) => (m.id().cloned(), false),
+            Err(_) => (None, false),
+        };
+        let actions = session.from_client_read(body.to_vec(), message);
+        let Some(action) = actions.into_iter().next() else {
             // The client's answer to warden's own request (an approval prompt).
             return status(StatusCode::ACCEPTED);
         };
@@ -141,8 +152,8 @@ impl Proxy {
             known,
             grant,
             headers: parts.headers,
-            id: head.id,
-            initialize: head.method.as_deref() == Some("initialize"),
+            id,
+            initialize,
         };
         match action {
             Action::ToClient(bytes) => json(StatusCode::OK, bytes),

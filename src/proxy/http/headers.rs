@@ -8,51 +8,36 @@
 //! 2026-07-28 request must carry `Mcp-Method`, and `Mcp-Name` for `tools/call`, `prompts/get`
 //! and `resources/read`. Values in the `=?base64?…?=` sentinel are decoded first.
 
-use crate::proxy::jsonrpc::Id;
-use hyper::header::HeaderMap;
+use crate::proxy::client_message::ClientMessage;
+use hyper::header::{HeaderMap, HeaderName};
 use serde::Deserialize;
 use serde_json::Value;
-use serde_json::value::RawValue;
 
 /// JSON-RPC error code of the 2026-07-28 revision for a header that disagrees with the body.
 pub const HEADER_MISMATCH: i64 = -32020;
 /// The first protocol revision with required routing headers.
 const MODERN: &str = "2026-07-28";
 
-/// What the checks read from a body (leniently: a malformed body is refused later by the
-/// session, with the JSON-RPC error it deserves).
+/// What the checks read from a client message (its one reading, `proxy::client_message`).
 #[derive(Debug, Default)]
-pub struct Head {
-    pub id: Option<Id>,
-    pub method: Option<String>,
+pub struct Head<'a> {
+    pub method: Option<&'a str>,
     /// `params.name` (or `params.uri` for `resources/read`) of a name-bearing method.
-    pub name: Option<Value>,
+    pub name: Option<&'a Value>,
     pub envelope_version: Option<String>,
 }
 
-/// The members read, borrowed from the body (the envelope's `_meta` is only scanned).
-#[derive(Deserialize)]
-struct Raw<'a> {
-    #[serde(borrow)]
-    id: Option<&'a RawValue>,
-    method: Option<String>,
-    #[serde(borrow)]
-    params: Option<Params<'a>>,
-}
-
-#[derive(Deserialize)]
-struct Params<'a> {
-    name: Option<Value>,
-    uri: Option<Value>,
-    #[serde(rename = "_meta", borrow)]
-    meta: Option<&'a RawValue>,
-}
-
+/// The 2026-07-28 envelope's version in `params._meta`.
 #[derive(Deserialize)]
 struct Meta {
     #[serde(rename = "io.modelcontextprotocol/protocolVersion")]
     version: Option<String>,
 }
+
+/// The routing-header names (parsed once: a lookup by `&str` parses the name every time).
+static METHOD: HeaderName = HeaderName::from_static("mcp-method");
+static NAME: HeaderName = HeaderName::from_static("mcp-name");
+static VERSION: HeaderName = HeaderName::from_static("mcp-protocol-version");
 
 /// The params key a method's `Mcp-Name` mirrors.
 fn name_key(method: &str) -> Option<&'static str> {
@@ -63,27 +48,25 @@ fn name_key(method: &str) -> Option<&'static str> {
     }
 }
 
-pub fn head(body: &[u8]) -> Head {
-    let Ok(raw) = serde_json::from_slice::<Raw>(body) else {
-        return Head::default();
+/// What the checks read from `message`.
+pub fn head(message: &ClientMessage) -> Head<'_> {
+    let (method, params) = match message {
+        ClientMessage::Request { method, params, .. }
+        | ClientMessage::Notification { method, params } => {
+            (Some(method.as_str()), params.as_ref().ok())
+        }
+        ClientMessage::Response { .. } | ClientMessage::Batch(_) => (None, None),
     };
-    let key = raw.method.as_deref().and_then(name_key);
-    let (name, envelope_version) = match raw.params {
-        Some(p) => (
-            match key {
-                Some("name") => p.name,
-                Some(_) => p.uri,
-                None => None,
-            },
-            p.meta
-                .and_then(|m| serde_json::from_str::<Meta>(m.get()).ok())
-                .and_then(|m| m.version),
-        ),
-        None => (None, None),
+    let name = match (method.and_then(name_key), params) {
+        (Some("name"), Some(p)) => p.name.as_ref(),
+        (Some(_), Some(p)) => p.uri.as_ref(),
+        _ => None,
     };
+    let envelope_version = (params.and_then(|p| p.meta.as_ref()))
+        .and_then(|m| serde_json::from_str::<Meta>(m.get()).ok())
+        .and_then(|m| m.version);
     Head {
-        id: raw.id.map(|r| Id(r.get().to_string())),
-        method: raw.method,
+        method,
         name,
         envelope_version,
     }
@@ -91,12 +74,12 @@ pub fn head(body: &[u8]) -> Head {
 
 /// Checks the routing headers against the body; `Err` says what disagrees.
 pub fn check(headers: &HeaderMap, head: &Head) -> Result<(), String> {
-    for name in ["mcp-method", "mcp-name", "mcp-protocol-version"] {
-        if headers.get_all(name).iter().count() > 1 {
+    for name in [&METHOD, &NAME, &VERSION] {
+        if headers.get_all(name).iter().nth(1).is_some() {
             return Err(format!("the `{name}` header is given more than once"));
         }
     }
-    let text = |name: &str| -> Result<Option<String>, String> {
+    let text = |name: &HeaderName| -> Result<Option<String>, String> {
         headers
             .get(name)
             .map(|v| {
@@ -106,7 +89,7 @@ pub fn check(headers: &HeaderMap, head: &Head) -> Result<(), String> {
             })
             .transpose()
     };
-    let version = text("mcp-protocol-version")?;
+    let version = text(&VERSION)?;
     if let (Some(v), Some(e)) = (&version, &head.envelope_version)
         && v != e
     {
@@ -118,8 +101,8 @@ pub fn check(headers: &HeaderMap, head: &Head) -> Result<(), String> {
         .as_deref()
         .or(head.envelope_version.as_deref())
         .is_some_and(|v| v >= MODERN);
-    match (text("mcp-method")?, &head.method) {
-        (Some(h), Some(m)) if h == *m => {}
+    match (text(&METHOD)?, head.method) {
+        (Some(h), Some(m)) if h == m => {}
         (Some(h), Some(m)) => {
             return Err(format!(
                 "`Mcp-Method: {h}` disagrees with the body's method `{m}`"
@@ -135,12 +118,12 @@ pub fn check(headers: &HeaderMap, head: &Head) -> Result<(), String> {
         }
         (None, _) => {}
     }
-    let bearing = head.method.as_deref().and_then(name_key).is_some();
-    match text("mcp-name")? {
+    let bearing = head.method.and_then(name_key).is_some();
+    match text(&NAME)? {
         Some(h) => {
             let decoded = decode(&h)
                 .ok_or_else(|| format!("`Mcp-Name: {h}` is a malformed base64 sentinel"))?;
-            match &head.name {
+            match head.name {
                 Some(Value::String(n)) if bearing && *n == decoded => {}
                 Some(Value::String(n)) if bearing => {
                     return Err(format!(
@@ -153,7 +136,7 @@ pub fn check(headers: &HeaderMap, head: &Head) -> Result<(), String> {
         None if modern && bearing => {
             return Err(format!(
                 "a {MODERN} `{}` request needs `Mcp-Name`",
-                head.method.as_deref().unwrap_or_default()
+                head.method.unwrap_or_default()
             ));
         }
         None => {}
@@ -219,30 +202,37 @@ mod tests {
 
     const CALL: &[u8] = br#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"echo","arguments":{},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}"#;
 
+    fn message(body: &[u8]) -> ClientMessage {
+        crate::proxy::client_message::read(body).unwrap()
+    }
+
     #[test]
-    fn reads_what_the_checks_need_from_the_body() {
-        let h = head(CALL);
-        assert_eq!(h.id, Some(Id("3".into())));
-        assert_eq!(h.method.as_deref(), Some("tools/call"));
-        assert_eq!(h.name, Some(Value::String("echo".into())));
+    fn reads_what_the_checks_need_from_the_message() {
+        let call = message(CALL);
+        let h = head(&call);
+        assert_eq!(h.method, Some("tools/call"));
+        assert_eq!(h.name, Some(&Value::String("echo".into())));
         assert_eq!(h.envelope_version.as_deref(), Some("2026-07-28"));
-        let odd = br#"{"id":"a","method":"resources/read","params":{"uri":"file:///x","_meta":{"io.modelcontextprotocol/protocolVersion":7,"other":{"deep":[1]}}}}"#;
-        let h = head(odd);
-        assert_eq!(h.name, Some(Value::String("file:///x".into())));
+        let odd = message(
+            br#"{"jsonrpc":"2.0","id":"a","method":"resources/read","params":{"uri":"file:///x","_meta":{"io.modelcontextprotocol/protocolVersion":7,"other":{"deep":[1]}}}}"#,
+        );
+        let h = head(&odd);
+        assert_eq!(h.name, Some(&Value::String("file:///x".into())));
         assert_eq!(
             h.envelope_version, None,
             "a version that is not a string is none"
         );
+        let answer = message(br#"{"jsonrpc":"2.0","id":1,"result":{}}"#);
         assert!(
-            head(b"[1]").method.is_none(),
+            head(&answer).method.is_none(),
             "a body that is no request reads as nothing"
         );
     }
 
     #[test]
     fn agreeing_headers_pass() {
-        let h = head(CALL);
-        assert_eq!(h.id, Some(Id("3".into())));
+        let call = message(CALL);
+        let h = head(&call);
         let ok = headers(&[
             ("mcp-protocol-version", "2026-07-28"),
             ("mcp-method", "tools/call"),
@@ -256,16 +246,20 @@ mod tests {
         assert_eq!(check(&b64, &h), Ok(()));
         // legacy requests need no routing headers
         let legacy =
-            head(br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x"}}"#);
+            message(br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x"}}"#);
         assert_eq!(
-            check(&headers(&[("mcp-protocol-version", "2025-11-25")]), &legacy),
+            check(
+                &headers(&[("mcp-protocol-version", "2025-11-25")]),
+                &head(&legacy)
+            ),
             Ok(())
         );
     }
 
     #[test]
     fn disagreements_are_refused() {
-        let h = head(CALL);
+        let call = message(CALL);
+        let h = head(&call);
         let cases = [
             vec![("mcp-method", "tools/call"), ("mcp-name", "delete_file")],
             vec![("mcp-method", "tools/list"), ("mcp-name", "echo")],
