@@ -28,9 +28,9 @@ use hyper::{Response, StatusCode};
 use std::io;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll, Waker, ready};
 use std::time::{Duration, Instant};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
 
 /// Idle connections older than this are closed, not reused.
@@ -46,6 +46,8 @@ const READ_SIZE: usize = 16 * 1024;
 struct Conn {
     stream: TcpStream,
     buf: BytesMut,
+    /// The last read took less than there was room for: the socket was empty after it.
+    drained: bool,
 }
 
 impl Conn {
@@ -55,19 +57,47 @@ impl Conn {
             if self.buf.capacity() - self.buf.len() < READ_SIZE / 4 {
                 self.buf.reserve(READ_SIZE);
             }
+            let room = self.buf.capacity() - self.buf.len();
             match self.stream.try_read_buf(&mut self.buf) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     ready!(self.stream.poll_read_ready(cx))?;
                 }
-                done => return Poll::Ready(done),
+                done => {
+                    self.drained = matches!(done, Ok(n) if n < room);
+                    return Poll::Ready(done);
+                }
             }
         }
     }
 
-    /// Whether the server has not closed (or written on) the idle connection.
+    /// Goes idle after an answer. If the last read emptied the socket, the event loop's
+    /// "readable" flag for it is stale: it is cleared here (no system call), so that taking
+    /// the connection again needs no read to learn that nothing has come since. Anything
+    /// that arrives later raises the flag again (epoll reports every arrival). (With worker
+    /// threads, a close that another thread's event loop saw between the read and here would
+    /// be missed; the request written on that connection then fails, as when the server
+    /// closes a connection while a request is on its way.)
+    fn idle(self) -> Conn {
+        if self.drained {
+            let _ = self.stream.try_io(Interest::READABLE, || {
+                Err::<(), _>(io::Error::from(io::ErrorKind::WouldBlock))
+            });
+        }
+        self
+    }
+
+    /// Whether the server has not closed (or written on) the idle connection: asked of the
+    /// socket only when the event loop saw it become readable.
     fn is_open(&mut self) -> bool {
-        matches!(self.stream.try_read_buf(&mut self.buf), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
-            && self.buf.is_empty()
+        let mut cx = Context::from_waker(Waker::noop());
+        match self.stream.poll_read_ready(&mut cx) {
+            Poll::Pending => true,
+            Poll::Ready(Err(_)) => false,
+            Poll::Ready(Ok(())) => {
+                matches!(self.stream.try_read_buf(&mut self.buf), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+                    && self.buf.is_empty()
+            }
+        }
     }
 }
 
@@ -174,6 +204,7 @@ impl Pool {
         Ok(Conn {
             stream,
             buf: BytesMut::new(),
+            drained: false,
         })
     }
 
@@ -187,7 +218,10 @@ impl Pool {
             .count();
         idle.drain(..expired);
         if idle.len() < MAX_IDLE {
-            idle.push(Idle { conn, since: now });
+            idle.push(Idle {
+                conn: conn.idle(),
+                since: now,
+            });
         }
     }
 }
