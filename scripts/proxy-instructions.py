@@ -7,21 +7,27 @@ benches/proxy.warden: initialize, then N calls of `echo`, one at a time, then st
 that callgrind writes its profile. It does so for 200 and 1,200 calls and prints the
 difference per call (start-up cancels out).
 
-    scripts/proxy-instructions.py [--http] [WARDEN_BIN]   # default: target/release/warden
+    scripts/proxy-instructions.py [--http] [--footprint] [WARDEN_BIN]
+                                                # default: target/release/warden
 
 stdio (the default): warden runs the server as its child, with the audit log on. `--http`:
 the server runs in its streamableHttp mode and warden listens on loopback in front of it
 (`--listen … --upstream …`); the client is Python's http.client on one keep-alive connection.
 
-`CALLGRIND_FLAGS` adds valgrind options (e.g. `--dump-instr=yes --compress-pos=no
---compress-strings=no`, to count the code run per call by address).
+`--footprint` also prints the code run per call: the distinct 64-byte lines of machine code
+whose instructions ran at least once per call on average (from the difference between the two
+runs, so start-up does not count), by crate. On a shared machine a proxy's calls run with cold
+caches, and what a cold call costs follows how much code (and data) it touches more than how
+many instructions it executes. `CALLGRIND_FLAGS` adds other valgrind options.
 
 Needs valgrind (apt) and the peers from scripts/install-deps.sh. The profiles are kept in a
 temporary directory whose path is printed, for `callgrind_annotate --inclusive=yes`.
 """
+import collections
 import http.client
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -49,9 +55,13 @@ def check(i, reply):
         sys.exit(f"call {i} failed: {reply}")
 
 
+FOOTPRINT_FLAGS = ["--dump-instr=yes", "--compress-pos=no", "--compress-strings=no"]
+
+
 def callgrind(profile, warden):
-    return ["valgrind", "--tool=callgrind", *os.environ.get("CALLGRIND_FLAGS", "").split(), f"--callgrind-out-file={profile}", warden, "proxy",
-            "--policy", POLICY]
+    flags = os.environ.get("CALLGRIND_FLAGS", "").split()
+    return ["valgrind", "--tool=callgrind", *flags, f"--callgrind-out-file={profile}", warden,
+            "proxy", "--policy", POLICY]
 
 
 def totals(profile):
@@ -160,10 +170,52 @@ def run_http(warden, calls, out_dir, upstream):
     return totals(profile)
 
 
+def lines_run(profile):
+    """Instructions run per 64-byte code line, and the function each line belongs to."""
+    counts, owner = collections.Counter(), {}
+    obj = fn = ""
+    after_call = False
+    with open(profile) as f:
+        for line in f:
+            if line.startswith("ob="):
+                obj = line[3:].strip()
+            elif line.startswith("fn="):
+                fn = line[3:].strip()
+            elif line.startswith("calls="):
+                after_call = True  # the next cost line is the callee's, inclusive
+            elif line.startswith("0x"):
+                if after_call:
+                    after_call = False
+                    continue
+                parts = line.split()
+                key = (obj, int(parts[0], 16) // 64)
+                counts[key] += int(parts[-1]) if len(parts) > 2 else 0
+                owner[key] = fn
+    return counts, owner
+
+
+def footprint(few_profile, many_profile, calls):
+    """Prints the code lines run at least once per call, in KiB and by crate."""
+    few, _ = lines_run(few_profile)
+    many, owner = lines_run(many_profile)
+    hot = [k for k, n in many.items() if n - few.get(k, 0) >= calls]
+    crates = collections.Counter()
+    for key in hot:
+        name = re.sub(r"^[<&]+(mut )?", "", owner[key])
+        crates[name.split("::")[0] if "::" in name else "C"] += 1
+    top = ", ".join(f"{c} {n * 64 / 1024:.0f}" for c, n in crates.most_common(8))
+    print(f"{len(hot) * 64 / 1024:,.0f} KiB of code run per call ({len(hot)} lines of 64 B; "
+          f"KiB by crate: {top})")
+
+
 def main():
     args = sys.argv[1:]
     http_mode = "--http" in args
-    args = [a for a in args if a != "--http"]
+    code = "--footprint" in args
+    args = [a for a in args if a not in ("--http", "--footprint")]
+    if code:
+        os.environ["CALLGRIND_FLAGS"] = " ".join(
+            [os.environ.get("CALLGRIND_FLAGS", ""), *FOOTPRINT_FLAGS])
     warden = args[0] if args else os.path.join(ROOT, "target/release/warden")
     out_dir = tempfile.mkdtemp(prefix="warden-instructions-")
     if http_mode:
@@ -177,6 +229,10 @@ def main():
     kind = "HTTP" if http_mode else "stdio"
     print(f"{(many - few) / 1000:,.0f} instructions per {kind} call "
           f"({warden}; profiles in {out_dir})")
+    if code:
+        name = "http" if http_mode else "stdio"
+        footprint(os.path.join(out_dir, f"callgrind.{name}.200"),
+                  os.path.join(out_dir, f"callgrind.{name}.1200"), 1000)
 
 
 if __name__ == "__main__":
