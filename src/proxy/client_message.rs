@@ -7,7 +7,7 @@
 //! `params` of any shape pass here: only a `tools/call` needs them to be an object, and says
 //! so with an `Invalid params` error (`Request::params`).
 
-use super::jsonrpc::{self, Envelope, Id, Kind, Rejection};
+use super::jsonrpc::{self, Envelope, Id, Key, Kind, Rejection};
 use serde::Deserialize;
 use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
@@ -131,7 +131,7 @@ impl<'de> Visitor<'de> for MembersVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Members, A::Error> {
         let mut p = Params::default();
         // Keys compare unescaped, as a derived reader's would; duplicates were refused before.
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+        while let Some(Key(key)) = map.next_key::<Key>()? {
             match key.as_ref() {
                 "name" => p.name = Some(map.next_value()?),
                 "uri" => p.uri = Some(map.next_value()?),

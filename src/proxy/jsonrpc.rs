@@ -324,8 +324,9 @@ impl<'de> Visitor<'de> for NoDuplicates {
 /// Objects with more keys than this are checked with a hash set.
 const LINEAR_KEYS: usize = 16;
 
-/// An object key, borrowed from the text when it has no escapes.
-struct Key<'de>(Cow<'de, str>);
+/// An object key, borrowed from the text when it has no escapes (serde's own `Cow<str>`
+/// always copies).
+pub(super) struct Key<'de>(pub Cow<'de, str>);
 
 impl<'de> Deserialize<'de> for Key<'de> {
     fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

@@ -103,7 +103,7 @@ pub fn head(buf: &mut BytesMut, keep: &[HeaderName]) -> Result<Option<Head>, Str
         }
         let mut out = Head {
             status,
-            headers: HeaderMap::new(),
+            headers: HeaderMap::with_capacity(keep.len()),
             framing: Framing::UntilClose,
             keep_alive: response.version == Some(1),
         };
