@@ -536,4 +536,47 @@ mod tests {
         let r = request("GET", "/mcp", std::iter::empty(), b"");
         assert_eq!(r, b"GET /mcp HTTP/1.1\r\n\r\n");
     }
+
+    /// `body` in chunks of `sizes` (cycled), with an extension on each size line and a
+    /// trailer when asked.
+    fn chunked(body: &[u8], sizes: &[usize], ext: bool, trailer: bool) -> Vec<u8> {
+        let mut out = Vec::new();
+        let (mut at, mut i) = (0, 0);
+        while at < body.len() {
+            let n = sizes[i % sizes.len()].min(body.len() - at);
+            out.extend_from_slice(format!("{n:X}{}\r\n", if ext { ";a=b" } else { "" }).as_bytes());
+            out.extend_from_slice(&body[at..at + n]);
+            out.extend_from_slice(b"\r\n");
+            (at, i) = (at + n, i + 1);
+        }
+        out.extend_from_slice(if trailer {
+            b"0\r\nx: y\r\n\r\n"
+        } else {
+            b"0\r\n\r\n"
+        });
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_chunking_of_any_body_decodes_to_the_body(
+            body in proptest::collection::vec(proptest::num::u8::ANY, 0..2000),
+            sizes in proptest::collection::vec(1usize..300, 1..8),
+            piece in 1usize..64,
+            ext: bool,
+            trailer: bool,
+        ) {
+            let wire = chunked(&body, &sizes, ext, trailer);
+            proptest::prop_assert_eq!(decode(Framing::Chunked, &wire, piece).unwrap(), (body, true));
+        }
+
+        #[test]
+        fn any_bytes_decode_or_fail_without_panicking(
+            wire in proptest::collection::vec(proptest::num::u8::ANY, 0..300),
+            piece in 1usize..32,
+        ) {
+            let _ = decode(Framing::Chunked, &wire, piece);
+            let _ = head(&mut BytesMut::from(&wire[..]), &keep());
+        }
+    }
 }
