@@ -69,7 +69,7 @@ struct Named {
     name: Option<Value>,
 }
 
-/// The client requests routing treats apart, by method (read before the line moves on).
+/// The client requests routing treats apart, by method.
 #[derive(Clone, Copy)]
 enum Request {
     Initialize,
@@ -280,8 +280,8 @@ impl Session {
         }
     }
 
-    /// A request from the client; `params` is what warden read of its `params` (or why they cannot be
-    /// read, which matters to a `tools/call` only).
+    /// A request from the client; `params` is what warden read of its `params` (or why they
+    /// cannot be read, which matters to a `tools/call` only).
     fn client_request(
         &self,
         line: Vec<u8>,

@@ -135,13 +135,9 @@ impl Proxy {
         let Some((session, known)) = self.session_for(&parts.headers, &grant) else {
             return self.unknown_session();
         };
-        let (id, initialize) = match &message {
-            Ok(ClientMessage::Request { id, method, .. }) => {
-                (Some(id.clone()), method == "initialize")
-            }
-            Ok(m) => (m.id().cloned(), false),
-            Err(_) => (None, false),
-        };
+        let id = message.as_ref().ok().and_then(ClientMessage::id).cloned();
+        let initialize = matches!(&message,
+            Ok(ClientMessage::Request { method, .. }) if method == "initialize");
         let actions = session.from_client_read(body.to_vec(), message);
         let Some(action) = actions.into_iter().next() else {
             // The client's answer to warden's own request (an approval prompt).

@@ -22,9 +22,9 @@
 
 use super::wire::{self, Decoder, Step};
 use bytes::{Bytes, BytesMut};
+use hyper::Response;
 use hyper::body::{Body, Frame, SizeHint};
 use hyper::header::HeaderName;
-use hyper::{Response, StatusCode};
 use std::io;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -175,9 +175,6 @@ impl Pool {
         });
         *response.status_mut() = head.status;
         *response.headers_mut() = head.headers;
-        if response.status() == StatusCode::SWITCHING_PROTOCOLS {
-            return Err(failed(&"the server switched protocols"));
-        }
         Ok(response)
     }
 
@@ -424,7 +421,7 @@ mod tests {
         let pool = Pool::new("127.0.0.1", port);
         let keep = [HeaderName::from_static("mcp-session-id")];
         let answer = pool.send(&get(), &keep).await.unwrap();
-        assert_eq!(answer.status(), StatusCode::ACCEPTED);
+        assert_eq!(answer.status(), hyper::StatusCode::ACCEPTED);
         assert_eq!(answer.headers().len(), 1);
         assert_eq!(answer.headers()["mcp-session-id"], "s1");
     }
