@@ -71,6 +71,11 @@ pub struct Args {
     /// Seconds to wait for in-flight requests on SIGTERM.
     #[arg(long, default_value_t = 30)]
     pub drain_timeout: u64,
+    /// Seconds a client connection may take to send a request's head, or stay idle between
+    /// requests, before warden closes it (with --listen: a slow or silent client holds no
+    /// connection for long).
+    #[arg(long, default_value_t = 30)]
+    pub header_timeout: u64,
     /// Seconds after which a session without requests is forgotten (with --listen; its
     /// child, if any, is stopped).
     #[arg(long, default_value_t = 3600)]
@@ -256,6 +261,7 @@ fn run_http(args: Args) -> u8 {
         max_message_bytes: args.max_message_bytes,
         allowed_origins: args.allowed_origin,
         session_idle: Duration::from_secs(args.session_idle_timeout.max(1)),
+        header_timeout: Duration::from_secs(args.header_timeout.max(1)),
     };
     let code = runtime.block_on(async {
         tokio::spawn(reload::watch(

@@ -512,3 +512,36 @@ fn grants_hash_prints_what_a_grants_file_stores() {
         .collect();
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), expected);
 }
+
+#[test]
+fn a_client_that_never_finishes_its_request_head_is_disconnected() {
+    use std::io::{Read, Write};
+    let (_server, url) = upstream("fixture");
+    let warden = Warden::start(&["--upstream", &url, "--header-timeout", "1"]);
+    let host = warden
+        .url
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap();
+    let mut slow = std::net::TcpStream::connect(host).unwrap();
+    slow.write_all(b"POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Ty")
+        .unwrap();
+    // The bound only keeps a broken build from hanging: warden closes after about a second.
+    slow.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut answer = Vec::new();
+    let read = slow.read_to_end(&mut answer);
+    assert!(
+        read.is_ok() || matches!(&read, Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset),
+        "the connection should be closed, not left open: {read:?}"
+    );
+    assert!(
+        !answer.starts_with(b"HTTP/1.1 2"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+    // A connection that sends its request keeps working.
+    let r = request("POST", &warden.url, &post_headers(None, &[]), INIT, false);
+    assert_eq!(r.status, 200, "{r:?}");
+}

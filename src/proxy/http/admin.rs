@@ -16,6 +16,7 @@ pub async fn serve(listener: tokio::net::TcpListener, proxy: Arc<Proxy>) {
         };
         let proxy = proxy.clone();
         tokio::spawn(async move {
+            let connection = proxy.settings.connection();
             let service = hyper::service::service_fn(move |req| {
                 let proxy = proxy.clone();
                 async move {
@@ -26,9 +27,7 @@ pub async fn serve(listener: tokio::net::TcpListener, proxy: Arc<Proxy>) {
                 }
             });
             let io = hyper_util::rt::TokioIo::new(stream);
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(io, service)
-                .await;
+            let _ = connection.serve_connection(io, service).await;
         });
     }
 }

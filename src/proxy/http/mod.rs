@@ -98,6 +98,8 @@ pub struct Options {
     pub allowed_origins: Vec<String>,
     /// Sessions without a request for this long are forgotten.
     pub session_idle: Duration,
+    /// A client connection that sends no whole request head for this long is closed.
+    pub header_timeout: Duration,
 }
 
 /// Serves until SIGTERM/SIGINT, then drains in-flight requests; returns the exit code.

@@ -46,6 +46,20 @@ pub struct Settings {
     /// Check `Origin` (loopback listeners, or when origins are configured).
     pub check_origin: bool,
     pub allowed_origins: Vec<String>,
+    /// A client connection that sends no whole request head for this long is closed.
+    pub header_timeout: Duration,
+}
+
+impl Settings {
+    /// How a client connection is served (the endpoint's and the admin listener's): HTTP/1
+    /// with the header timeout, so that a slow or silent client holds no connection for long.
+    pub fn connection(&self) -> hyper::server::conn::http1::Builder {
+        let mut builder = hyper::server::conn::http1::Builder::new();
+        builder
+            .timer(hyper_util::rt::TokioTimer::new())
+            .header_read_timeout(self.header_timeout);
+        builder
+    }
 }
 
 /// Where forwarded messages go.
@@ -410,6 +424,7 @@ pub async fn run(engine: Arc<Engine>, options: Options) -> i32 {
         max_concurrent: options.max_concurrent,
         check_origin: loopback || !options.allowed_origins.is_empty(),
         allowed_origins: options.allowed_origins.clone(),
+        header_timeout: options.header_timeout,
     };
     let proxy = Arc::new(Proxy::new(engine, options.grants, backend, settings));
     let listener = match tokio::net::TcpListener::bind(options.listen).await {
@@ -479,12 +494,13 @@ async fn serve(listener: tokio::net::TcpListener, proxy: &Arc<Proxy>) {
                 let _ = stream.set_nodelay(true);
                 let proxy = proxy.clone();
                 tokio::spawn(async move {
+                    let connection = proxy.settings.connection();
                     let service = hyper::service::service_fn(move |req| {
                         let proxy = proxy.clone();
                         async move { Ok::<_, std::convert::Infallible>(proxy.handle(req).await) }
                     });
                     let io = hyper_util::rt::TokioIo::new(stream);
-                    let _ = hyper::server::conn::http1::Builder::new()
+                    let _ = connection
                         .serve_connection(io, service)
                         .await;
                 });
