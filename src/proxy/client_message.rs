@@ -5,7 +5,9 @@
 //! the rest of the text (a call's arguments, above all) is skipped over, not built.
 //!
 //! `params` of any shape pass here: only a `tools/call` needs them to be an object, and says
-//! so with an `Invalid params` error (`Request::params`).
+//! so with an `Invalid params` error (a request's `params` is that error, not a rejection).
+//! A response's `result` is skipped too: it matters only to an approval warden waits for,
+//! which reads it from the line then.
 
 use super::jsonrpc::{self, Envelope, Id, Key, Kind, Rejection};
 use serde::Deserialize;
@@ -30,7 +32,6 @@ pub enum ClientMessage {
     },
     Response {
         id: Id,
-        result: Option<Box<RawValue>>,
     },
     /// A JSON-RPC batch: each element's text.
     Batch(Vec<Vec<u8>>),
@@ -72,7 +73,7 @@ pub fn read(line: &[u8]) -> Result<ClientMessage, Rejection> {
         let items = items.iter().map(|i| i.get().as_bytes().to_vec()).collect();
         return Ok(ClientMessage::Batch(items));
     }
-    let env: Envelope<Members, Box<RawValue>> =
+    let env: Envelope<Members, IgnoredAny> =
         serde_json::from_str(text).map_err(jsonrpc::envelope_error)?;
     let id = jsonrpc::id_of(env.id)?;
     jsonrpc::check_duplicates(text).map_err(|e| Rejection {
@@ -94,10 +95,7 @@ pub fn read(line: &[u8]) -> Result<ClientMessage, Rejection> {
     Ok(match kind {
         Kind::Request(id) => ClientMessage::Request { id, method, params },
         Kind::Notification => ClientMessage::Notification { method, params },
-        Kind::Response(id) => ClientMessage::Response {
-            id,
-            result: env.result,
-        },
+        Kind::Response(id) => ClientMessage::Response { id },
     })
 }
 
@@ -253,13 +251,12 @@ mod tests {
         assert_eq!(method, "notifications/cancelled");
         assert_eq!(params.unwrap().request_id.unwrap().get(), r#""r1""#);
         let r = read(br#"{"jsonrpc":"2.0","id":"w-1","result":{"action":"accept"}}"#);
-        let Ok(ClientMessage::Response { id, result }) = r else {
+        let Ok(ClientMessage::Response { id }) = r else {
             panic!("{r:?}")
         };
-        assert_eq!(
-            (id.raw(), result.unwrap().get()),
-            (r#""w-1""#, r#"{"action":"accept"}"#)
-        );
+        assert_eq!(id.raw(), r#""w-1""#);
+        let e = read(br#"{"jsonrpc":"2.0","id":"w-1","result":{"a":1,"a":2}}"#).unwrap_err();
+        assert!(e.message.contains("duplicate key"), "{}", e.message);
         let b = read(br#"[{"a":1}, 2]"#);
         let Ok(ClientMessage::Batch(items)) = b else {
             panic!("{b:?}")

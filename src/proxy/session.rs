@@ -234,13 +234,17 @@ impl Session {
                 }
                 vec![Action::ToServer(line)]
             }
-            ClientMessage::Response { id, result } => {
+            ClientMessage::Response { id } => {
                 let waiter = self.state().approvals.remove(&id);
                 match waiter {
                     Some(tx) => {
-                        let answer = result
-                            .and_then(|r| serde_json::from_str(r.get()).ok())
-                            .unwrap_or(Value::Null);
+                        // The answer to warden's own prompt: its result is read only now.
+                        let answer = match jsonrpc::parse(&line) {
+                            Ok(Message::Response {
+                                result: Some(r), ..
+                            }) => serde_json::from_str(r.get()).unwrap_or(Value::Null),
+                            _ => Value::Null,
+                        };
                         let _ = tx.send(answer);
                         Vec::new()
                     }

@@ -79,12 +79,11 @@ pub fn check(headers: &HeaderMap, head: &Head) -> Result<(), String> {
             return Err(format!("the `{name}` header is given more than once"));
         }
     }
-    let text = |name: &HeaderName| -> Result<Option<String>, String> {
+    let text = |name: &HeaderName| -> Result<Option<&str>, String> {
         headers
             .get(name)
             .map(|v| {
                 v.to_str()
-                    .map(str::to_string)
                     .map_err(|_| format!("the `{name}` header is not visible ASCII"))
             })
             .transpose()
@@ -98,7 +97,6 @@ pub fn check(headers: &HeaderMap, head: &Head) -> Result<(), String> {
         ));
     }
     let modern = version
-        .as_deref()
         .or(head.envelope_version.as_deref())
         .is_some_and(|v| v >= MODERN);
     match (text(&METHOD)?, head.method) {
@@ -121,7 +119,7 @@ pub fn check(headers: &HeaderMap, head: &Head) -> Result<(), String> {
     let bearing = head.method.and_then(name_key).is_some();
     match text(&NAME)? {
         Some(h) => {
-            let decoded = decode(&h)
+            let decoded = decode(h)
                 .ok_or_else(|| format!("`Mcp-Name: {h}` is a malformed base64 sentinel"))?;
             match head.name {
                 Some(Value::String(n)) if bearing && *n == decoded => {}

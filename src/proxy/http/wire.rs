@@ -18,6 +18,7 @@
 use bytes::{Buf, Bytes, BytesMut};
 use hyper::StatusCode;
 use hyper::header::{HeaderMap, HeaderName, HeaderValue};
+use std::io::Write;
 
 /// The most headers an answer's head may have.
 const MAX_HEADERS: usize = 100;
@@ -45,9 +46,8 @@ pub fn request<'a>(
         out.extend_from_slice(b"\r\n");
     }
     if !body.is_empty() || method == "POST" {
-        out.extend_from_slice(b"content-length: ");
-        out.extend_from_slice(body.len().to_string().as_bytes());
-        out.extend_from_slice(b"\r\n");
+        // Writing into a Vec cannot fail.
+        let _ = write!(out, "content-length: {}\r\n", body.len());
     }
     out.extend_from_slice(b"\r\n");
     out.extend_from_slice(body);
