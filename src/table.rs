@@ -107,7 +107,8 @@ pub struct RuleSpec {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LimitSpec {
-    pub counter: String,
+    /// Shared: every call under the limit names its counter in its reservation.
+    pub counter: std::sync::Arc<str>,
     pub max: u64,
     pub window: Window,
     pub scope: Scope,
@@ -116,7 +117,7 @@ pub struct LimitSpec {
 impl LimitSpec {
     pub fn new(counter: &str, max: u64, window: Window, scope: Scope) -> LimitSpec {
         LimitSpec {
-            counter: counter.to_string(),
+            counter: counter.into(),
             max,
             window,
             scope,

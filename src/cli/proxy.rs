@@ -119,9 +119,9 @@ pub fn run(args: Args) -> u8 {
     };
     let identity = engine::Identity {
         server: args.server,
-        grant: args.grant,
+        grant: args.grant.into(),
         agent: None,
-        session: session_id(),
+        session: session_id().into(),
     };
     let options = stdio::Options {
         command: args.command,

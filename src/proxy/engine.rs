@@ -13,9 +13,12 @@ pub use super::request::{CallRequest, Era, Identity};
 use super::stats::Stats;
 use crate::eval::Decider;
 use crate::ir::Effect;
+use crate::table::decide::INLINE_LIMITS;
 use crate::table::{CallRef, Header, LimitSpec, Table, content_hash, decide};
 use arc_swap::ArcSwap;
 use serde_json::json;
+use smallvec::SmallVec;
+use std::borrow::Borrow;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -182,40 +185,33 @@ impl Engine {
             risk: req.risk,
         };
         let decision = decide(table, &call);
-        let rule = decision.rule_id(table).to_string();
-        let reason = decision.reason(table).map(str::to_string);
+        // Borrowed from the policy this call was decided by (a reload replaces it whole).
+        let rule = decision.rule_id(table);
+        let reason = decision.reason(table);
         let spec = table.spec();
-        let limits: Vec<LimitSpec> = decision
+        let limits: SmallVec<[&LimitSpec; INLINE_LIMITS]> = decision
             .limits
             .iter()
-            .filter_map(|l| spec.rules.get(l.rule)?.limits.get(l.limit).cloned())
+            .filter_map(|l| spec.rules.get(l.rule)?.limits.get(l.limit))
             .collect();
         let log = |effect: Effect, code: &'static str, counters: &[CounterState]| {
             self.log(
-                req,
-                who,
-                effect,
-                code,
-                &rule,
-                reason.as_deref(),
-                counters,
-                started,
-                None,
+                req, who, effect, code, rule, reason, counters, started, None,
             );
         };
         match decision.effect {
             Effect::Allow => {
-                self.forward_within_limits(req, who, &limits, Effect::Allow, &rule, started)
+                self.forward_within_limits(req, who, &limits, Effect::Allow, rule, started)
             }
             Effect::Approve if self.dry_run => {
                 log(Effect::Approve, codes::APPROVAL_REQUIRED, &[]);
-                self.forward_within_limits(req, who, &limits, Effect::Approve, &rule, started)
+                self.forward_within_limits(req, who, &limits, Effect::Approve, rule, started)
             }
             Effect::Approve => Ruling::Approval(Approval {
                 call_hash: req.hash(),
-                rule,
-                reason,
-                limits,
+                rule: rule.to_string(),
+                reason: reason.map(str::to_string),
+                limits: limits.into_iter().cloned().collect(),
                 started,
             }),
             Effect::Deny | Effect::Hide if self.dry_run => {
@@ -237,8 +233,8 @@ impl Engine {
             }
             Effect::Deny => {
                 log(Effect::Deny, codes::POLICY_DENIED, &[]);
-                let text = match (&reason, decision.decider) {
-                    (Some(r), _) => r.clone(),
+                let text = match (reason, decision.decider) {
+                    (Some(r), _) => r.to_string(),
                     (None, Decider::Default) => {
                         format!("`{}` is not allowed by the policy", req.tool)
                     }
@@ -246,7 +242,7 @@ impl Engine {
                         format!("`{}` is denied by rule `{rule}`", req.tool)
                     }
                 };
-                Ruling::Answer(denial(req, codes::POLICY_DENIED, &rule, &text, None))
+                Ruling::Answer(denial(req, codes::POLICY_DENIED, rule, &text, None))
             }
         }
     }
@@ -314,17 +310,12 @@ impl Engine {
         &self,
         req: &CallRequest,
         who: &Identity,
-        limits: &[LimitSpec],
+        limits: &[impl Borrow<LimitSpec>],
         effect: Effect,
         rule: &str,
         started: Instant,
     ) -> Ruling {
-        let subject = Subject {
-            grant: &who.grant,
-            session: &who.session,
-            agent: who.agent.as_deref().unwrap_or(""),
-            tool: &req.tool,
-        };
+        let subject = Subject::of(who, &req.tool);
         match self.counters.reserve(limits, &subject, audit::unix_now()) {
             Ok((reservation, states)) => {
                 self.log(

@@ -12,6 +12,7 @@ use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::borrow::Cow;
+use std::sync::Arc;
 
 /// Which protocol era a connection speaks: results of the 2026-07-28 era carry `resultType`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -23,11 +24,13 @@ pub enum Era {
 
 /// Who is calling, over which connection.
 #[derive(Clone, Debug, Default)]
+/// The names are shared: every call's counter reservations name the grant, agent or session
+/// they count for.
 pub struct Identity {
     pub server: Option<String>,
-    pub grant: String,
-    pub agent: Option<String>,
-    pub session: String,
+    pub grant: Arc<str>,
+    pub agent: Option<Arc<str>>,
+    pub session: Arc<str>,
 }
 
 /// One `tools/call`, parsed.

@@ -17,6 +17,7 @@ use super::request::CallParams;
 use super::tools_list::Known;
 use super::{pins, tools_list};
 use serde_json::Value;
+use smallvec::{SmallVec, smallvec};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
@@ -24,6 +25,9 @@ use tokio::sync::oneshot;
 mod rulings;
 
 const ENVELOPE_SERVER: &str = "io.modelcontextprotocol/serverInfo";
+
+/// What the transport must do about one message: almost always one thing.
+pub type Actions = SmallVec<[Action; 1]>;
 
 /// What the transport must do.
 #[derive(Debug)]
@@ -164,7 +168,7 @@ impl Session {
 
     /// Names the session (over HTTP the session id arrives with the `initialize` answer).
     pub fn rename(&self, session: &str) {
-        Arc::make_mut(&mut self.state().identity).session = session.to_string();
+        Arc::make_mut(&mut self.state().identity).session = session.into();
     }
 
     /// The server will never answer request `id` (the HTTP exchange failed, timed out or ended
@@ -196,7 +200,7 @@ impl Session {
     }
 
     /// A line from the client.
-    pub fn from_client(&self, line: Vec<u8>) -> Vec<Action> {
+    pub fn from_client(&self, line: Vec<u8>) -> Actions {
         let read = client_message::read(&line);
         self.from_client_read(line, read)
     }
@@ -207,11 +211,11 @@ impl Session {
         &self,
         line: Vec<u8>,
         read: Result<ClientMessage, jsonrpc::Rejection>,
-    ) -> Vec<Action> {
+    ) -> Actions {
         let message = match read {
             Ok(m) => m,
             Err(r) => {
-                return vec![Action::ToClient(jsonrpc::error_response(
+                return smallvec![Action::ToClient(jsonrpc::error_response(
                     r.id.as_ref(),
                     r.code,
                     &r.message,
@@ -232,7 +236,7 @@ impl Session {
                         self.engine.counters.commit(r);
                     }
                 }
-                vec![Action::ToServer(line)]
+                smallvec![Action::ToServer(line)]
             }
             ClientMessage::Response { id } => {
                 let waiter = self.state().approvals.remove(&id);
@@ -246,9 +250,9 @@ impl Session {
                             _ => Value::Null,
                         };
                         let _ = tx.send(answer);
-                        Vec::new()
+                        Actions::new()
                     }
-                    None => vec![Action::ToServer(line)],
+                    None => smallvec![Action::ToServer(line)],
                 }
             }
             ClientMessage::Batch(items) => {
@@ -260,7 +264,7 @@ impl Session {
                     Some("2024-11-05" | "2025-03-26")
                 );
                 if !batching {
-                    return vec![Action::ToClient(jsonrpc::error_response(
+                    return smallvec![Action::ToClient(jsonrpc::error_response(
                         None,
                         jsonrpc::INVALID_REQUEST,
                         "Invalid Request: JSON-RPC batches are not supported by this protocol version (removed in 2025-06-18)",
@@ -270,7 +274,7 @@ impl Session {
                     .into_iter()
                     .flat_map(|item| {
                         if item.trim_ascii_start().starts_with(b"[") {
-                            vec![Action::ToClient(jsonrpc::error_response(
+                            smallvec![Action::ToClient(jsonrpc::error_response(
                                 None,
                                 jsonrpc::INVALID_REQUEST,
                                 "Invalid Request: nested batch",
@@ -292,14 +296,14 @@ impl Session {
         id: Id,
         method: Request,
         params: Result<Params, String>,
-    ) -> Vec<Action> {
+    ) -> Actions {
         let (mut routing, unreadable) = match params {
             Ok(p) => (p, None),
             Err(e) => (Params::default(), Some(e)),
         };
         let mut s = self.state();
         if s.pending.contains_key(&id) {
-            return vec![Action::ToClient(jsonrpc::error_response(
+            return smallvec![Action::ToClient(jsonrpc::error_response(
                 Some(&id),
                 jsonrpc::INVALID_REQUEST,
                 "Invalid Request: this id is already in use by a pending request",
@@ -321,7 +325,7 @@ impl Session {
             if let Some(name) = name
                 && s.identity.agent.as_deref() != Some(name.as_str())
             {
-                Arc::make_mut(&mut s.identity).agent = Some(name);
+                Arc::make_mut(&mut s.identity).agent = Some(name.into());
             }
             if let Some(caps) = envelope.capabilities {
                 let keys = jsonrpc::keys_of(caps.get()).unwrap_or_default();
@@ -340,7 +344,7 @@ impl Session {
                     .and_then(|c| c.get("name"))
                     .and_then(Value::as_str)
                 {
-                    Arc::make_mut(&mut s.identity).agent = Some(name.to_string());
+                    Arc::make_mut(&mut s.identity).agent = Some(name.into());
                 }
                 s.elicitation = routing
                     .capabilities
@@ -371,7 +375,7 @@ impl Session {
                 let call = match parsed {
                     Ok(c) => c,
                     Err(e) => {
-                        return vec![Action::ToClient(jsonrpc::error_response(
+                        return smallvec![Action::ToClient(jsonrpc::error_response(
                             Some(&id),
                             jsonrpc::INVALID_PARAMS,
                             &e,
@@ -383,7 +387,7 @@ impl Session {
                 let pinned = pinned.unwrap_or(pins::Verdict::Pass);
                 drop(s);
                 if let Some(answer) = self.engine.pinned(&call, &who, pinned) {
-                    return vec![Action::ToClient(answer)];
+                    return smallvec![Action::ToClient(answer)];
                 }
                 let state = routing.request_state.as_ref().and_then(Value::as_str);
                 if call.era == Era::Stateless && state.is_some_and(Signer::is_ours) {
@@ -398,12 +402,12 @@ impl Session {
             Request::Other => Pending::Other,
         };
         s.pending.insert(id, pending);
-        vec![Action::ToServer(line)]
+        smallvec![Action::ToServer(line)]
     }
 
     /// A line from the server.
-    pub fn from_server(&self, line: Vec<u8>) -> Vec<Action> {
-        vec![Action::ToClient(self.to_client(&line).unwrap_or(line))]
+    pub fn from_server(&self, line: Vec<u8>) -> Actions {
+        smallvec![Action::ToClient(self.to_client(&line).unwrap_or(line))]
     }
 
     /// Reads a message from the server (settling the request it answers); what the client
@@ -490,8 +494,8 @@ impl Session {
     }
 
     /// A client line over the size limit: answer with an error (its id is unknown).
-    pub fn client_too_long(&self, len: usize, max: usize) -> Vec<Action> {
-        vec![Action::ToClient(jsonrpc::error_response(
+    pub fn client_too_long(&self, len: usize, max: usize) -> Actions {
+        smallvec![Action::ToClient(jsonrpc::error_response(
             None,
             jsonrpc::INVALID_REQUEST,
             &format!("Invalid Request: message of {len} bytes exceeds the limit of {max} bytes"),
@@ -499,7 +503,7 @@ impl Session {
     }
 
     /// The server is gone: release every reservation and answer every pending request.
-    pub fn server_gone(&self) -> Vec<Action> {
+    pub fn server_gone(&self) -> Actions {
         let mut s = self.state();
         let pending: Vec<(Id, Pending)> = s.pending.drain().collect();
         drop(s);

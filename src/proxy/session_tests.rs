@@ -46,7 +46,7 @@ fn session_with(policy: &str, pins: Pins, dry_run: bool) -> (Session, tempfile::
 }
 
 fn send(s: &Session, v: &str) -> Vec<Action> {
-    s.from_client(v.as_bytes().to_vec())
+    s.from_client(v.as_bytes().to_vec()).into_vec()
 }
 
 fn only_client(actions: &[Action]) -> Value {

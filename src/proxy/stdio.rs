@@ -15,7 +15,7 @@
 use super::engine::{Engine, Identity};
 use super::framing::{BlockingLineReader, Frame};
 use super::outlet::{Batch, Outlet};
-use super::session::{Action, ApprovalJob, Session};
+use super::session::{Actions, ApprovalJob, Session};
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 use std::time::Duration;
@@ -100,7 +100,7 @@ pub async fn run(engine: Arc<Engine>, options: Options) -> i32 {
                 |line| session.from_server(line),
                 |n| {
                     eprintln!("warden: dropped a server message of {n} bytes (over the limit)");
-                    Vec::new()
+                    Actions::new()
                 },
                 |_| {},
             );
@@ -249,8 +249,8 @@ fn pump<R: std::io::Read>(
     reader: &mut BlockingLineReader<R>,
     sides: &Sides,
     batch: &mut Batch,
-    mut line: impl FnMut(Vec<u8>) -> Vec<Action>,
-    mut too_long: impl FnMut(usize) -> Vec<Action>,
+    mut line: impl FnMut(Vec<u8>) -> Actions,
+    mut too_long: impl FnMut(usize) -> Actions,
     mut approval: impl FnMut(Box<ApprovalJob>),
 ) {
     loop {

@@ -125,9 +125,9 @@ pub fn listed(table: &Table, who: &Identity, tool: &str, known: Known) -> bool {
         server: who.server.clone(),
         tool: tool.to_string(),
         arguments: None,
-        grant: Some(who.grant.clone()),
-        agent: who.agent.clone(),
-        session: Some(who.session.clone()),
+        grant: Some(who.grant.to_string()),
+        agent: who.agent.as_deref().map(str::to_string),
+        session: Some(who.session.to_string()),
         annotations,
         risk: Some(risk),
     };

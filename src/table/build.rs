@@ -161,7 +161,7 @@ fn rule_spec(rule: &crate::ir::Rule) -> RuleSpec {
             .limits
             .iter()
             .map(|l| LimitSpec {
-                counter: l.counter.clone(),
+                counter: l.counter.as_str().into(),
                 max: l.max,
                 window: l.window,
                 scope: l.scope,

@@ -467,7 +467,7 @@ impl<'a> Reader<'a> {
             reason: self.opt_str()?,
             limits: self.list(|r| {
                 Ok(LimitSpec {
-                    counter: r.str()?,
+                    counter: r.str()?.into(),
                     max: r.u64()?,
                     window: r.pick(&Window::ALL, "window")?,
                     scope: r.pick(&Scope::ALL, "scope")?,

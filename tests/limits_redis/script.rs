@@ -6,6 +6,7 @@
 use crate::server::{RedisServer, eventually};
 use std::time::Duration;
 use warden::ir::{Scope, Window};
+use warden::proxy::engine::Identity;
 use warden::proxy::limits::{
     Counters, FailMode, Listed, RedisOptions, Refused, Reservation, Subject,
 };
@@ -23,12 +24,13 @@ fn redis(server: &RedisServer, prefix: &str) -> Counters {
     .unwrap()
 }
 
-fn subject(grant: &str) -> Subject<'_> {
-    Subject {
-        grant,
-        session: "s1",
-        agent: "agent",
-        tool: "echo",
+/// A caller of grant `grant` (session `s1`, agent `agent`).
+fn who(grant: &str) -> Identity {
+    Identity {
+        server: None,
+        grant: grant.into(),
+        agent: Some("agent".into()),
+        session: "s1".into(),
     }
 }
 
@@ -41,7 +43,8 @@ fn reserve(
     grant: &str,
     now: u64,
 ) -> Result<Reservation, Refused> {
-    c.reserve(limits, &subject(grant), now).map(|(r, _)| r)
+    c.reserve(limits, &Subject::of(&who(grant), "echo"), now)
+        .map(|(r, _)| r)
 }
 
 #[test]
@@ -52,7 +55,11 @@ fn a_reservation_takes_every_cell_or_none_and_sets_expiry_from_the_window() {
     let b = LimitSpec::new("b", 1, Window::Hour, Scope::Grant);
     let now = DAY + 3600 + 15; // 01:00:15
     let (r, states) = c
-        .reserve(&[a.clone(), b.clone()], &subject("ci"), now)
+        .reserve(
+            &[a.clone(), b.clone()],
+            &Subject::of(&who("ci"), "echo"),
+            now,
+        )
         .unwrap();
     assert_eq!(states.iter().map(|s| s.count).collect::<Vec<_>>(), [1, 1]);
     c.commit(r);
@@ -173,8 +180,8 @@ fn the_redis_store_agrees_with_the_memory_store_on_a_sequence() {
             .map(|(_, l)| l.clone())
             .collect();
         let grant = ["a", "b"][(step % 2) as usize];
-        let m = memory.reserve(&pick, &subject(grant), now);
-        let r = shared.reserve(&pick, &subject(grant), now);
+        let m = memory.reserve(&pick, &Subject::of(&who(grant), "echo"), now);
+        let r = shared.reserve(&pick, &Subject::of(&who(grant), "echo"), now);
         match (m, r) {
             (Ok((rm, sm)), Ok((rr, sr))) => {
                 assert_eq!(sm, sr, "step {step}");
@@ -231,7 +238,10 @@ fn a_lost_script_is_loaded_again_and_an_outage_is_reported_then_recovered() {
     assert!(!health.ok && health.store == "redis", "{health:?}");
     assert!(health.detail.contains("is unavailable"), "{health:?}");
     // a call without limits never touches the store
-    assert!(c.reserve(&[], &subject("g"), DAY).is_ok());
+    assert!(
+        c.reserve(&[] as &[LimitSpec], &Subject::of(&who("g"), "echo"), DAY)
+            .is_ok()
+    );
 
     server.restart();
     eventually(Duration::from_secs(5), "a reconnection", || {

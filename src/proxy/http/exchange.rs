@@ -19,6 +19,7 @@ use super::pool::Lent;
 use super::relay::Relay;
 use super::server::{Backend, Flight, Proxy, json, json_error, plain};
 use super::sse;
+use super::timers::Deadline;
 use super::upstream;
 use super::{Body, channel, empty};
 use crate::proxy::client_message::{self, ClientMessage};
@@ -29,9 +30,7 @@ use http_body_util::{BodyExt, Limited};
 use hyper::header::{HeaderMap, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode, body::Incoming};
 use std::sync::Arc;
-use std::time::Instant;
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
-use tokio::time::Instant as Deadline;
 
 /// How long a POST's SSE answer may wait for its first events before its head is sent.
 const GATHER: std::time::Duration = std::time::Duration::from_millis(2);
@@ -71,7 +70,7 @@ impl Proxy {
     pub(super) async fn post(
         self: Arc<Self>,
         req: Request<Incoming>,
-        grant: String,
+        grant: Arc<str>,
     ) -> Response<Body> {
         let Ok(permit) = self.slots.clone().try_acquire_owned() else {
             self.metrics.failed(Failure::Overloaded);
@@ -165,8 +164,7 @@ impl Proxy {
         bytes: Vec<u8>,
         guard: Guard,
     ) -> Response<Body> {
-        let started = Instant::now();
-        let deadline = Deadline::now() + self.settings.upstream_timeout;
+        let mut deadline = Deadline::after(self.settings.upstream_timeout);
         let upstream = match &self.backend {
             Backend::Http(u) => u,
             Backend::Children(children) => {
@@ -197,26 +195,25 @@ impl Proxy {
                     _child: reply.keep,
                     ..guard
                 };
-                let mut r =
-                    self.relay_lines(lines, x.session, x.id, Some((deadline, started)), guard);
+                let mut r = self.relay_lines(lines, x.session, x.id, Some(deadline), guard);
                 if let Some(sid) = sid {
                     r.headers_mut().insert("mcp-session-id", sid);
                 }
                 return r;
             }
         };
-        let sent =
-            tokio::time::timeout_at(deadline, upstream.send(Method::POST, &x.headers, &bytes))
-                .await;
+        let sent = deadline
+            .within(upstream.send(Method::POST, &x.headers, &bytes))
+            .await;
         let reply = match sent {
-            Err(_) => return self.timed_out(&x),
-            Ok(Err(e)) => {
+            None => return self.timed_out(&x),
+            Some(Err(e)) => {
                 if let Some(id) = &x.id {
                     x.session.abandon(id);
                 }
                 return self.upstream_failed(x.id.as_ref(), &e);
             }
-            Ok(Ok(r)) => r,
+            Some(Ok(r)) => r,
         };
         if !x.known
             && let Some(sid) = reply.headers().get("mcp-session-id")
@@ -226,7 +223,7 @@ impl Proxy {
         if x.known && reply.status() == StatusCode::NOT_FOUND {
             self.forget(&x.headers);
         }
-        self.relay(reply, x.session, x.id, Some((deadline, started)), guard)
+        self.relay(reply, x.session, x.id, Some(deadline), guard)
             .await
     }
 
@@ -238,15 +235,16 @@ impl Proxy {
         reply: Response<Lent>,
         session: Arc<Session>,
         id: Option<Id>,
-        deadline: Option<(Deadline, Instant)>,
+        mut deadline: Option<Deadline>,
         guard: Guard,
     ) -> Response<Body> {
         let (head, reply) = reply.into_parts();
         let (status, headers) = (head.status, head.headers);
         let max = self.settings.max_message_bytes.saturating_mul(SIZE_FACTOR);
         if upstream::is_sse(&headers) && status.is_success() {
+            let post = deadline.is_some();
             let mut body = Relay::new(self.clone(), reply, session, id, deadline, guard);
-            if deadline.is_some() {
+            if post {
                 // A POST's answer: gather what has arrived (GET streams start at once).
                 body.gather(GATHER).await;
             }
@@ -254,12 +252,12 @@ impl Proxy {
         }
         let json_body = upstream::is_json(&headers) && status.is_success();
         let read = Limited::new(reply, max).collect();
-        let collected = match deadline {
-            Some((d, _)) => tokio::time::timeout_at(d, read).await.ok(),
+        let collected = match &mut deadline {
+            Some(d) => d.within(read).await,
             None => Some(read.await),
         };
-        if let Some((_, started)) = deadline {
-            self.metrics.upstream_latency(started.elapsed());
+        if let Some(d) = &deadline {
+            self.metrics.upstream_latency(d.started().elapsed());
         }
         let bytes = match collected {
             None => {
@@ -311,7 +309,7 @@ impl Proxy {
         mut lines: mpsc::Receiver<Vec<u8>>,
         session: Arc<Session>,
         id: Option<Id>,
-        deadline: Option<(Deadline, Instant)>,
+        mut deadline: Option<Deadline>,
         guard: Guard,
     ) -> Response<Body> {
         let (tx, body) = channel();
@@ -319,10 +317,10 @@ impl Proxy {
         tokio::spawn(async move {
             let _guard = guard;
             let end = loop {
-                let line = match deadline {
-                    Some((d, _)) => match tokio::time::timeout_at(d, lines.recv()).await {
-                        Ok(l) => l,
-                        Err(_) => break End::TimedOut,
+                let line = match &mut deadline {
+                    Some(d) => match d.within(lines.recv()).await {
+                        Some(l) => l,
+                        None => break End::TimedOut,
                     },
                     None => lines.recv().await,
                 };
@@ -332,8 +330,8 @@ impl Proxy {
                     break End::ClientGone;
                 }
             };
-            if let Some((_, started)) = deadline {
-                proxy.metrics.upstream_latency(started.elapsed());
+            if let Some(d) = &deadline {
+                proxy.metrics.upstream_latency(d.started().elapsed());
             }
             if let Some(last) = proxy.finish(&session, id.as_ref(), end) {
                 let _ = tx.send(Bytes::from(last)).await;
@@ -416,7 +414,7 @@ struct Exchange {
     session: Arc<Session>,
     /// The session was known before this request (else it is new, or of this request only).
     known: bool,
-    grant: String,
+    grant: Arc<str>,
     headers: HeaderMap,
     id: Option<Id>,
     initialize: bool,
@@ -427,7 +425,7 @@ impl Exchange {
         Exchange {
             session,
             known: true,
-            grant: String::new(),
+            grant: "".into(),
             headers: HeaderMap::new(),
             id,
             initialize: false,

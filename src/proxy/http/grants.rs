@@ -22,14 +22,17 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+use std::sync::Arc;
 
 /// The grant every caller is when warden runs without a grants file.
 pub const DEFAULT_GRANT: &str = "default";
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Grants {
     /// Token hash (lowercase hex) → grant name. `None`: no grants file, everyone is `default`.
-    by_hash: Option<HashMap<String, String>>,
+    by_hash: Option<HashMap<String, Arc<str>>>,
+    /// The name everyone has without a grants file.
+    everyone: Arc<str>,
     /// Headers warden adds to every upstream request (the upstream's own credentials).
     pub upstream_headers: Vec<(String, String)>,
 }
@@ -63,7 +66,11 @@ pub fn hash_token(token: &str) -> String {
 impl Grants {
     /// Everyone is grant `default` (loopback listeners without `--grants`).
     pub fn open() -> Grants {
-        Grants::default()
+        Grants {
+            by_hash: None,
+            everyone: DEFAULT_GRANT.into(),
+            upstream_headers: Vec::new(),
+        }
     }
 
     pub fn is_open(&self) -> bool {
@@ -102,7 +109,7 @@ impl Grants {
                         "grant `{name}`: `{hash}` is not a SHA-256 hash (64 hex digits; `warden grants hash` prints one)"
                     ));
                 }
-                if let Some(other) = by_hash.insert(hash, name.clone()) {
+                if let Some(other) = by_hash.insert(hash, name.as_str().into()) {
                     return Err(format!("grants `{other}` and `{name}` have the same token"));
                 }
             }
@@ -123,13 +130,14 @@ impl Grants {
         Ok(Grants {
             by_hash: Some(by_hash),
             upstream_headers,
+            ..Grants::open()
         })
     }
 
     /// The grant of a request with this `Authorization` header, or `None` (401).
-    pub fn grant(&self, authorization: Option<&[u8]>) -> Option<String> {
+    pub fn grant(&self, authorization: Option<&[u8]>) -> Option<Arc<str>> {
         let Some(by_hash) = &self.by_hash else {
-            return Some(DEFAULT_GRANT.to_string());
+            return Some(self.everyone.clone());
         };
         let value = std::str::from_utf8(authorization?).ok()?;
         let (scheme, token) = value.trim().split_once(' ')?;

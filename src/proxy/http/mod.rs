@@ -29,6 +29,7 @@ mod pool;
 mod relay;
 pub mod server;
 pub mod sse;
+mod timers;
 pub mod upstream;
 mod wire;
 

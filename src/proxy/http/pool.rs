@@ -48,6 +48,8 @@ struct Conn {
     buf: BytesMut,
     /// The last read took less than there was room for: the socket was empty after it.
     drained: bool,
+    /// Header values of this connection's recent answers.
+    values: wire::Values,
 }
 
 impl Conn {
@@ -157,7 +159,9 @@ impl Pool {
             }
         };
         let head = loop {
-            if let Some(head) = wire::head(&mut conn.buf, keep).map_err(|e| failed(&e))? {
+            if let Some(head) =
+                wire::head(&mut conn.buf, keep, &mut conn.values).map_err(|e| failed(&e))?
+            {
                 break head;
             }
             let read = std::future::poll_fn(|cx| conn.poll_fill(cx)).await;
@@ -202,6 +206,7 @@ impl Pool {
             stream,
             buf: BytesMut::new(),
             drained: false,
+            values: wire::Values::default(),
         })
     }
 

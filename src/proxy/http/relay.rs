@@ -12,17 +12,16 @@ use super::exchange::{End, Guard, SIZE_FACTOR};
 use super::pool::Lent;
 use super::server::Proxy;
 use super::sse::{self, Splitter};
+use super::timers::Deadline;
 use crate::proxy::jsonrpc::Id;
 use crate::proxy::session::Session;
 use bytes::Bytes;
 use hyper::body::{Body, Frame};
 use std::convert::Infallible;
-use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
-use tokio::time::{Instant as Deadline, Sleep};
+use std::time::Duration;
 
 /// At most this much of an answer is taken from the upstream before it is handed to hyper.
 const READY_BYTES: usize = 64 * 1024;
@@ -32,7 +31,7 @@ pub struct Relay {
     upstream: Lent,
     session: Arc<Session>,
     id: Option<Id>,
-    deadline: Option<(Pin<Box<Sleep>>, Instant)>,
+    deadline: Option<Deadline>,
     splitter: Splitter,
     max: usize,
     /// Bytes ready for the client.
@@ -47,7 +46,7 @@ impl Relay {
         upstream: Lent,
         session: Arc<Session>,
         id: Option<Id>,
-        deadline: Option<(Deadline, Instant)>,
+        deadline: Option<Deadline>,
         guard: Guard,
     ) -> Relay {
         let max = proxy.settings.max_message_bytes.saturating_mul(SIZE_FACTOR);
@@ -56,7 +55,7 @@ impl Relay {
             upstream,
             session,
             id,
-            deadline: deadline.map(|(d, started)| (Box::pin(tokio::time::sleep_until(d)), started)),
+            deadline,
             splitter: Splitter::default(),
             max,
             ready: Vec::new(),
@@ -75,6 +74,8 @@ impl Relay {
             max,
             ..
         } = self;
+        // Events usually leave as they came: one allocation for what this chunk completes.
+        ready.reserve(data.len());
         splitter
             .push(data, *max, |event| {
                 match sse::data(event).and_then(|message| session.to_client(&message)) {
@@ -88,8 +89,8 @@ impl Relay {
     /// Takes the upstream frames that are there (up to [`READY_BYTES`] ready to send).
     fn fill(&mut self, cx: &mut Context<'_>) {
         while !self.done && self.ready.len() < READY_BYTES {
-            if let Some((sleep, _)) = &mut self.deadline
-                && sleep.as_mut().poll(cx).is_ready()
+            if let Some(deadline) = &mut self.deadline
+                && deadline.poll_expired(cx)
             {
                 self.end(End::TimedOut);
                 break;
@@ -143,8 +144,10 @@ impl Relay {
             return;
         }
         self.done = true;
-        if let Some((_, started)) = &self.deadline {
-            self.proxy.metrics.upstream_latency(started.elapsed());
+        if let Some(deadline) = &self.deadline {
+            self.proxy
+                .metrics
+                .upstream_latency(deadline.started().elapsed());
         }
         if let Some(rest) = std::mem::take(&mut self.splitter).rest() {
             self.ready.extend_from_slice(&rest);

@@ -31,7 +31,7 @@ use tokio::sync::{Notify, Semaphore};
 /// Which session a request belongs to.
 #[derive(Clone)]
 pub struct Live {
-    pub grant: String,
+    pub grant: Arc<str>,
     pub session: Arc<Session>,
     /// When the session last had a request (seconds since the epoch).
     pub used: Arc<AtomicU64>,
@@ -51,12 +51,13 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// How a client connection is served (the endpoint's and the admin listener's): HTTP/1
+    /// How one client connection is served (the endpoint's and the admin listener's): HTTP/1
     /// with the header timeout, so that a slow or silent client holds no connection for long.
+    /// One builder per connection: its timer is the connection's own.
     pub fn connection(&self) -> hyper::server::conn::http1::Builder {
         let mut builder = hyper::server::conn::http1::Builder::new();
         builder
-            .timer(hyper_util::rt::TokioTimer::new())
+            .timer(super::timers::ConnectionTimer::default())
             .header_read_timeout(self.header_timeout);
         builder
     }
@@ -204,14 +205,18 @@ impl Proxy {
 
     /// The session a request belongs to, and whether warden knew it; `None` for an unknown
     /// session id or one owned by another grant (answer [`Proxy::unknown_session`]).
-    pub fn session_for(&self, headers: &HeaderMap, grant: &str) -> Option<(Arc<Session>, bool)> {
+    pub fn session_for(
+        &self,
+        headers: &HeaderMap,
+        grant: &Arc<str>,
+    ) -> Option<(Arc<Session>, bool)> {
         let Some(sid) = headers.get("mcp-session-id") else {
             let n = self.next_request.fetch_add(1, Ordering::Relaxed);
             let identity = Identity {
                 server: self.settings.server.clone(),
-                grant: grant.to_string(),
+                grant: grant.clone(),
                 agent: None,
-                session: format!("request-{n}"),
+                session: format!("request-{n}").into(),
             };
             let session = Session::sharing(self.engine.clone(), identity, self.learned.clone());
             return Some((Arc::new(session), false));
@@ -220,7 +225,7 @@ impl Proxy {
             .to_str()
             .ok()
             .and_then(|sid| self.sessions().get(sid).cloned());
-        let live = live.filter(|l| l.grant == grant)?;
+        let live = live.filter(|l| l.grant == *grant)?;
         live.used.store(unix_now(), Ordering::Relaxed);
         Some((live.session, true))
     }
@@ -237,13 +242,13 @@ impl Proxy {
     }
 
     /// The server gave a new session its id: remember who owns it.
-    pub fn register(&self, sid: &HeaderValue, grant: &str, session: &Arc<Session>) {
+    pub fn register(&self, sid: &HeaderValue, grant: &Arc<str>, session: &Arc<Session>) {
         if let Ok(sid) = sid.to_str() {
             session.rename(sid);
             self.sessions().insert(
                 sid.to_string(),
                 Live {
-                    grant: grant.to_string(),
+                    grant: grant.clone(),
                     session: session.clone(),
                     used: Arc::new(AtomicU64::new(unix_now())),
                 },
@@ -292,7 +297,7 @@ impl Proxy {
     }
 
     /// GET: the server's own stream (and `Last-Event-ID` resumption), relayed event by event.
-    async fn get(self: Arc<Self>, req: Request<Incoming>, grant: String) -> Response<Body> {
+    async fn get(self: Arc<Self>, req: Request<Incoming>, grant: Arc<str>) -> Response<Body> {
         let Some((session, _)) = self.session_for(req.headers(), &grant) else {
             return self.unknown_session();
         };
@@ -317,7 +322,7 @@ impl Proxy {
     }
 
     /// DELETE: ends a session upstream and here.
-    async fn delete(self: Arc<Self>, req: Request<Incoming>, grant: String) -> Response<Body> {
+    async fn delete(self: Arc<Self>, req: Request<Incoming>, grant: Arc<str>) -> Response<Body> {
         if req.headers().get("mcp-session-id").is_none() {
             self.metrics.failed(Failure::BadRequest);
             return plain(StatusCode::BAD_REQUEST, "DELETE needs an Mcp-Session-Id");

@@ -26,13 +26,15 @@ impl Splitter {
         max: usize,
         mut each: impl FnMut(&[u8]),
     ) -> Result<(), TooLong> {
-        self.buf.extend_from_slice(chunk);
-        let mut start = 0;
-        while let Some(len) = event_end(&self.buf[start..]) {
-            each(&self.buf[start..start + len]);
-            start += len;
+        if self.buf.is_empty() {
+            // Complete events are read from the chunk itself; only a partial one is kept.
+            let start = events(chunk, &mut each);
+            self.buf.extend_from_slice(&chunk[start..]);
+        } else {
+            self.buf.extend_from_slice(chunk);
+            let start = events(&self.buf, &mut each);
+            self.buf.drain(..start);
         }
-        self.buf.drain(..start);
         if self.buf.len() > max {
             return Err(TooLong(self.buf.len()));
         }
@@ -43,6 +45,16 @@ impl Splitter {
     pub fn rest(self) -> Option<Vec<u8>> {
         (!self.buf.iter().all(u8::is_ascii_whitespace)).then_some(self.buf)
     }
+}
+
+/// Hands each complete event at the start of `text` to `each`; returns where the rest starts.
+fn events(text: &[u8], each: &mut impl FnMut(&[u8])) -> usize {
+    let mut start = 0;
+    while let Some(len) = event_end(&text[start..]) {
+        each(&text[start..start + len]);
+        start += len;
+    }
+    start
 }
 
 /// The lines of `text` with their terminators' lengths; `None` when the last line's end is not
@@ -174,6 +186,29 @@ mod tests {
         ));
         assert_eq!(data(&events[2]).unwrap().as_ref(), b"x\ny");
         assert_eq!(s.rest().unwrap(), b": comment\n");
+    }
+
+    #[test]
+    fn the_same_events_wherever_the_chunks_split() {
+        let stream =
+            b"id: 1\ndata: a\n\nevent: message\r\ndata: {\"b\":2}\r\n\r\ndata: c\r\rdata: d\n\n";
+        let split = |chunks: &[&[u8]]| {
+            let mut s = Splitter::default();
+            let mut events = Vec::new();
+            for chunk in chunks {
+                s.push(chunk, 1024, |e| events.push(e.to_vec())).unwrap();
+            }
+            (events, s.rest())
+        };
+        let whole = split(&[stream]);
+        assert_eq!(whole.0.len(), 4);
+        for i in 0..=stream.len() {
+            for j in i..=stream.len() {
+                let (a, rest) = stream.split_at(i);
+                let (b, c) = rest.split_at(j - i);
+                assert_eq!(split(&[a, b, c]), whole, "split at {i} and {j}");
+            }
+        }
     }
 
     #[test]

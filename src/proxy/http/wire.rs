@@ -76,10 +76,37 @@ pub struct Head {
     pub keep_alive: bool,
 }
 
+/// Header values a connection's answers carried lately, handed out again when an answer
+/// repeats one (a clone shares the bytes): answers on one connection mostly repeat their
+/// content type, cache directives and session id, and each new value is an allocation.
+#[derive(Default)]
+pub struct Values(Vec<HeaderValue>);
+
+impl Values {
+    /// At most this many are kept; a new one replaces the oldest.
+    const MAX: usize = 8;
+
+    fn get(&mut self, bytes: &[u8]) -> Option<HeaderValue> {
+        if let Some(v) = self.0.iter().find(|v| v.as_bytes() == bytes) {
+            return Some(v.clone());
+        }
+        let value = HeaderValue::from_bytes(bytes).ok()?;
+        if self.0.len() == Self::MAX {
+            self.0.remove(0);
+        }
+        self.0.push(value.clone());
+        Some(value)
+    }
+}
+
 /// Parses the head at the start of `buf` (after any `1xx` interim answers, which are
 /// skipped) and removes it from `buf`; `None` while it is incomplete. Keeps the headers named
-/// in `keep`.
-pub fn head(buf: &mut BytesMut, keep: &[HeaderName]) -> Result<Option<Head>, String> {
+/// in `keep`, their values from `values` when they repeat one.
+pub fn head(
+    buf: &mut BytesMut,
+    keep: &[HeaderName],
+    values: &mut Values,
+) -> Result<Option<Head>, String> {
     loop {
         let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let mut response = httparse::Response::new(&mut slots);
@@ -129,7 +156,7 @@ pub fn head(buf: &mut BytesMut, keep: &[HeaderName]) -> Result<Option<Head>, Str
                 }
             }
             if let Some(k) = keep.iter().find(|k| name.eq_ignore_ascii_case(k.as_str()))
-                && let Ok(value) = HeaderValue::from_bytes(h.value)
+                && let Some(value) = values.get(h.value)
             {
                 out.headers.append(k.clone(), value);
             }
@@ -346,7 +373,7 @@ mod tests {
     }
 
     fn parse(text: &str) -> Result<Option<Head>, String> {
-        head(&mut BytesMut::from(text), &keep())
+        head(&mut BytesMut::from(text), &keep(), &mut Values::default())
     }
 
     #[test]
@@ -355,7 +382,9 @@ mod tests {
             "HTTP/1.1 200 OK\r\nX-Powered-By: Express\r\nContent-Type: text/event-stream\r\n\
              mcp-session-id: abc\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n",
         );
-        let h = head(&mut buf, &keep()).unwrap().unwrap();
+        let h = head(&mut buf, &keep(), &mut Values::default())
+            .unwrap()
+            .unwrap();
         assert_eq!(h.status, StatusCode::OK);
         assert_eq!(h.headers.len(), 2);
         assert_eq!(h.headers["content-type"], "text/event-stream");
@@ -363,6 +392,37 @@ mod tests {
         assert_eq!(h.framing, Framing::Chunked);
         assert!(h.keep_alive);
         assert_eq!(&buf[..], b"5\r\nhello\r\n");
+    }
+
+    #[test]
+    fn repeated_values_are_shared_and_new_ones_read() {
+        let mut values = Values::default();
+        let answer = |sid: &str| {
+            format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nmcp-session-id: {sid}\r\ncontent-length: 0\r\n\r\n"
+            )
+        };
+        let mut heads = Vec::new();
+        for sid in ["a", "b", "a"].into_iter().chain((0..20).map(|_| "c")) {
+            let mut buf = BytesMut::from(answer(sid).as_str());
+            heads.push(head(&mut buf, &keep(), &mut values).unwrap().unwrap());
+        }
+        let sids: Vec<_> = heads
+            .iter()
+            .map(|h| h.headers["mcp-session-id"].clone())
+            .collect();
+        assert_eq!(sids[..4], ["a", "b", "a", "c"]);
+        let shared =
+            |a: &HeaderValue, b: &HeaderValue| a.as_bytes().as_ptr() == b.as_bytes().as_ptr();
+        assert!(shared(&sids[0], &sids[2]));
+        assert!(!shared(&sids[0], &sids[1]));
+        assert!(values.0.len() <= Values::MAX);
+        for i in 0..=Values::MAX + 2 {
+            let mut buf = BytesMut::from(answer(&format!("s{i}")).as_str());
+            let h = head(&mut buf, &keep(), &mut values).unwrap().unwrap();
+            assert_eq!(h.headers["mcp-session-id"], format!("s{i}").as_str());
+            assert!(values.0.len() <= Values::MAX);
+        }
     }
 
     #[test]
@@ -576,7 +636,7 @@ mod tests {
             piece in 1usize..32,
         ) {
             let _ = decode(Framing::Chunked, &wire, piece);
-            let _ = head(&mut BytesMut::from(&wire[..]), &keep());
+            let _ = head(&mut BytesMut::from(&wire[..]), &keep(), &mut Values::default());
         }
     }
 }

@@ -3,8 +3,9 @@
 
 use super::{Cell, Key, Listed, StoreRefusal};
 use crate::ir::Window;
+use smallvec::SmallVec;
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 #[derive(Debug, Default)]
 struct Slot {
@@ -14,7 +15,7 @@ struct Slot {
 }
 
 /// A cell's identity without its window index: one slot per (counter, scope value, window).
-type SlotKey = (String, String, Window);
+type SlotKey = (Arc<str>, Arc<str>, Window);
 
 fn slot_key(key: &Key) -> SlotKey {
     (key.counter.clone(), key.scope_value.clone(), key.window)
@@ -31,9 +32,9 @@ impl Memory {
     }
 
     /// One slot in every cell, or none; the counts after the reservation.
-    pub(super) fn reserve(&self, cells: &[Cell]) -> Result<Vec<u64>, StoreRefusal> {
+    pub(super) fn reserve(&self, cells: &[Cell]) -> Result<SmallVec<[u64; 2]>, StoreRefusal> {
         let mut slots = self.slots();
-        let mut counts = Vec::with_capacity(cells.len());
+        let mut counts = SmallVec::with_capacity(cells.len());
         for (i, cell) in cells.iter().enumerate() {
             let slot = slots.entry(slot_key(&cell.key)).or_default();
             if slot.index != cell.key.index {
@@ -64,8 +65,8 @@ impl Memory {
             .iter()
             .filter(|(k, s)| s.index == now / k.2.seconds())
             .map(|((counter, scope_value, window), slot)| Listed {
-                counter: counter.clone(),
-                scope_value: scope_value.clone(),
+                counter: counter.to_string(),
+                scope_value: scope_value.to_string(),
                 window: window.name(),
                 window_index: slot.index,
                 window_start: slot.index * window.seconds(),
@@ -91,14 +92,16 @@ mod tests {
     use super::super::{Counters, Refused};
     use crate::ir::{Scope, Window};
     use crate::proxy::limits::Subject;
+    use crate::proxy::request::Identity;
     use crate::table::LimitSpec;
 
-    fn subject(grant: &str) -> Subject<'_> {
-        Subject {
-            grant,
-            session: "s",
-            agent: "a",
-            tool: "t",
+    /// A caller of grant `grant` (session `s`, agent `a`).
+    fn who(grant: &str) -> Identity {
+        Identity {
+            server: None,
+            grant: grant.into(),
+            agent: Some("a".into()),
+            session: "s".into(),
         }
     }
 
@@ -109,12 +112,16 @@ mod tests {
         let now = 120; // the start of a minute
         for _ in 0..2 {
             let (r, _) = c
-                .reserve(std::slice::from_ref(&l), &subject("ci"), now)
+                .reserve(std::slice::from_ref(&l), &Subject::of(&who("ci"), "t"), now)
                 .unwrap();
             c.commit(r);
         }
         let e = c
-            .reserve(std::slice::from_ref(&l), &subject("ci"), now + 10)
+            .reserve(
+                std::slice::from_ref(&l),
+                &Subject::of(&who("ci"), "t"),
+                now + 10,
+            )
             .unwrap_err();
         let Refused::Exceeded(e) = e else {
             panic!("{e:?}")
@@ -122,12 +129,16 @@ mod tests {
         assert_eq!(e.retry_after, 50);
         // another grant has its own counter
         assert!(
-            c.reserve(std::slice::from_ref(&l), &subject("other"), now)
-                .is_ok()
+            c.reserve(
+                std::slice::from_ref(&l),
+                &Subject::of(&who("other"), "t"),
+                now
+            )
+            .is_ok()
         );
         // the next window starts empty
         assert!(
-            c.reserve(std::slice::from_ref(&l), &subject("ci"), 180)
+            c.reserve(std::slice::from_ref(&l), &Subject::of(&who("ci"), "t"), 180)
                 .is_ok()
         );
     }
@@ -138,18 +149,18 @@ mod tests {
         let a = LimitSpec::new("a", 5, Window::Minute, Scope::Global);
         let b = LimitSpec::new("b", 1, Window::Hour, Scope::Grant);
         let (r, states) = c
-            .reserve(&[a.clone(), b.clone()], &subject("g"), 0)
+            .reserve(&[a.clone(), b.clone()], &Subject::of(&who("g"), "t"), 0)
             .unwrap();
         assert_eq!(states.len(), 2);
         c.commit(r);
         // b is full: a must not keep the slot it took before b refused
         assert!(
-            c.reserve(&[a.clone(), b.clone()], &subject("g"), 1)
+            c.reserve(&[a.clone(), b.clone()], &Subject::of(&who("g"), "t"), 1)
                 .is_err()
         );
         assert_eq!(c.count("a", "", Window::Minute, 1), 1);
         let (r, _) = c
-            .reserve(std::slice::from_ref(&a), &subject("g"), 2)
+            .reserve(std::slice::from_ref(&a), &Subject::of(&who("g"), "t"), 2)
             .unwrap();
         assert_eq!(c.count("a", "", Window::Minute, 2), 2);
         c.release(r);
@@ -161,10 +172,10 @@ mod tests {
         let c = Counters::new();
         let l = LimitSpec::new("x", 1, Window::Second, Scope::Global);
         let (r, _) = c
-            .reserve(std::slice::from_ref(&l), &subject("g"), 10)
+            .reserve(std::slice::from_ref(&l), &Subject::of(&who("g"), "t"), 10)
             .unwrap();
         let (r2, _) = c
-            .reserve(std::slice::from_ref(&l), &subject("g"), 11)
+            .reserve(std::slice::from_ref(&l), &Subject::of(&who("g"), "t"), 11)
             .unwrap();
         c.release(r);
         assert_eq!(c.count("x", "", Window::Second, 11), 1);

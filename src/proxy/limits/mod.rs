@@ -19,35 +19,62 @@ mod resp;
 
 pub use redis::Options as RedisOptions;
 
+use super::request::Identity;
 use crate::ir::{Scope, Window};
 use crate::table::LimitSpec;
+use smallvec::SmallVec;
+use std::borrow::Borrow;
+use std::sync::Arc;
+
+/// Most calls are under one or two limits: their cells, counts and states stay inline.
+const INLINE: usize = 2;
+
+/// The counters' states after a reservation, for the audit log.
+pub type States = SmallVec<[CounterState; INLINE]>;
 
 /// Who a call is counted for.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Subject<'a> {
-    pub grant: &'a str,
-    pub session: &'a str,
-    pub agent: &'a str,
+    pub grant: &'a Arc<str>,
+    pub session: &'a Arc<str>,
+    pub agent: Option<&'a Arc<str>>,
     pub tool: &'a str,
 }
 
-impl Subject<'_> {
-    fn scope_value(&self, scope: Scope) -> &str {
-        match scope {
-            Scope::Grant => self.grant,
-            Scope::Session => self.session,
-            Scope::Agent => self.agent,
-            Scope::Tool => self.tool,
-            Scope::Global => "",
+impl<'a> Subject<'a> {
+    /// A call of `tool` by `who`.
+    pub fn of(who: &'a Identity, tool: &'a str) -> Subject<'a> {
+        Subject {
+            grant: &who.grant,
+            session: &who.session,
+            agent: who.agent.as_ref(),
+            tool,
         }
     }
+
+    /// The scope's value, shared where the identity already holds it.
+    fn scope_value(&self, scope: Scope) -> Arc<str> {
+        match scope {
+            Scope::Grant => self.grant.clone(),
+            Scope::Session => self.session.clone(),
+            Scope::Agent => self.agent.cloned().unwrap_or_else(none),
+            Scope::Tool => self.tool.into(),
+            Scope::Global => none(),
+        }
+    }
+}
+
+/// The empty scope value (global limits, calls without an agent), made once.
+fn none() -> Arc<str> {
+    static NONE: std::sync::OnceLock<Arc<str>> = std::sync::OnceLock::new();
+    NONE.get_or_init(|| "".into()).clone()
 }
 
 /// One counter cell: a counter, for one scope value, in one window.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Key {
-    pub counter: String,
-    pub scope_value: String,
+    pub counter: Arc<str>,
+    pub scope_value: Arc<str>,
     pub window: Window,
     /// Which window: seconds since the epoch / window length.
     pub index: u64,
@@ -79,7 +106,7 @@ enum StoreRefusal {
 #[derive(Debug, Default)]
 #[must_use = "a reservation must be committed or released"]
 pub struct Reservation {
-    held: Vec<Key>,
+    held: SmallVec<[Key; INLINE]>,
 }
 
 impl Reservation {
@@ -91,7 +118,7 @@ impl Reservation {
 /// The state of one counter after a reservation, for audit logs.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct CounterState {
-    pub counter: String,
+    pub counter: Arc<str>,
     pub count: u64,
     pub max: u64,
     pub window: &'static str,
@@ -237,19 +264,20 @@ impl Counters {
     /// Reserves one slot in every limit, at `now` (seconds since the Unix epoch), or none.
     pub fn reserve(
         &self,
-        limits: &[LimitSpec],
+        limits: &[impl Borrow<LimitSpec>],
         subject: &Subject,
         now: u64,
-    ) -> Result<(Reservation, Vec<CounterState>), Refused> {
+    ) -> Result<(Reservation, States), Refused> {
         if limits.is_empty() {
-            return Ok((Reservation::default(), Vec::new()));
+            return Ok((Reservation::default(), States::new()));
         }
-        let cells: Vec<Cell> = limits
-            .iter()
+        let limits = limits.iter().map(Borrow::borrow);
+        let cells: SmallVec<[Cell; INLINE]> = limits
+            .clone()
             .map(|limit| Cell {
                 key: Key {
                     counter: limit.counter.clone(),
-                    scope_value: subject.scope_value(limit.scope).to_string(),
+                    scope_value: subject.scope_value(limit.scope),
                     window: limit.window,
                     index: now / limit.window.seconds(),
                 },
@@ -258,12 +286,12 @@ impl Counters {
             .collect();
         let counts = match &self.store {
             Store::Memory(m) => m.reserve(&cells),
-            Store::Redis(r) => r.reserve(&cells, now),
+            Store::Redis(r) => r.reserve(&cells, now).map(SmallVec::from_vec),
         };
         match counts {
             Ok(counts) => {
                 let states = limits
-                    .iter()
+                    .clone()
                     .zip(counts)
                     .map(|(limit, count)| CounterState {
                         counter: limit.counter.clone(),
@@ -275,15 +303,15 @@ impl Counters {
                 let held = cells.into_iter().map(|c| c.key).collect();
                 Ok((Reservation { held }, states))
             }
-            Err(StoreRefusal::Full(i)) => match (limits.get(i), cells.get(i)) {
+            Err(StoreRefusal::Full(i)) => match (limits.clone().nth(i), cells.get(i)) {
                 (Some(limit), Some(cell)) => Err(Refused::Exceeded(Exceeded {
-                    counter: limit.counter.clone(),
+                    counter: limit.counter.to_string(),
                     max: limit.max,
                     retry_after: cell.key.window_end().saturating_sub(now),
                 })),
                 _ => Err(Refused::Unavailable(format!(
                     "the store refused limit {i} of {}",
-                    limits.len()
+                    cells.len()
                 ))),
             },
             Err(StoreRefusal::Unavailable(why)) => Err(Refused::Unavailable(why)),
@@ -303,7 +331,7 @@ impl Counters {
         }
         match &self.store {
             Store::Memory(m) => m.release(&reservation.held),
-            Store::Redis(r) => r.release(reservation.held),
+            Store::Redis(r) => r.release(reservation.held.into_vec()),
         }
     }
 

@@ -258,8 +258,8 @@ impl Redis {
                     continue; // expired between SCAN and GET
                 };
                 cells.push(Listed {
-                    counter: cell.counter,
-                    scope_value: cell.scope_value,
+                    counter: cell.counter.to_string(),
+                    scope_value: cell.scope_value.to_string(),
                     window: cell.window.name(),
                     window_index: cell.index,
                     window_start: cell.index.saturating_mul(cell.window.seconds()),
@@ -342,9 +342,9 @@ impl Shared {
         let counter = percent_decode(parts.next()?)?;
         let window = Window::from_name(parts.next()?)?;
         let index = parts.next()?.parse().ok()?;
-        let scope_value = parts.next()?.to_string();
+        let scope_value = parts.next()?.into();
         Some(Key {
-            counter,
+            counter: counter.into(),
             scope_value,
             window,
             index,

@@ -2,13 +2,14 @@
 //! counter slots until the server answers), answer it, or hold it for a person, by elicitation
 //! or by the 2026-07-28 `requestState` retry, and what the person's answer then does.
 
-use super::{Action, ApprovalJob, Held, Pending, Session};
+use super::{Action, Actions, ApprovalJob, Held, Pending, Session};
 use crate::proxy::approval::{self, INPUT_KEY};
 use crate::proxy::audit::unix_now;
 use crate::proxy::engine::{CallRequest, Era, Identity, Ruling};
 use crate::proxy::jsonrpc::{self, Id};
 use crate::proxy::limits::Reservation;
 use serde_json::{Value, json};
+use smallvec::smallvec;
 use tokio::sync::oneshot;
 
 impl Session {
@@ -18,18 +19,18 @@ impl Session {
         call: CallRequest,
         who: &Identity,
         elicitation: bool,
-    ) -> Vec<Action> {
+    ) -> Actions {
         match self.engine.decide(&call, who) {
             Ruling::Forward(reservation) => {
                 self.state()
                     .pending
                     .insert(call.id.clone(), Pending::ToolsCall(reservation));
-                vec![Action::ToServer(line)]
+                smallvec![Action::ToServer(line)]
             }
-            Ruling::Answer(bytes) => vec![Action::ToClient(bytes)],
+            Ruling::Answer(bytes) => smallvec![Action::ToClient(bytes)],
             Ruling::Approval(approval) if !elicitation => {
                 let why = "the client cannot show an approval prompt (no elicitation capability)";
-                vec![Action::ToClient(
+                smallvec![Action::ToClient(
                     self.engine.refused(&call, who, approval, why),
                 )]
             }
@@ -52,7 +53,7 @@ impl Session {
                     "inputRequests": {INPUT_KEY: {"method": "elicitation/create", "params": approval::prompt(&call, &approval, form_mode)}},
                     "requestState": state,
                 });
-                vec![Action::ToClient(jsonrpc::result_response(
+                smallvec![Action::ToClient(jsonrpc::result_response(
                     &call.id, &result,
                 ))]
             }
@@ -73,7 +74,7 @@ impl Session {
                     "elicitation/create",
                     &approval::prompt(&call, &approval, form_mode),
                 );
-                vec![Action::Approve(Box::new(ApprovalJob {
+                smallvec![Action::Approve(Box::new(ApprovalJob {
                     request,
                     answer: rx,
                     held: Held {
@@ -95,26 +96,26 @@ impl Session {
         who: &Identity,
         state: &str,
         answer: Option<&Value>,
-    ) -> Vec<Action> {
+    ) -> Actions {
         let approval = match self.engine.decide(&call, who) {
             Ruling::Approval(a) => a,
             // The policy changed since the question was asked: its current answer holds.
             Ruling::Forward(reservation) => {
                 return self.forward_call(approval::strip_input(&line), &call, reservation);
             }
-            Ruling::Answer(bytes) => return vec![Action::ToClient(bytes)],
+            Ruling::Answer(bytes) => return smallvec![Action::ToClient(bytes)],
         };
         if let Err(why) =
             self.engine
                 .signer
                 .redeem(state, &who.grant, &approval.call_hash, unix_now())
         {
-            return vec![Action::ToClient(
+            return smallvec![Action::ToClient(
                 self.engine.refused(&call, who, approval, why),
             )];
         }
         if let Err(why) = approval::accepted(answer) {
-            return vec![Action::ToClient(
+            return smallvec![Action::ToClient(
                 self.engine.refused(&call, who, approval, why),
             )];
         }
@@ -122,8 +123,8 @@ impl Session {
             Ruling::Forward(reservation) => {
                 self.forward_call(approval::strip_input(&line), &call, reservation)
             }
-            Ruling::Answer(bytes) => vec![Action::ToClient(bytes)],
-            Ruling::Approval(_) => vec![Action::ToClient(self.engine.internal_error(
+            Ruling::Answer(bytes) => smallvec![Action::ToClient(bytes)],
+            Ruling::Approval(_) => smallvec![Action::ToClient(self.engine.internal_error(
                 &call,
                 who,
                 "approval loop",
@@ -131,24 +132,19 @@ impl Session {
         }
     }
 
-    fn forward_call(
-        &self,
-        line: Vec<u8>,
-        call: &CallRequest,
-        reservation: Reservation,
-    ) -> Vec<Action> {
+    fn forward_call(&self, line: Vec<u8>, call: &CallRequest, reservation: Reservation) -> Actions {
         self.state()
             .pending
             .insert(call.id.clone(), Pending::ToolsCall(reservation));
-        vec![Action::ToServer(line)]
+        smallvec![Action::ToServer(line)]
     }
 
     /// The human's answer (`None`: timed out or the connection closed).
-    pub fn finish_approval(&self, held: Held, answer: Option<Value>) -> Vec<Action> {
+    pub fn finish_approval(&self, held: Held, answer: Option<Value>) -> Actions {
         self.state().approvals.remove(&held.elicitation_id);
         let who = self.identity();
         if let Err(why) = approval::accepted(answer.as_ref()) {
-            return vec![Action::ToClient(self.engine.refused(
+            return smallvec![Action::ToClient(self.engine.refused(
                 &held.call,
                 &who,
                 held.approval,
@@ -160,10 +156,10 @@ impl Session {
                 self.state()
                     .pending
                     .insert(held.call.id.clone(), Pending::ToolsCall(reservation));
-                vec![Action::ToServer(held.original)]
+                smallvec![Action::ToServer(held.original)]
             }
-            Ruling::Answer(bytes) => vec![Action::ToClient(bytes)],
-            Ruling::Approval(_) => vec![Action::ToClient(self.engine.internal_error(
+            Ruling::Answer(bytes) => smallvec![Action::ToClient(bytes)],
+            Ruling::Approval(_) => smallvec![Action::ToClient(self.engine.internal_error(
                 &held.call,
                 &who,
                 "approval loop",
