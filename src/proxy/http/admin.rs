@@ -3,10 +3,12 @@
 //! policy hash and the counter store while serving; 503 while draining, or while a shared
 //! counter store (`--state`) does not answer and the proxy fails closed).
 
+use super::front;
 use super::server::{Proxy, plain};
 use super::{Body, full};
+use bytes::Bytes;
 use hyper::header::{HeaderMap, HeaderValue};
-use hyper::{Method, Request, Response, StatusCode, body::Incoming};
+use hyper::{Method, Request, Response, StatusCode};
 use std::sync::Arc;
 
 pub async fn serve(listener: tokio::net::TcpListener, proxy: Arc<Proxy>) {
@@ -16,23 +18,27 @@ pub async fn serve(listener: tokio::net::TcpListener, proxy: Arc<Proxy>) {
         };
         let proxy = proxy.clone();
         tokio::spawn(async move {
-            let connection = proxy.settings.connection();
-            let service = hyper::service::service_fn(move |req| {
-                let proxy = proxy.clone();
-                async move {
-                    if req.method() == Method::GET && req.uri().path() == "/healthz" {
-                        return Ok::<_, std::convert::Infallible>(health(&proxy).await);
+            let limits = proxy.settings.limits();
+            front::serve(
+                stream,
+                limits,
+                |req| {
+                    let proxy = proxy.clone();
+                    async move {
+                        if req.method() == Method::GET && req.uri().path() == "/healthz" {
+                            return health(&proxy).await;
+                        }
+                        answer(&proxy, &req)
                     }
-                    Ok::<_, std::convert::Infallible>(answer(&proxy, &req))
-                }
-            });
-            let io = hyper_util::rt::TokioIo::new(stream);
-            let _ = connection.serve_connection(io, service).await;
+                },
+                |_| {},
+            )
+            .await;
         });
     }
 }
 
-fn answer(proxy: &Proxy, req: &Request<Incoming>) -> Response<Body> {
+fn answer(proxy: &Proxy, req: &Request<Bytes>) -> Response<Body> {
     if req.method() != Method::GET {
         return plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
     }

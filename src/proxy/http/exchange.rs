@@ -13,13 +13,13 @@
 //! whose lines are relayed as SSE events the same way.
 
 use super::child;
+use super::deadline::Deadline;
 use super::headers::{self, HEADER_MISMATCH};
 use super::metrics::Failure;
 use super::pool::Lent;
 use super::relay::Relay;
 use super::server::{Backend, Flight, Proxy, json, json_error, plain};
 use super::sse;
-use super::timers::Deadline;
 use super::upstream;
 use super::{Body, channel, empty};
 use crate::proxy::client_message::{self, ClientMessage};
@@ -28,7 +28,7 @@ use crate::proxy::session::{Action, ApprovalJob, Session};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
 use hyper::header::{HeaderMap, HeaderValue};
-use hyper::{Method, Request, Response, StatusCode, body::Incoming};
+use hyper::{Method, Request, Response, StatusCode};
 use std::sync::Arc;
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
 
@@ -69,7 +69,7 @@ pub(super) enum End {
 impl Proxy {
     pub(super) async fn post(
         self: Arc<Self>,
-        req: Request<Incoming>,
+        req: Request<Bytes>,
         grant: Arc<str>,
     ) -> Response<Body> {
         let Ok(permit) = self.slots.clone().try_acquire_owned() else {
@@ -92,23 +92,8 @@ impl Proxy {
             _flight: Some(self.flight()),
             _child: None,
         };
+        // The body arrived whole, within --max-message-bytes (`front`).
         let (parts, body) = req.into_parts();
-        let body = match Limited::new(body, self.settings.max_message_bytes)
-            .collect()
-            .await
-        {
-            Ok(c) => c.to_bytes(),
-            Err(e) => {
-                self.metrics.failed(Failure::BadRequest);
-                return plain(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    &format!(
-                        "the request body was refused ({e}; the limit is {} bytes)",
-                        self.settings.max_message_bytes
-                    ),
-                );
-            }
-        };
         if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
             self.metrics.failed(Failure::BadRequest);
             return json_error(

@@ -2,12 +2,15 @@
 //! over HTTP (`--upstream URL`), or in front of a stdio server started once per MCP session
 //! (`-- COMMAND`), serving many callers with their own grants.
 //!
+//! - `front`: HTTP/1.1 on client connections (requests read strictly, responses written
+//!   whole or chunked, a client that goes away noticed);
 //! - `server`: the endpoint: origin check, grants (401), sessions, GET and DELETE;
 //! - `exchange`: one POST: routing-header checks, the session's decision, forwarding, relaying
 //!   JSON or SSE answers (every message through the session, so results inside SSE are decided
 //!   and filtered too), approvals, timeouts and overload;
 //! - `headers`: `Mcp-Method`/`Mcp-Name`/`MCP-Protocol-Version` checked against the body;
 //! - `relay`: an upstream SSE answer relayed as a body that reads it event by event;
+//!   `deadline`: an exchange's upstream timeout, one timer;
 //! - `sse`: splitting and rewriting server-sent events;
 //! - `upstream`: the HTTP client and which headers cross warden; `pool`: its connections;
 //!   `wire`: HTTP/1.1 on those connections (the request written, the answer's head and body
@@ -21,7 +24,9 @@
 
 pub mod admin;
 pub mod child;
+mod deadline;
 mod exchange;
+mod front;
 pub mod grants;
 pub mod headers;
 pub mod metrics;
@@ -29,7 +34,6 @@ mod pool;
 mod relay;
 pub mod server;
 pub mod sse;
-mod timers;
 pub mod upstream;
 mod wire;
 

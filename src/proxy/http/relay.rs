@@ -1,6 +1,6 @@
 //! An upstream SSE answer relayed to the client as a response body that reads the upstream
 //! body itself: each event is rewritten (through the session) as soon as its bytes arrive and
-//! handed to hyper in the same poll, so a relayed event costs no task switch and no queue, and
+//! handed to the client connection (`front`) in the same poll, so a relayed event costs no task switch and no queue, and
 //! events that arrive together leave together.
 //!
 //! The exchange's end is handled here too: the upstream latency is recorded, a request whose
@@ -8,11 +8,11 @@
 //! gets a JSON-RPC error event for it. A client that goes away drops the body, which ends the
 //! exchange the same way.
 
+use super::deadline::Deadline;
 use super::exchange::{End, Guard, SIZE_FACTOR};
 use super::pool::Lent;
 use super::server::Proxy;
 use super::sse::{self, Splitter};
-use super::timers::Deadline;
 use crate::proxy::jsonrpc::Id;
 use crate::proxy::session::Session;
 use bytes::Bytes;
@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-/// At most this much of an answer is taken from the upstream before it is handed to hyper.
+/// At most this much of an answer is taken from the upstream before it is handed on.
 const READY_BYTES: usize = 64 * 1024;
 
 pub struct Relay {
@@ -111,8 +111,8 @@ impl Relay {
     }
 
     /// Gathers what the upstream has sent so far before the response starts, so that an
-    /// answer that has arrived whole leaves in one write (head, events and end): hyper's
-    /// server writes what each poll of a body returns. What has arrived is all read and
+    /// answer that has arrived whole leaves in one write (head, events and end): `front`
+    /// writes the head with what the body has ready, and flushes whenever the body waits. What has arrived is all read and
     /// decoded in one poll (the body drives its connection, `pool`). Only when nothing has
     /// come yet does it wait, and then for at most `bound`: a server that is slow to send its
     /// first event must not hold the response head. (The timer is armed only then: a timer

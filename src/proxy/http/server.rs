@@ -12,6 +12,7 @@
 
 use super::child::Children;
 use super::exchange::Guard;
+use super::front;
 use super::grants::Grants;
 use super::metrics::{Failure, Gauges, Metrics};
 use super::upstream::{self, Upstream};
@@ -20,8 +21,9 @@ use crate::proxy::audit::unix_now;
 use crate::proxy::engine::{Engine, Identity};
 use crate::proxy::jsonrpc::{self, Id};
 use crate::proxy::session::{Session, ToolCache};
+use bytes::Bytes;
 use hyper::header::{HeaderMap, HeaderValue};
-use hyper::{Method, Request, Response, StatusCode, body::Incoming};
+use hyper::{Method, Request, Response, StatusCode};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -51,15 +53,14 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// How one client connection is served (the endpoint's and the admin listener's): HTTP/1
-    /// with the header timeout, so that a slow or silent client holds no connection for long.
-    /// One builder per connection: its timer is the connection's own.
-    pub fn connection(&self) -> hyper::server::conn::http1::Builder {
-        let mut builder = hyper::server::conn::http1::Builder::new();
-        builder
-            .timer(super::timers::ConnectionTimer::default())
-            .header_read_timeout(self.header_timeout);
-        builder
+    /// What a client connection may send (the endpoint's; the admin listener's bodies are
+    /// bounded by the same limit): the header timeout, so that a slow or silent client holds
+    /// no connection for long, and the largest message.
+    pub fn limits(&self) -> front::Limits {
+        front::Limits {
+            header_timeout: self.header_timeout,
+            max_body: self.max_message_bytes,
+        }
     }
 }
 
@@ -131,7 +132,7 @@ impl Proxy {
     }
 
     /// Handles one request.
-    pub async fn handle(self: Arc<Self>, req: Request<Incoming>) -> Response<Body> {
+    pub async fn handle(self: Arc<Self>, req: Request<Bytes>) -> Response<Body> {
         self.metrics.request();
         if req.uri().path() != self.path {
             return plain(
@@ -297,7 +298,7 @@ impl Proxy {
     }
 
     /// GET: the server's own stream (and `Last-Event-ID` resumption), relayed event by event.
-    async fn get(self: Arc<Self>, req: Request<Incoming>, grant: Arc<str>) -> Response<Body> {
+    async fn get(self: Arc<Self>, req: Request<Bytes>, grant: Arc<str>) -> Response<Body> {
         let Some((session, _)) = self.session_for(req.headers(), &grant) else {
             return self.unknown_session();
         };
@@ -322,7 +323,7 @@ impl Proxy {
     }
 
     /// DELETE: ends a session upstream and here.
-    async fn delete(self: Arc<Self>, req: Request<Incoming>, grant: Arc<str>) -> Response<Body> {
+    async fn delete(self: Arc<Self>, req: Request<Bytes>, grant: Arc<str>) -> Response<Body> {
         if req.headers().get("mcp-session-id").is_none() {
             self.metrics.failed(Failure::BadRequest);
             return plain(StatusCode::BAD_REQUEST, "DELETE needs an Mcp-Session-Id");
@@ -499,15 +500,9 @@ async fn serve(listener: tokio::net::TcpListener, proxy: &Arc<Proxy>) {
                 let _ = stream.set_nodelay(true);
                 let proxy = proxy.clone();
                 tokio::spawn(async move {
-                    let connection = proxy.settings.connection();
-                    let service = hyper::service::service_fn(move |req| {
-                        let proxy = proxy.clone();
-                        async move { Ok::<_, std::convert::Infallible>(proxy.handle(req).await) }
-                    });
-                    let io = hyper_util::rt::TokioIo::new(stream);
-                    let _ = connection
-                        .serve_connection(io, service)
-                        .await;
+                    let limits = proxy.settings.limits();
+                    let refused = |_| proxy.metrics.failed(Failure::BadRequest);
+                    front::serve(stream, limits, |req| proxy.clone().handle(req), refused).await;
                 });
             }
             _ = term.recv() => return,

@@ -18,7 +18,6 @@
 use bytes::{Buf, Bytes, BytesMut};
 use hyper::StatusCode;
 use hyper::header::{HeaderMap, HeaderName, HeaderValue};
-use std::io::Write;
 
 /// The most headers an answer's head may have.
 const MAX_HEADERS: usize = 100;
@@ -40,18 +39,39 @@ pub fn request<'a>(
     out.extend_from_slice(target.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
     for (name, value) in headers {
-        out.extend_from_slice(name.as_str().as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b"\r\n");
+        header(&mut out, name.as_str().as_bytes(), value.as_bytes());
     }
     if !body.is_empty() || method == "POST" {
-        // Writing into a Vec cannot fail.
-        let _ = write!(out, "content-length: {}\r\n", body.len());
+        header(
+            &mut out,
+            b"content-length",
+            decimal(body.len() as u64, &mut [0; 20]),
+        );
     }
     out.extend_from_slice(b"\r\n");
     out.extend_from_slice(body);
     out
+}
+
+/// One header line (a request's or a response's).
+pub fn header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+    out.extend_from_slice(name);
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// `n` in decimal, written into `buf`.
+pub fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[i..];
+        }
+    }
 }
 
 /// How an answer's body is delimited.
@@ -189,8 +209,9 @@ pub fn head(
     }
 }
 
-fn content_length(value: &[u8]) -> Result<u64, String> {
-    let bad = || "the answer has a malformed Content-Length".to_string();
+/// A `Content-Length` value (a request's or an answer's).
+pub fn content_length(value: &[u8]) -> Result<u64, String> {
+    let bad = || "malformed Content-Length".to_string();
     // `Content-Length: 5, 5` is allowed if every value agrees (RFC 9110 §8.6).
     let mut length = None;
     for part in value.split(|b| *b == b',') {

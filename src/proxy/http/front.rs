@@ -1,0 +1,556 @@
+//! HTTP/1.1 on client connections: warden's own server side, as `wire` is its client side.
+//!
+//! A connection's requests are read one at a time: the head parsed by httparse (at most
+//! [`MAX_HEADERS`] headers and [`wire::MAX_HEAD`] bytes), the body framed by `Content-Length`
+//! or `chunked` and read whole (at most the endpoint's body limit). Framing is strict: a
+//! request that could be read two ways (both headers, conflicting lengths, a coding other than
+//! `chunked`) is refused and the connection closed, so no request smuggling can start here; the
+//! upstream request is written anew by `wire` in any case. Only the headers the endpoint reads
+//! ([`READ`]) are kept, their values sharing the head's bytes.
+//!
+//! The handler's response is written back: a whole body with its length, in one write; a
+//! streaming one (an SSE relay) chunked, each batch of parts written as the body yields them.
+//! While the handler runs and while a body streams, the connection is watched: a client that
+//! goes away drops the response, which ends its exchange (counter slots given back). Bytes a
+//! client sends meanwhile (a pipelined request) are kept for the next turn.
+//!
+//! Timeouts: a request (head and body) must arrive whole within the header timeout of the
+//! connection becoming ready for it, and a connection idle that long between requests is
+//! closed. One timer per connection, moved for each request.
+
+use super::Body;
+use super::wire::{self, Decoder, Framing, Step};
+use bytes::{Bytes, BytesMut};
+use hyper::body::Body as _;
+use hyper::header::{HeaderMap, HeaderName, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode, Uri, Version};
+use smallvec::SmallVec;
+use std::future::Future;
+use std::io;
+use std::pin::{Pin, pin};
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tokio::time::{Instant, Sleep};
+
+/// The request headers the endpoint reads (and forwards, through `upstream`'s own list); the
+/// rest are not kept.
+pub static READ: [HeaderName; 9] = [
+    HeaderName::from_static("authorization"),
+    HeaderName::from_static("origin"),
+    HeaderName::from_static("content-type"),
+    HeaderName::from_static("accept"),
+    HeaderName::from_static("mcp-session-id"),
+    HeaderName::from_static("mcp-protocol-version"),
+    HeaderName::from_static("mcp-method"),
+    HeaderName::from_static("mcp-name"),
+    HeaderName::from_static("last-event-id"),
+];
+
+/// The most headers a request's head may have.
+pub const MAX_HEADERS: usize = 64;
+
+/// Reads grow the buffer by at least this much.
+const READ_SIZE: usize = 8 * 1024;
+
+/// What a connection accepts.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// How long a request may take to arrive, and a connection may idle between requests.
+    pub header_timeout: Duration,
+    /// The largest request body.
+    pub max_body: usize,
+}
+
+/// Serves one client connection until it closes, breaks the protocol or idles out. `handle`
+/// answers each request; `refused` hears of each request refused here (the connection then
+/// closes).
+pub async fn serve<H, F>(
+    stream: TcpStream,
+    limits: Limits,
+    mut handle: H,
+    refused: impl Fn(StatusCode),
+) where
+    H: FnMut(Request<Bytes>) -> F,
+    F: Future<Output = Response<Body>>,
+{
+    let mut conn = Conn {
+        stream,
+        buf: BytesMut::with_capacity(READ_SIZE),
+        out: Vec::new(),
+        timer: Box::pin(tokio::time::sleep(limits.header_timeout)),
+        limits,
+    };
+    loop {
+        let (request, keep_alive) = match conn.read_request().await {
+            Ok(Some(r)) => r,
+            Ok(None) => return,
+            Err(refusal) => {
+                refused(refusal.status);
+                let r = super::server::plain(refusal.status, &refusal.why);
+                let _ = conn.respond(r, false).await;
+                return;
+            }
+        };
+        let Some(response) = conn.while_watching(handle(request)).await else {
+            return;
+        };
+        if !conn.respond(response, keep_alive).await || !keep_alive {
+            let _ = conn.stream.shutdown().await;
+            return;
+        }
+    }
+}
+
+/// Why a request is refused before it reaches the endpoint (the connection closes after).
+#[derive(Debug, PartialEq, Eq)]
+struct Refusal {
+    status: StatusCode,
+    why: String,
+}
+
+fn refuse<T>(status: StatusCode, why: impl Into<String>) -> Result<T, Refusal> {
+    Err(Refusal {
+        status,
+        why: why.into(),
+    })
+}
+
+/// What a request head says, its parts as offsets into the head's bytes.
+#[derive(Debug)]
+struct Parsed {
+    len: usize,
+    method: Method,
+    target: (usize, usize),
+    version: Version,
+    /// Kept headers: index into [`READ`], value.
+    headers: SmallVec<[(usize, (usize, usize)); 12]>,
+    framing: Framing,
+    keep_alive: bool,
+    continue_100: bool,
+}
+
+/// Parses the request head at the start of `buf`; `None` while it is incomplete.
+fn parse(buf: &[u8], max_body: usize) -> Result<Option<Parsed>, Refusal> {
+    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut slots);
+    let len = match req.parse(buf) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) if buf.len() > wire::MAX_HEAD => {
+            return refuse(
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                format!("the request head is over {} bytes", wire::MAX_HEAD),
+            );
+        }
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(httparse::Error::TooManyHeaders) => {
+            return refuse(
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                format!("the request has over {MAX_HEADERS} headers"),
+            );
+        }
+        Err(e) => return refuse(StatusCode::BAD_REQUEST, format!("malformed request: {e}")),
+    };
+    let offset = |s: &[u8]| {
+        let start = s.as_ptr() as usize - buf.as_ptr() as usize;
+        (start, start + s.len())
+    };
+    let version = match req.version {
+        Some(0) => Version::HTTP_10,
+        _ => Version::HTTP_11,
+    };
+    let method = Method::from_bytes(req.method.unwrap_or_default().as_bytes())
+        .or_else(|_| refuse(StatusCode::BAD_REQUEST, "malformed request method"))?;
+    let target = offset(req.path.unwrap_or_default().as_bytes());
+    let mut out = Parsed {
+        len,
+        method,
+        target,
+        version,
+        headers: SmallVec::new(),
+        framing: Framing::Length(0),
+        keep_alive: version == Version::HTTP_11,
+        continue_100: false,
+    };
+    let (mut length, mut coding) = (None, None);
+    for h in req.headers.iter() {
+        let name = h.name;
+        if name.eq_ignore_ascii_case("content-length") {
+            let n =
+                wire::content_length(h.value).or_else(|e| refuse(StatusCode::BAD_REQUEST, e))?;
+            if length.is_some_and(|l| l != n) {
+                return refuse(
+                    StatusCode::BAD_REQUEST,
+                    "the request has conflicting Content-Length headers",
+                );
+            }
+            length = Some(n);
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            if coding.is_some() || !h.value.trim_ascii().eq_ignore_ascii_case(b"chunked") {
+                return refuse(
+                    StatusCode::NOT_IMPLEMENTED,
+                    "warden reads request bodies sent whole or `Transfer-Encoding: chunked`, no other coding",
+                );
+            }
+            coding = Some(());
+        } else if name.eq_ignore_ascii_case("connection") {
+            // (An HTTP/1.0 client's `keep-alive` is not honoured: one request, then close.)
+            let tokens = h.value.split(|b| *b == b',').map(<[u8]>::trim_ascii);
+            if tokens.into_iter().any(|t| t.eq_ignore_ascii_case(b"close")) {
+                out.keep_alive = false;
+            }
+        } else if name.eq_ignore_ascii_case("expect") {
+            if !h.value.trim_ascii().eq_ignore_ascii_case(b"100-continue") {
+                return refuse(StatusCode::EXPECTATION_FAILED, "unsupported expectation");
+            }
+            out.continue_100 = version == Version::HTTP_11;
+        } else if let Some(i) = READ
+            .iter()
+            .position(|r| name.eq_ignore_ascii_case(r.as_str()))
+        {
+            out.headers.push((i, offset(h.value)));
+        }
+    }
+    out.framing = match (length, coding) {
+        (Some(_), Some(())) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "the request has both Content-Length and Transfer-Encoding",
+            );
+        }
+        (_, Some(())) if version == Version::HTTP_10 => {
+            return refuse(StatusCode::BAD_REQUEST, "chunked bodies need HTTP/1.1");
+        }
+        (_, Some(())) => Framing::Chunked,
+        (Some(n), None) if n > max_body as u64 => {
+            return refuse(StatusCode::PAYLOAD_TOO_LARGE, body_limit(max_body));
+        }
+        (Some(n), None) => Framing::Length(n),
+        (None, None) => Framing::Length(0),
+    };
+    if out.framing == Framing::Length(0) {
+        out.continue_100 = false;
+    }
+    Ok(Some(out))
+}
+
+fn body_limit(max_body: usize) -> String {
+    format!("the request body is over warden's limit of {max_body} bytes (--max-message-bytes)")
+}
+
+/// A client connection: its stream, what was read and not used yet, what is to be written.
+struct Conn {
+    stream: TcpStream,
+    buf: BytesMut,
+    out: Vec<u8>,
+    /// The request deadline.
+    timer: Pin<Box<Sleep>>,
+    limits: Limits,
+}
+
+/// What waiting for the client brought.
+enum Fill {
+    Data,
+    /// The client closed the connection (or it broke).
+    Closed,
+    TimedOut,
+}
+
+impl Conn {
+    /// The next request and whether the connection stays open after it; `None` when the
+    /// client closed the connection or the request did not arrive in time.
+    async fn read_request(&mut self) -> Result<Option<(Request<Bytes>, bool)>, Refusal> {
+        self.timer
+            .as_mut()
+            .reset(Instant::now() + self.limits.header_timeout);
+        let parsed = loop {
+            if !self.buf.is_empty()
+                && let Some(parsed) = parse(&self.buf, self.limits.max_body)?
+            {
+                break parsed;
+            }
+            match self.fill().await {
+                Fill::Data => {}
+                Fill::Closed | Fill::TimedOut => return Ok(None),
+            }
+        };
+        let head = self.buf.split_to(parsed.len).freeze();
+        let mut headers = HeaderMap::with_capacity(parsed.headers.len());
+        for &(i, (start, end)) in &parsed.headers {
+            let value = HeaderValue::from_maybe_shared(head.slice(start..end))
+                .or_else(|_| refuse(StatusCode::BAD_REQUEST, "malformed header value"))?;
+            headers.append(READ[i].clone(), value);
+        }
+        let (start, end) = parsed.target;
+        let uri = Uri::from_maybe_shared(head.slice(start..end))
+            .or_else(|_| refuse(StatusCode::BAD_REQUEST, "malformed request target"))?;
+        if parsed.continue_100 {
+            self.write(b"HTTP/1.1 100 Continue\r\n\r\n").await;
+        }
+        let Some(body) = self.read_body(parsed.framing).await? else {
+            return Ok(None);
+        };
+        let mut request = Request::new(body);
+        *request.method_mut() = parsed.method;
+        *request.uri_mut() = uri;
+        *request.version_mut() = parsed.version;
+        *request.headers_mut() = headers;
+        Ok(Some((request, parsed.keep_alive)))
+    }
+
+    /// The request's body, whole; `None` if the client went away or took too long.
+    async fn read_body(&mut self, framing: Framing) -> Result<Option<Bytes>, Refusal> {
+        let mut decoder = Decoder::new(framing);
+        let mut first: Option<Bytes> = None;
+        let mut more: Vec<u8> = Vec::new();
+        loop {
+            match decoder.step(&mut self.buf) {
+                Ok(Step::Data(data)) => {
+                    let size = first.as_ref().map_or(0, Bytes::len) + more.len() + data.len();
+                    if size > self.limits.max_body {
+                        return refuse(
+                            StatusCode::PAYLOAD_TOO_LARGE,
+                            body_limit(self.limits.max_body),
+                        );
+                    }
+                    match &first {
+                        None => first = Some(data),
+                        Some(_) => more.extend_from_slice(&data),
+                    }
+                }
+                Ok(Step::End) => break,
+                Ok(Step::More) => match self.fill().await {
+                    Fill::Data => {}
+                    Fill::Closed | Fill::TimedOut => return Ok(None),
+                },
+                Err(e) => return refuse(StatusCode::BAD_REQUEST, e),
+            }
+        }
+        Ok(Some(match first {
+            None => Bytes::new(),
+            Some(first) if more.is_empty() => first,
+            Some(first) => {
+                let mut whole = Vec::with_capacity(first.len() + more.len());
+                whole.extend_from_slice(&first);
+                whole.extend_from_slice(&more);
+                Bytes::from(whole)
+            }
+        }))
+    }
+
+    /// Reads what the client sends, until the request deadline.
+    async fn fill(&mut self) -> Fill {
+        std::future::poll_fn(|cx| {
+            if self.timer.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Fill::TimedOut);
+            }
+            match ready!(self.poll_read(cx)) {
+                Ok(0) | Err(_) => Poll::Ready(Fill::Closed),
+                Ok(_) => Poll::Ready(Fill::Data),
+            }
+        })
+        .await
+    }
+
+    fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        loop {
+            if self.buf.capacity() - self.buf.len() < READ_SIZE / 4 {
+                self.buf.reserve(READ_SIZE);
+            }
+            match self.stream.try_read_buf(&mut self.buf) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    ready!(self.stream.poll_read_ready(cx))?;
+                }
+                done => return Poll::Ready(done),
+            }
+        }
+    }
+
+    /// Whether the client has gone (closed the connection, or it broke). What it sent
+    /// meanwhile stays in the buffer, up to a request's worth; beyond that it is not read.
+    fn poll_gone(&mut self, cx: &mut Context<'_>) -> bool {
+        loop {
+            if self.buf.len() > wire::MAX_HEAD + self.limits.max_body {
+                return false;
+            }
+            match self.stream.poll_read_ready(cx) {
+                Poll::Pending => return false,
+                Poll::Ready(Err(_)) => return true,
+                Poll::Ready(Ok(())) => {}
+            }
+            self.buf.reserve(READ_SIZE);
+            match self.stream.try_read_buf(&mut self.buf) {
+                Ok(0) => return true,
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(_) => return true,
+            }
+        }
+    }
+
+    /// Runs `work` while watching the connection; `None` if the client went away first.
+    async fn while_watching<F: Future>(&mut self, work: F) -> Option<F::Output> {
+        let mut work = pin!(work);
+        std::future::poll_fn(|cx| {
+            if let Poll::Ready(out) = work.as_mut().poll(cx) {
+                return Poll::Ready(Some(out));
+            }
+            if self.poll_gone(cx) {
+                return Poll::Ready(None);
+            }
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// Writes `bytes` whole; false if the connection broke.
+    async fn write(&mut self, bytes: &[u8]) -> bool {
+        self.stream.write_all(bytes).await.is_ok()
+    }
+
+    /// Writes the response; false if the connection cannot be used after it.
+    async fn respond(&mut self, response: Response<Body>, keep_alive: bool) -> bool {
+        let (parts, mut body) = response.into_parts();
+        let status = parts.status;
+        let bodiless = status.is_informational()
+            || status == StatusCode::NO_CONTENT
+            || status == StatusCode::NOT_MODIFIED;
+        let length = if bodiless {
+            None
+        } else {
+            body.size_hint().exact()
+        };
+        let chunked = !bodiless && length.is_none();
+        let mut out = std::mem::take(&mut self.out);
+        out.clear();
+        head(
+            &mut out,
+            status,
+            &parts.headers,
+            length,
+            chunked,
+            keep_alive,
+        );
+        let done = loop {
+            let next = std::future::poll_fn(|cx| match Pin::new(&mut body).poll_frame(cx) {
+                Poll::Ready(frame) => Poll::Ready(Next::Frame(frame)),
+                Poll::Pending if !out.is_empty() => Poll::Ready(Next::Flush),
+                Poll::Pending if self.poll_gone(cx) => Poll::Ready(Next::Gone),
+                Poll::Pending => Poll::Pending,
+            })
+            .await;
+            match next {
+                Next::Frame(Some(Ok(frame))) => {
+                    if let Ok(data) = frame.into_data()
+                        && !bodiless
+                        && !data.is_empty()
+                    {
+                        if chunked {
+                            chunk(&mut out, &data);
+                        } else {
+                            out.extend_from_slice(&data);
+                        }
+                    }
+                }
+                Next::Frame(Some(Err(never))) => match never {},
+                Next::Frame(None) => {
+                    if chunked {
+                        out.extend_from_slice(b"0\r\n\r\n");
+                    }
+                    break self.write(&out).await;
+                }
+                Next::Flush => {
+                    if !self.write(&out).await {
+                        break false;
+                    }
+                    out.clear();
+                }
+                Next::Gone => break false,
+            }
+        };
+        out.clear();
+        self.out = out;
+        done
+    }
+}
+
+enum Next {
+    Frame(Option<Result<hyper::body::Frame<Bytes>, std::convert::Infallible>>),
+    Flush,
+    Gone,
+}
+
+/// The response head: status line, `Date`, the handler's headers, the framing.
+fn head(
+    out: &mut Vec<u8>,
+    status: StatusCode,
+    headers: &HeaderMap,
+    length: Option<u64>,
+    chunked: bool,
+    keep_alive: bool,
+) {
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(status.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
+    out.extend_from_slice(b"\r\ndate: ");
+    date::write(out);
+    out.extend_from_slice(b"\r\n");
+    for (name, value) in headers {
+        wire::header(out, name.as_str().as_bytes(), value.as_bytes());
+    }
+    if let Some(n) = length {
+        wire::header(out, b"content-length", wire::decimal(n, &mut [0; 20]));
+    } else if chunked {
+        out.extend_from_slice(b"transfer-encoding: chunked\r\n");
+    }
+    if !keep_alive {
+        out.extend_from_slice(b"connection: close\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// One chunk of a chunked body.
+fn chunk(out: &mut Vec<u8>, data: &[u8]) {
+    let mut size = [0u8; 16];
+    let mut i = size.len();
+    let mut n = data.len();
+    loop {
+        i -= 1;
+        size[i] = b"0123456789abcdef"[n % 16];
+        n /= 16;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&size[i..]);
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(data);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// The `Date` header's value, formatted once a second.
+mod date {
+    use std::cell::RefCell;
+    use std::time::{SystemTime, UNIX_EPOCH};
+
+    thread_local! {
+        static NOW: RefCell<(u64, String)> = const { RefCell::new((u64::MAX, String::new())) };
+    }
+
+    pub fn write(out: &mut Vec<u8>) {
+        let now = SystemTime::now();
+        let second = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        NOW.with_borrow_mut(|(at, text)| {
+            if *at != second {
+                *at = second;
+                *text = httpdate::fmt_http_date(now);
+            }
+            out.extend_from_slice(text.as_bytes());
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests;
