@@ -19,6 +19,7 @@
 //! closed. One timer per connection, moved for each request.
 
 use super::Body;
+use super::socket;
 use super::wire::{self, Decoder, Framing, Step};
 use bytes::{Bytes, BytesMut};
 use hyper::body::Body as _;
@@ -51,7 +52,7 @@ pub static READ: [HeaderName; 9] = [
 /// The most headers a request's head may have.
 pub const MAX_HEADERS: usize = 64;
 
-/// Reads grow the buffer by at least this much.
+/// A connection's buffer starts this large.
 const READ_SIZE: usize = 8 * 1024;
 
 /// What a connection accepts.
@@ -354,17 +355,7 @@ impl Conn {
     }
 
     fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
-        loop {
-            if self.buf.capacity() - self.buf.len() < READ_SIZE / 4 {
-                self.buf.reserve(READ_SIZE);
-            }
-            match self.stream.try_read_buf(&mut self.buf) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    ready!(self.stream.poll_read_ready(cx))?;
-                }
-                done => return Poll::Ready(done),
-            }
-        }
+        socket::poll_read(&self.stream, &mut self.buf, cx)
     }
 
     /// Whether the client has gone (closed the connection, or it broke). What it sent
@@ -374,17 +365,10 @@ impl Conn {
             if self.buf.len() > wire::MAX_HEAD + self.limits.max_body {
                 return false;
             }
-            match self.stream.poll_read_ready(cx) {
+            match self.poll_read(cx) {
                 Poll::Pending => return false,
-                Poll::Ready(Err(_)) => return true,
-                Poll::Ready(Ok(())) => {}
-            }
-            self.buf.reserve(READ_SIZE);
-            match self.stream.try_read_buf(&mut self.buf) {
-                Ok(0) => return true,
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(_) => return true,
+                Poll::Ready(Ok(0) | Err(_)) => return true,
+                Poll::Ready(Ok(_)) => {}
             }
         }
     }

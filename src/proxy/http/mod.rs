@@ -14,7 +14,7 @@
 //! - `sse`: splitting and rewriting server-sent events;
 //! - `upstream`: the HTTP client and which headers cross warden; `pool`: its connections;
 //!   `wire`: HTTP/1.1 on those connections (the request written, the answer's head and body
-//!   read);
+//!   read); `socket`: reads that need no system call to find a socket empty;
 //! - `child`: stdio servers behind the endpoint, one child process per MCP session;
 //! - `grants`: bearer tokens (stored hashed) → grant names, upstream credentials;
 //! - `metrics`, `admin`: `/metrics` (Prometheus text) and `/healthz` on a separate listener.
@@ -33,6 +33,7 @@ pub mod metrics;
 mod pool;
 mod relay;
 pub mod server;
+mod socket;
 pub mod sse;
 pub mod upstream;
 mod wire;

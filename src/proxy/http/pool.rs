@@ -20,6 +20,7 @@
 //! be retried (a POST may have run). A request that a reused connection refused before any of
 //! it was written (the connection closed meanwhile) is sent again on another one.
 
+use super::socket;
 use super::wire::{self, Decoder, Step};
 use bytes::{Bytes, BytesMut};
 use hyper::Response;
@@ -30,7 +31,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker, ready};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncWriteExt, Interest};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 /// Idle connections older than this are closed, not reused.
@@ -39,53 +40,20 @@ pub const IDLE: Duration = Duration::from_secs(4);
 /// At most this many idle connections are kept.
 const MAX_IDLE: usize = 256;
 
-/// Read buffers grow by at least this much.
-const READ_SIZE: usize = 16 * 1024;
-
 /// A connection: the stream and what has been read from it and not used yet.
 struct Conn {
     stream: TcpStream,
     buf: BytesMut,
-    /// The last read took less than there was room for: the socket was empty after it.
-    drained: bool,
     /// Header values of this connection's recent answers.
     values: wire::Values,
 }
 
 impl Conn {
-    /// Reads what the socket has into the buffer: `Ready(0)` at the end of the stream.
+    /// Reads what the socket has into the buffer: `Ready(0)` at the end of the stream. A
+    /// read that empties the socket clears its stale readiness (`socket`), so that an idle
+    /// connection is taken again without a read to learn that nothing has come since.
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
-        loop {
-            if self.buf.capacity() - self.buf.len() < READ_SIZE / 4 {
-                self.buf.reserve(READ_SIZE);
-            }
-            let room = self.buf.capacity() - self.buf.len();
-            match self.stream.try_read_buf(&mut self.buf) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    ready!(self.stream.poll_read_ready(cx))?;
-                }
-                done => {
-                    self.drained = matches!(done, Ok(n) if n < room);
-                    return Poll::Ready(done);
-                }
-            }
-        }
-    }
-
-    /// Goes idle after an answer. If the last read emptied the socket, the event loop's
-    /// "readable" flag for it is stale: it is cleared here (no system call), so that taking
-    /// the connection again needs no read to learn that nothing has come since. Anything
-    /// that arrives later raises the flag again (epoll reports every arrival). (With worker
-    /// threads, a close that another thread's event loop saw between the read and here would
-    /// be missed; the request written on that connection then fails, as when the server
-    /// closes a connection while a request is on its way.)
-    fn idle(self) -> Conn {
-        if self.drained {
-            let _ = self.stream.try_io(Interest::READABLE, || {
-                Err::<(), _>(io::Error::from(io::ErrorKind::WouldBlock))
-            });
-        }
-        self
+        socket::poll_read(&self.stream, &mut self.buf, cx)
     }
 
     /// Whether the server has not closed (or written on) the idle connection: asked of the
@@ -205,7 +173,6 @@ impl Pool {
         Ok(Conn {
             stream,
             buf: BytesMut::new(),
-            drained: false,
             values: wire::Values::default(),
         })
     }
@@ -220,10 +187,7 @@ impl Pool {
             .count();
         idle.drain(..expired);
         if idle.len() < MAX_IDLE {
-            idle.push(Idle {
-                conn: conn.idle(),
-                since: now,
-            });
+            idle.push(Idle { conn, since: now });
         }
     }
 }
