@@ -23,7 +23,9 @@ use super::socket;
 use super::wire::{self, Decoder, Framing, Step};
 use bytes::{Bytes, BytesMut};
 use hyper::body::Body as _;
-use hyper::header::{HeaderMap, HeaderName, HeaderValue};
+use hyper::header::{
+    CONNECTION, CONTENT_LENGTH, HeaderMap, HeaderName, HeaderValue, TRANSFER_ENCODING,
+};
 use hyper::{Method, Request, Response, StatusCode, Uri, Version};
 use smallvec::SmallVec;
 use std::future::Future;
@@ -90,19 +92,28 @@ pub async fn serve<H, F>(
             Err(refusal) => {
                 refused(refusal.status);
                 let r = super::server::plain(refusal.status, &refusal.why);
-                let _ = conn.respond(r, false).await;
+                if conn.respond(r, false, false).await {
+                    conn.linger().await;
+                }
                 return;
             }
         };
+        let head_only = request.method() == Method::HEAD;
         let Some(response) = conn.while_watching(handle(request)).await else {
             return;
         };
-        if !conn.respond(response, keep_alive).await || !keep_alive {
+        if !conn.respond(response, keep_alive, head_only).await || !keep_alive {
             let _ = conn.stream.shutdown().await;
             return;
         }
     }
 }
+
+/// After a refusal, how long (and how much of) what the client still sends is read and
+/// dropped before the connection closes: closing with unread data makes the kernel reset the
+/// connection, and the client could lose the refusal.
+const LINGER: Duration = Duration::from_secs(2);
+const LINGER_BYTES: usize = 1 << 20;
 
 /// Why a request is refused before it reaches the endpoint (the connection closes after).
 #[derive(Debug, PartialEq, Eq)]
@@ -137,6 +148,12 @@ fn parse(buf: &[u8], max_body: usize) -> Result<Option<Parsed>, Refusal> {
     let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut slots);
     let len = match req.parse(buf) {
+        Ok(httparse::Status::Complete(len)) if len > wire::MAX_HEAD => {
+            return refuse(
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                format!("the request head is over {} bytes", wire::MAX_HEAD),
+            );
+        }
         Ok(httparse::Status::Complete(len)) => len,
         Ok(httparse::Status::Partial) if buf.len() > wire::MAX_HEAD => {
             return refuse(
@@ -393,8 +410,33 @@ impl Conn {
         self.stream.write_all(bytes).await.is_ok()
     }
 
-    /// Writes the response; false if the connection cannot be used after it.
-    async fn respond(&mut self, response: Response<Body>, keep_alive: bool) -> bool {
+    /// Sends the end of the stream, then reads and drops what the client still sends, for a
+    /// while ([`LINGER`]), before the connection closes.
+    async fn linger(&mut self) {
+        if self.stream.shutdown().await.is_err() {
+            return;
+        }
+        let drain = async {
+            let mut dropped = 0;
+            while dropped < LINGER_BYTES {
+                self.buf.clear();
+                match std::future::poll_fn(|cx| self.poll_read(cx)).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => dropped += n,
+                }
+            }
+        };
+        let _ = tokio::time::timeout(LINGER, drain).await;
+    }
+
+    /// Writes the response (only its head for a `HEAD` request); false if the connection
+    /// cannot be used after it.
+    async fn respond(
+        &mut self,
+        response: Response<Body>,
+        keep_alive: bool,
+        head_only: bool,
+    ) -> bool {
         let (parts, mut body) = response.into_parts();
         let status = parts.status;
         let bodiless = status.is_informational()
@@ -416,8 +458,21 @@ impl Conn {
             chunked,
             keep_alive,
         );
-        let done = loop {
-            let next = std::future::poll_fn(|cx| match Pin::new(&mut body).poll_frame(cx) {
+        let done = if head_only || bodiless {
+            self.write(&out).await
+        } else {
+            self.stream_body(&mut out, &mut body, chunked).await
+        };
+        out.clear();
+        self.out = out;
+        done
+    }
+
+    /// Writes `out` (the head) and the body after it: each batch of parts as the body yields
+    /// them, flushed whenever it waits; false if the connection broke or the client left.
+    async fn stream_body(&mut self, out: &mut Vec<u8>, body: &mut Body, chunked: bool) -> bool {
+        loop {
+            let next = std::future::poll_fn(|cx| match Pin::new(&mut *body).poll_frame(cx) {
                 Poll::Ready(frame) => Poll::Ready(Next::Frame(frame)),
                 Poll::Pending if !out.is_empty() => Poll::Ready(Next::Flush),
                 Poll::Pending if self.poll_gone(cx) => Poll::Ready(Next::Gone),
@@ -427,11 +482,10 @@ impl Conn {
             match next {
                 Next::Frame(Some(Ok(frame))) => {
                     if let Ok(data) = frame.into_data()
-                        && !bodiless
                         && !data.is_empty()
                     {
                         if chunked {
-                            chunk(&mut out, &data);
+                            chunk(out, &data);
                         } else {
                             out.extend_from_slice(&data);
                         }
@@ -442,20 +496,17 @@ impl Conn {
                     if chunked {
                         out.extend_from_slice(b"0\r\n\r\n");
                     }
-                    break self.write(&out).await;
+                    return self.write(out).await;
                 }
                 Next::Flush => {
-                    if !self.write(&out).await {
-                        break false;
+                    if !self.write(out).await {
+                        return false;
                     }
                     out.clear();
                 }
-                Next::Gone => break false,
+                Next::Gone => return false,
             }
-        };
-        out.clear();
-        self.out = out;
-        done
+        }
     }
 }
 
@@ -482,7 +533,10 @@ fn head(
     date::write(out);
     out.extend_from_slice(b"\r\n");
     for (name, value) in headers {
-        wire::header(out, name.as_str().as_bytes(), value.as_bytes());
+        // The framing is this module's to write.
+        if name != CONTENT_LENGTH && name != TRANSFER_ENCODING && name != CONNECTION {
+            wire::header(out, name.as_str().as_bytes(), value.as_bytes());
+        }
     }
     if let Some(n) = length {
         wire::header(out, b"content-length", wire::decimal(n, &mut [0; 20]));

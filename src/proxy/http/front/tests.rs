@@ -272,6 +272,72 @@ async fn a_silent_or_slow_client_is_closed_at_the_header_timeout() {
     }
 }
 
+#[tokio::test]
+async fn a_head_request_gets_the_head_only_and_the_connection_stays_usable() {
+    let addr = server(echo).await;
+    let answer = exchange(
+        addr,
+        b"HEAD /mcp HTTP/1.1\r\n\r\nGET /next HTTP/1.1\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(
+        status_lines(&answer),
+        ["HTTP/1.1 200 OK", "HTTP/1.1 200 OK"]
+    );
+    // The HEAD's head announces its body's length, and the next head follows it directly.
+    assert!(
+        answer.contains("content-length: 10\r\n\r\nHTTP/1.1 200 OK"),
+        "{answer}"
+    );
+    assert!(answer.ends_with("GET /next\n"), "{answer}");
+}
+
+#[tokio::test]
+async fn a_refused_request_s_client_reads_the_refusal_though_it_was_still_sending() {
+    let addr = server(echo).await;
+    let mut client = TcpStream::connect(addr).await.unwrap();
+    let body = vec![b'x'; 256 * 1024];
+    let head = format!(
+        "POST /mcp HTTP/1.1\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    client.write_all(head.as_bytes()).await.unwrap();
+    // The server refuses at the head; the body keeps coming (and is read and dropped).
+    let (mut read, mut write) = client.into_split();
+    let sender = tokio::spawn(async move {
+        let _ = write.write_all(&body).await;
+        write
+    });
+    let mut answer = Vec::new();
+    read.read_to_end(&mut answer).await.unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 413 "), "{answer}");
+    assert!(answer.contains("--max-message-bytes"), "{answer}");
+    let _ = sender.await;
+}
+
+proptest::proptest! {
+    #[test]
+    fn any_bytes_parse_or_are_refused_without_a_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
+        let _ = parse(&bytes, 1024);
+    }
+
+    #[test]
+    fn a_head_split_anywhere_parses_the_same_once_whole(cut in 0usize..120) {
+        let head = b"POST /mcp?a=b HTTP/1.1\r\nHost: x\r\nMcp-Session-Id: s\r\nContent-Length: 7\r\nX-Other: y\r\n\r\n";
+        let cut = cut.min(head.len());
+        match parse(&head[..cut], 1024) {
+            Ok(None) => proptest::prop_assert!(cut < head.len()),
+            Ok(Some(p)) => proptest::prop_assert_eq!(p.len, head.len()),
+            Err(e) => proptest::prop_assert!(false, "{e:?}"),
+        }
+        let p = parse(head, 1024).unwrap().unwrap();
+        proptest::prop_assert_eq!(p.framing, Framing::Length(7));
+        proptest::prop_assert_eq!(p.headers.len(), 1);
+        proptest::prop_assert_eq!(&head[p.target.0..p.target.1], b"/mcp?a=b");
+    }
+}
+
 #[test]
 fn chunk_sizes_and_lengths_are_written_in_their_bases() {
     let mut out = Vec::new();
