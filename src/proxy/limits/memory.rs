@@ -1,5 +1,8 @@
 //! The in-memory counter store: one warden's counters, in a map under a mutex. A cell keeps
 //! the count of its current window only; the first use in a new window starts it from zero.
+//! Cells whose window has ended are dropped whenever the map has doubled since the last such
+//! sweep (per-session and per-tool counters would otherwise pile up for every session and tool
+//! name ever seen).
 
 use super::{Cell, Key, Listed, StoreRefusal};
 use crate::ir::Window;
@@ -21,19 +24,59 @@ fn slot_key(key: &Key) -> SlotKey {
     (key.counter.clone(), key.scope_value.clone(), key.window)
 }
 
+/// The map is swept when it holds twice this many cells (or twice as many as after the last
+/// sweep).
+const SWEEP_AT: usize = 4096;
+
 #[derive(Debug, Default)]
 pub struct Memory {
-    slots: Mutex<HashMap<SlotKey, Slot>>,
+    slots: Mutex<Slots>,
+}
+
+#[derive(Debug, Default)]
+struct Slots {
+    map: HashMap<SlotKey, Slot>,
+    /// Cells left by the last sweep.
+    swept: usize,
+}
+
+impl Slots {
+    /// Drops the cells of ended windows once the map has doubled since the last sweep.
+    fn sweep(&mut self, now: u64) {
+        if self.map.len() < 2 * self.swept.max(SWEEP_AT / 2) {
+            return;
+        }
+        self.map.retain(|k, s| s.index >= now / k.2.seconds());
+        self.swept = self.map.len();
+    }
+}
+
+impl std::ops::Deref for Slots {
+    type Target = HashMap<SlotKey, Slot>;
+    fn deref(&self) -> &Self::Target {
+        &self.map
+    }
+}
+
+impl std::ops::DerefMut for Slots {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.map
+    }
 }
 
 impl Memory {
-    fn slots(&self) -> std::sync::MutexGuard<'_, HashMap<SlotKey, Slot>> {
+    fn slots(&self) -> std::sync::MutexGuard<'_, Slots> {
         self.slots.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// One slot in every cell, or none; the counts after the reservation.
-    pub(super) fn reserve(&self, cells: &[Cell]) -> Result<SmallVec<[u64; 2]>, StoreRefusal> {
+    /// One slot in every cell, or none, at `now`; the counts after the reservation.
+    pub(super) fn reserve(
+        &self,
+        cells: &[Cell],
+        now: u64,
+    ) -> Result<SmallVec<[u64; 2]>, StoreRefusal> {
         let mut slots = self.slots();
+        slots.sweep(now);
         let mut counts = SmallVec::with_capacity(cells.len());
         for (i, cell) in cells.iter().enumerate() {
             let slot = slots.entry(slot_key(&cell.key)).or_default();
@@ -77,7 +120,7 @@ impl Memory {
     }
 }
 
-fn release_locked(slots: &mut HashMap<SlotKey, Slot>, held: &[Key]) {
+fn release_locked(slots: &mut Slots, held: &[Key]) {
     for key in held {
         if let Some(slot) = slots.get_mut(&slot_key(key))
             && slot.index == key.index
@@ -94,6 +137,7 @@ mod tests {
     use crate::proxy::limits::Subject;
     use crate::proxy::request::Identity;
     use crate::table::LimitSpec;
+    use std::sync::Arc;
 
     /// A caller of grant `grant` (session `s`, agent `a`).
     fn who(grant: &str) -> Identity {
@@ -103,6 +147,33 @@ mod tests {
             agent: Some("a".into()),
             session: "s".into(),
         }
+    }
+
+    #[test]
+    fn cells_of_ended_windows_do_not_pile_up() {
+        let memory = super::Memory::default();
+        let counter: Arc<str> = "per-session".into();
+        let sessions = 3000;
+        let mut most = 0;
+        for minute in 0..10u64 {
+            let now = minute * 60;
+            for s in 0..sessions {
+                let cell = super::super::Cell {
+                    key: super::super::Key {
+                        counter: counter.clone(),
+                        scope_value: format!("session-{minute}-{s}").into(),
+                        window: Window::Minute,
+                        index: now / 60,
+                    },
+                    max: 10,
+                };
+                memory.reserve(std::slice::from_ref(&cell), now).unwrap();
+                most = most.max(memory.slots().len());
+            }
+            assert_eq!(memory.list(now).len(), sessions);
+        }
+        // Ten minutes of new sessions, at most about twice one minute's kept at once.
+        assert!(most <= 2 * sessions + 1, "{most}");
     }
 
     #[test]

@@ -285,7 +285,7 @@ impl Counters {
             })
             .collect();
         let counts = match &self.store {
-            Store::Memory(m) => m.reserve(&cells),
+            Store::Memory(m) => m.reserve(&cells, now),
             Store::Redis(r) => r.reserve(&cells, now).map(SmallVec::from_vec),
         };
         match counts {
