@@ -282,8 +282,9 @@ impl Conn {
         self.timer
             .as_mut()
             .reset(Instant::now() + self.limits.header_timeout);
+        let mut scanned = 0;
         let parsed = loop {
-            if !self.buf.is_empty()
+            if (wire::has_head_end(&self.buf, &mut scanned) || self.buf.len() > wire::MAX_HEAD)
                 && let Some(parsed) = parse(&self.buf, self.limits.max_body)?
             {
                 break parsed;

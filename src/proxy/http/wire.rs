@@ -14,6 +14,9 @@
 //! that does not end in `chunked` makes the body last until the connection closes; any answer
 //! whose framing is not both known and clean leaves the connection unusable for another
 //! request.
+//!
+//! The pieces both sides need (the body decoder, `Content-Length`, a head's end, header lines)
+//! serve the client side too (`front`).
 
 use bytes::{Buf, Bytes, BytesMut};
 use hyper::StatusCode;
@@ -117,6 +120,22 @@ impl Values {
         self.0.push(value.clone());
         Some(value)
     }
+}
+
+/// Whether `buf` holds the empty line that ends a head, looking only at what arrived since the
+/// last look (`scanned`): a head that trickles in byte by byte is parsed once, not once per
+/// byte (which would cost quadratic time).
+pub fn has_head_end(buf: &[u8], scanned: &mut usize) -> bool {
+    let from = scanned.saturating_sub(2);
+    *scanned = buf.len();
+    let mut rest = &buf[from.min(buf.len())..];
+    while let Some(i) = memchr::memchr(b'\n', rest) {
+        rest = &rest[i + 1..];
+        if rest.starts_with(b"\n") || rest.starts_with(b"\r\n") {
+            return true;
+        }
+    }
+    false
 }
 
 /// Parses the head at the start of `buf` (after any `1xx` interim answers, which are

@@ -339,6 +339,40 @@ proptest::proptest! {
 }
 
 #[test]
+fn the_end_of_a_head_is_found_however_it_trickles_in() {
+    for head in [
+        &b"GET / HTTP/1.1\r\nA: b\r\n\r\n"[..],
+        b"GET / HTTP/1.1\nA: b\n\n",
+    ] {
+        let mut scanned = 0;
+        for len in 0..=head.len() {
+            let found = wire::has_head_end(&head[..len], &mut scanned);
+            assert_eq!(found, len == head.len(), "{len} of {head:?}");
+        }
+        // Two bytes at a time too.
+        let mut scanned = 0;
+        let found = (0..=head.len())
+            .step_by(2)
+            .chain([head.len()])
+            .any(|len| wire::has_head_end(&head[..len], &mut scanned));
+        assert!(found);
+    }
+}
+
+#[tokio::test]
+async fn a_head_sent_byte_by_byte_is_read() {
+    let addr = server(echo).await;
+    let mut client = TcpStream::connect(addr).await.unwrap();
+    for b in b"POST /mcp HTTP/1.1\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok" {
+        client.write_all(&[*b]).await.unwrap();
+        tokio::task::yield_now().await;
+    }
+    let mut answer = String::new();
+    client.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.ends_with("POST /mcp\nok"), "{answer}");
+}
+
+#[test]
 fn chunk_sizes_and_lengths_are_written_in_their_bases() {
     let mut out = Vec::new();
     chunk(&mut out, &[b'x'; 300]);
