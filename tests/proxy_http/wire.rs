@@ -1,6 +1,6 @@
 //! Hand-written HTTP requests through warden: what the SDK client never sends.
 
-use crate::support::{Warden, call_modern, get, grants, post_headers, request, upstream};
+use crate::support::{self, Warden, call_modern, get, grants, post_headers, request, upstream};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -268,6 +268,58 @@ fn beyond_max_concurrent_callers_get_503_and_timeouts_release_slots() {
     assert_eq!(
         warden.metric(r#"warden_http_errors_total{kind="upstream_timeout"}"#),
         1.0
+    );
+}
+
+#[test]
+fn a_client_that_leaves_before_the_answer_gives_its_call_s_slot_back() {
+    use std::io::Write;
+    let (_server, url) = upstream("fixture");
+    let warden = Warden::start(&["--upstream", &url]);
+    let host = warden
+        .url
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    // A slow call (one a day per grant) whose client goes away while the server works on it.
+    let body = support::modern_call(1, "slow", &json!({"seconds": 3}), &json!({}));
+    let mut head = format!(
+        "POST /mcp HTTP/1.1\r\nHost: {host}\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (n, v) in post_headers(
+        None,
+        &[
+            ("MCP-Protocol-Version", "2026-07-28"),
+            ("Mcp-Method", "tools/call"),
+            ("Mcp-Name", "slow"),
+        ],
+    ) {
+        head.push_str(&format!("{n}: {v}\r\n"));
+    }
+    let mut leaving = std::net::TcpStream::connect(&host).unwrap();
+    leaving
+        .write_all(format!("{head}\r\n{body}").as_bytes())
+        .unwrap();
+    warden.await_metric("warden_in_flight", 1.0);
+    drop(leaving);
+    warden.await_metric("warden_in_flight", 0.0);
+    // The exchange ended with its upstream request dropped, as when the server's connection
+    // breaks: the slot is given back and the next slow call of the grant runs.
+    let again = call_modern(
+        &warden.url,
+        None,
+        2,
+        "slow",
+        &json!({"seconds": 0}),
+        &json!({}),
+    )
+    .json();
+    assert_eq!(
+        again["result"]["content"][0]["text"], "slept 0.0",
+        "{again}"
     );
 }
 

@@ -157,7 +157,9 @@ impl Proxy {
                     .headers
                     .get("mcp-session-id")
                     .and_then(|v| v.to_str().ok());
+                let unanswered = Unanswered::new(&x.session, x.id.as_ref());
                 let sent = children.post(sid, &bytes, x.id.clone(), x.initialize).await;
+                unanswered.settled();
                 let reply = match sent {
                     Ok(r) => r,
                     Err(e) => {
@@ -187,9 +189,11 @@ impl Proxy {
                 return r;
             }
         };
+        let unanswered = Unanswered::new(&x.session, x.id.as_ref());
         let sent = deadline
             .within(upstream.send(Method::POST, &x.headers, &bytes))
             .await;
+        unanswered.settled();
         let reply = match sent {
             None => return self.timed_out(&x),
             Some(Err(e)) => {
@@ -237,10 +241,12 @@ impl Proxy {
         }
         let json_body = upstream::is_json(&headers) && status.is_success();
         let read = Limited::new(reply, max).collect();
+        let unanswered = Unanswered::new(&session, id.as_ref());
         let collected = match &mut deadline {
             Some(d) => d.within(read).await,
             None => Some(read.await),
         };
+        unanswered.settled();
         if let Some(d) = &deadline {
             self.metrics.upstream_latency(d.started().elapsed());
         }
@@ -391,6 +397,34 @@ impl Proxy {
             HeaderValue::from_static("text/event-stream"),
         );
         upstream::response(StatusCode::OK, headers, body)
+    }
+}
+
+/// A forwarded request while its exchange waits for the server. If the exchange is dropped
+/// then (its client went away: `front` drops the response it was waiting for, and the upstream
+/// request with it), the request is abandoned and its counter slots given back, as when the
+/// server's connection breaks. Once the wait is over, whoever goes on settles the request.
+struct Unanswered<'a> {
+    session: &'a Session,
+    id: Option<&'a Id>,
+}
+
+impl<'a> Unanswered<'a> {
+    fn new(session: &'a Session, id: Option<&'a Id>) -> Unanswered<'a> {
+        Unanswered { session, id }
+    }
+
+    /// The wait is over (whatever its outcome): the caller settles the request from here.
+    fn settled(mut self) {
+        self.id = None;
+    }
+}
+
+impl Drop for Unanswered<'_> {
+    fn drop(&mut self) {
+        if let Some(id) = self.id {
+            self.session.abandon(id);
+        }
     }
 }
 
