@@ -235,19 +235,7 @@ fn beyond_max_concurrent_callers_get_503_and_timeouts_release_slots() {
             .contains("--upstream-timeout")
     );
     // `slow` allows one call a day per grant: the timed-out call gave its slot back.
-    let again = call_modern(
-        &warden.url,
-        None,
-        3,
-        "slow",
-        &json!({"seconds": 0}),
-        &json!({}),
-    )
-    .json();
-    assert_eq!(
-        again["result"]["content"][0]["text"], "slept 0.0",
-        "{again}"
-    );
+    assert_slow_call_runs(&warden.url, 3);
     let third = call_modern(
         &warden.url,
         None,
@@ -308,19 +296,13 @@ fn a_client_that_leaves_before_the_answer_gives_its_call_s_slot_back() {
     warden.await_metric("warden_in_flight", 0.0);
     // The exchange ended with its upstream request dropped, as when the server's connection
     // breaks: the slot is given back and the next slow call of the grant runs.
-    let again = call_modern(
-        &warden.url,
-        None,
-        2,
-        "slow",
-        &json!({"seconds": 0}),
-        &json!({}),
-    )
-    .json();
-    assert_eq!(
-        again["result"]["content"][0]["text"], "slept 0.0",
-        "{again}"
-    );
+    assert_slow_call_runs(&warden.url, 2);
+}
+
+/// A `slow` call (one a day per grant, tests/proxy_http/http.warden) is admitted and runs.
+fn assert_slow_call_runs(url: &str, id: u64) {
+    let r = call_modern(url, None, id, "slow", &json!({"seconds": 0}), &json!({})).json();
+    assert_eq!(r["result"]["content"][0]["text"], "slept 0.0", "{r}");
 }
 
 #[test]
