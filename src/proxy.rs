@@ -5,6 +5,7 @@
 //! - `jsonrpc`: classify messages, reject malformed ones, build warden's own answers;
 //! - `client_message`: a client message read once (duplicate keys refused, the envelope and
 //!   the `params` members warden reads), for the session and the HTTP header check;
+//!   `duplicate_keys`: the one-pass duplicate-key check;
 //! - `request`: one parsed `tools/call`, its caller and its protocol era;
 //! - `engine`: the deciding core shared by transports (policy, counters, audit, rulings);
 //! - `limits`: counters with two-phase accounting, in memory or in Redis (`--state`);
@@ -26,6 +27,7 @@
 pub mod approval;
 pub mod audit;
 pub mod client_message;
+pub mod duplicate_keys;
 pub mod engine;
 pub mod framing;
 pub mod http;

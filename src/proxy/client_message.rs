@@ -1,6 +1,6 @@
 //! A client message read once, for everyone who needs it: the session's routing and decision,
 //! and over HTTP the routing-header check. Two passes over the text: one refuses duplicate keys
-//! at any depth (`jsonrpc::check_duplicates`: JSON parsers disagree on which duplicate wins),
+//! at any depth (`duplicate_keys`: JSON parsers disagree on which duplicate wins),
 //! the other reads the JSON-RPC envelope and, of `params`, only the members warden looks at;
 //! the rest of the text (a call's arguments, above all) is skipped over, not built.
 //!
@@ -9,6 +9,7 @@
 //! A response's `result` is skipped too: it matters only to an approval warden waits for,
 //! which reads it from the line then.
 
+use super::duplicate_keys;
 use super::jsonrpc::{self, Envelope, Id, Key, Kind, Rejection};
 use serde::Deserialize;
 use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -76,7 +77,7 @@ pub fn read(line: &[u8]) -> Result<ClientMessage, Rejection> {
     let env: Envelope<Members, IgnoredAny> =
         serde_json::from_str(text).map_err(jsonrpc::envelope_error)?;
     let id = jsonrpc::id_of(env.id)?;
-    jsonrpc::check_duplicates(text).map_err(|e| Rejection {
+    duplicate_keys::check(text).map_err(|e| Rejection {
         id: id.clone(),
         code: jsonrpc::INVALID_REQUEST,
         message: format!("Invalid Request: {e}"),

@@ -1,19 +1,13 @@
 //! JSON-RPC 2.0 messages as the proxy sees them: classify a line without parsing more than
-//! routing needs, reject what must not pass (malformed JSON, duplicate keys, wrong shapes), and
-//! build the responses warden sends itself. The envelope checks here (id, version, kind) serve
-//! the lenient reader of server messages ([`parse`]) and the strict one of client messages
-//! (`proxy::client_message`).
-//!
-//! Duplicate keys are rejected anywhere in a client message: JSON parsers disagree on which
-//! duplicate wins, so a message such as `{"name":"echo","name":"delete_file"}` could be decided
-//! as one tool by warden and executed as another by the server.
+//! routing needs, reject what must not pass (malformed JSON, wrong shapes), and build the
+//! responses warden sends itself. The envelope checks here (id, version, kind) serve the
+//! lenient reader of server messages ([`parse`]) and the strict one of client messages
+//! (`proxy::client_message`, which also refuses duplicate keys: `proxy::duplicate_keys`).
 
 use serde::Deserialize;
-use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, Visitor};
 use serde_json::value::RawValue;
-use smallvec::SmallVec;
 use std::borrow::Cow;
-use std::collections::HashSet;
 use std::fmt;
 
 /// JSON-RPC error codes warden uses.
@@ -251,79 +245,6 @@ pub fn request(id: &Id, method: &str, params: &serde_json::Value) -> Vec<u8> {
     .into_bytes()
 }
 
-/// Fails on the first object, at any depth, that has a key twice (after unescaping).
-pub fn check_duplicates(text: &str) -> Result<(), String> {
-    let mut de = serde_json::Deserializer::from_str(text);
-    NoDuplicates.deserialize(&mut de).map_err(|e| e.to_string())
-}
-
-struct NoDuplicates;
-
-impl<'de> DeserializeSeed<'de> for NoDuplicates {
-    type Value = ();
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(NoDuplicates)
-    }
-}
-
-impl<'de> Visitor<'de> for NoDuplicates {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("JSON")
-    }
-    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_str<E>(self, _: &str) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_unit<E>(self) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while seq.next_element_seed(NoDuplicates)?.is_some() {}
-        Ok(())
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        // Keys are borrowed from the text unless they hold escapes; objects in MCP messages
-        // have a handful of keys, so a linear search beats hashing until they get large.
-        let mut keys: SmallVec<[Cow<'de, str>; 8]> = SmallVec::new();
-        let mut large: Option<HashSet<Cow<'de, str>>> = None;
-        while let Some(Key(key)) = map.next_key::<Key>()? {
-            let seen = match &mut large {
-                Some(set) => !set.insert(key.clone()),
-                None if keys.len() < LINEAR_KEYS => keys.contains(&key),
-                None => {
-                    let mut set: HashSet<Cow<'de, str>> = keys.drain(..).collect();
-                    let seen = !set.insert(key.clone());
-                    large = Some(set);
-                    seen
-                }
-            };
-            if seen {
-                return Err(de::Error::custom(format!("duplicate key `{key}`")));
-            }
-            if large.is_none() {
-                keys.push(key);
-            }
-            map.next_value_seed(NoDuplicates)?;
-        }
-        Ok(())
-    }
-}
-
-/// Objects with more keys than this are checked with a hash set.
-const LINEAR_KEYS: usize = 16;
-
 /// An object key, borrowed from the text when it has no escapes (serde's own `Cow<str>`
 /// always copies).
 pub(super) struct Key<'de>(pub Cow<'de, str>);
@@ -415,22 +336,6 @@ mod tests {
         assert_eq!((e.id, e.code), (None, INVALID_REQUEST));
         assert!(parse(br#"{"jsonrpc":"2.0"}"#).is_err());
         assert_eq!(parse(b"\xff").unwrap_err().code, PARSE_ERROR);
-    }
-
-    #[test]
-    fn finds_duplicates_in_objects_of_any_size() {
-        for n in [2, 15, 16, 17, 40] {
-            let keys: Vec<String> = (0..n).map(|i| format!("\"k{i}\":{i}")).collect();
-            let object = format!("{{{}}}", keys.join(","));
-            assert!(check_duplicates(&object).is_ok(), "{object}");
-            for dup in [r#""k0":0"#, r#""\u006b1":1"#] {
-                let with = format!("{{{},{dup}}}", keys.join(","));
-                let e = check_duplicates(&with).unwrap_err();
-                assert!(e.contains("duplicate key"), "{n} keys + {dup}: {e}");
-            }
-            let nested = format!(r#"{{"a":[{object},{{"x":1,"x":2}}]}}"#);
-            assert!(check_duplicates(&nested).is_err());
-        }
     }
 
     #[test]
