@@ -3,12 +3,11 @@
 //! policy hash and the counter store while serving; 503 while draining, or while a shared
 //! counter store (`--state`) does not answer and the proxy fails closed).
 
-use super::front;
+use super::front::{self, Incoming};
 use super::server::{Proxy, plain};
 use super::{Body, full};
-use bytes::Bytes;
 use hyper::header::{HeaderMap, HeaderValue};
-use hyper::{Method, Request, Response, StatusCode};
+use hyper::{Method, Response, StatusCode};
 use std::sync::Arc;
 
 pub async fn serve(listener: tokio::net::TcpListener, proxy: Arc<Proxy>) {
@@ -25,7 +24,7 @@ pub async fn serve(listener: tokio::net::TcpListener, proxy: Arc<Proxy>) {
                 |req| {
                     let proxy = proxy.clone();
                     async move {
-                        if req.method() == Method::GET && req.uri().path() == "/healthz" {
+                        if req.method == Method::GET && req.uri.path() == "/healthz" {
                             return health(&proxy).await;
                         }
                         answer(&proxy, &req)
@@ -38,11 +37,11 @@ pub async fn serve(listener: tokio::net::TcpListener, proxy: Arc<Proxy>) {
     }
 }
 
-fn answer(proxy: &Proxy, req: &Request<Bytes>) -> Response<Body> {
-    if req.method() != Method::GET {
+fn answer(proxy: &Proxy, req: &Incoming) -> Response<Body> {
+    if req.method != Method::GET {
         return plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
     }
-    match req.uri().path() {
+    match req.uri.path() {
         "/metrics" => {
             let text = proxy
                 .metrics

@@ -14,6 +14,7 @@
 
 use super::child;
 use super::deadline::Deadline;
+use super::front::{Headers, Incoming, SESSION_ID};
 use super::headers::{self, HEADER_MISMATCH};
 use super::metrics::Failure;
 use super::pool::Lent;
@@ -28,7 +29,7 @@ use crate::proxy::session::{Action, ApprovalJob, Session};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
 use hyper::header::{HeaderMap, HeaderValue};
-use hyper::{Method, Request, Response, StatusCode};
+use hyper::{Method, Response, StatusCode};
 use std::sync::Arc;
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
 
@@ -67,11 +68,7 @@ pub(super) enum End {
 }
 
 impl Proxy {
-    pub(super) async fn post(
-        self: Arc<Self>,
-        req: Request<Bytes>,
-        grant: Arc<str>,
-    ) -> Response<Body> {
+    pub(super) async fn post(self: Arc<Self>, req: Incoming, grant: Arc<str>) -> Response<Body> {
         let Ok(permit) = self.slots.clone().try_acquire_owned() else {
             self.metrics.failed(Failure::Overloaded);
             let mut r = json_error(
@@ -93,7 +90,7 @@ impl Proxy {
             _child: None,
         };
         // The body arrived whole, within --max-message-bytes (`front`).
-        let (parts, body) = req.into_parts();
+        let Incoming { headers, body, .. } = req;
         if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
             self.metrics.failed(Failure::BadRequest);
             return json_error(
@@ -105,7 +102,7 @@ impl Proxy {
         }
         let message = client_message::read(&body);
         if let Ok(m) = &message
-            && let Err(why) = headers::check(&parts.headers, &headers::head(m))
+            && let Err(why) = headers::check(&headers, &headers::head(m))
         {
             self.metrics.failed(Failure::HeaderMismatch);
             tracing::warn!(%grant, why, "routing headers disagree with the body");
@@ -116,7 +113,7 @@ impl Proxy {
                 &format!("Header mismatch: {why}"),
             );
         }
-        let Some((session, known)) = self.session_for(&parts.headers, &grant) else {
+        let Some((session, known)) = self.session_for(&headers, &grant) else {
             return self.unknown_session();
         };
         let id = message.as_ref().ok().and_then(ClientMessage::id).cloned();
@@ -131,7 +128,7 @@ impl Proxy {
             session,
             known,
             grant,
-            headers: parts.headers,
+            headers,
             id,
             initialize,
         };
@@ -153,10 +150,7 @@ impl Proxy {
         let upstream = match &self.backend {
             Backend::Http(u) => u,
             Backend::Children(children) => {
-                let sid = x
-                    .headers
-                    .get("mcp-session-id")
-                    .and_then(|v| v.to_str().ok());
+                let sid = x.headers.get(&SESSION_ID).and_then(|v| v.to_str().ok());
                 let unanswered = Unanswered::new(&x.session, x.id.as_ref());
                 let sent = children.post(sid, &bytes, x.id.clone(), x.initialize).await;
                 unanswered.settled();
@@ -434,7 +428,7 @@ struct Exchange {
     /// The session was known before this request (else it is new, or of this request only).
     known: bool,
     grant: Arc<str>,
-    headers: HeaderMap,
+    headers: Headers,
     id: Option<Id>,
     initialize: bool,
 }
@@ -445,7 +439,7 @@ impl Exchange {
             session,
             known: true,
             grant: "".into(),
-            headers: HeaderMap::new(),
+            headers: Headers::default(),
             id,
             initialize: false,
         }

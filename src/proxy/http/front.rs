@@ -26,7 +26,7 @@ use hyper::body::Body as _;
 use hyper::header::{
     CONNECTION, CONTENT_LENGTH, HeaderMap, HeaderName, HeaderValue, TRANSFER_ENCODING,
 };
-use hyper::{Method, Request, Response, StatusCode, Uri, Version};
+use hyper::{Method, Response, StatusCode, Uri, Version};
 use smallvec::SmallVec;
 use std::future::Future;
 use std::io;
@@ -50,6 +50,44 @@ pub static READ: [HeaderName; 9] = [
     HeaderName::from_static("mcp-name"),
     HeaderName::from_static("last-event-id"),
 ];
+
+/// `Mcp-Session-Id`, named once.
+pub static SESSION_ID: HeaderName = HeaderName::from_static("mcp-session-id");
+
+/// A request as the endpoint gets it: whole, with the headers it reads.
+#[derive(Debug)]
+pub struct Incoming {
+    pub method: Method,
+    pub uri: Uri,
+    pub headers: Headers,
+    pub body: Bytes,
+}
+
+/// A request's headers of those the endpoint reads ([`READ`]), in the order they came. A
+/// handful at most: a list, searched by name, instead of a hash map.
+#[derive(Clone, Debug, Default)]
+pub struct Headers(SmallVec<[(HeaderName, HeaderValue); 8]>);
+
+impl Headers {
+    /// The first value of `name`.
+    pub fn get(&self, name: &HeaderName) -> Option<&HeaderValue> {
+        self.0.iter().find(|(n, _)| n == name).map(|(_, v)| v)
+    }
+
+    /// Every value of `name`.
+    pub fn all<'a>(&'a self, name: &'a HeaderName) -> impl Iterator<Item = &'a HeaderValue> {
+        self.0
+            .iter()
+            .filter(move |(n, _)| n == name)
+            .map(|(_, v)| v)
+    }
+}
+
+impl FromIterator<(HeaderName, HeaderValue)> for Headers {
+    fn from_iter<I: IntoIterator<Item = (HeaderName, HeaderValue)>>(pairs: I) -> Headers {
+        Headers(pairs.into_iter().collect())
+    }
+}
 
 /// The most headers a request's head may have.
 pub const MAX_HEADERS: usize = 64;
@@ -75,7 +113,7 @@ pub async fn serve<H, F>(
     mut handle: H,
     refused: impl Fn(StatusCode),
 ) where
-    H: FnMut(Request<Bytes>) -> F,
+    H: FnMut(Incoming) -> F,
     F: Future<Output = Response<Body>>,
 {
     let mut conn = Conn {
@@ -98,7 +136,7 @@ pub async fn serve<H, F>(
                 return;
             }
         };
-        let head_only = request.method() == Method::HEAD;
+        let head_only = request.method == Method::HEAD;
         let Some(response) = conn.while_watching(handle(request)).await else {
             return;
         };
@@ -135,7 +173,6 @@ struct Parsed {
     len: usize,
     method: Method,
     target: (usize, usize),
-    version: Version,
     /// Kept headers: index into [`READ`], value.
     headers: SmallVec<[(usize, (usize, usize)); 12]>,
     framing: Framing,
@@ -185,7 +222,6 @@ fn parse(buf: &[u8], max_body: usize) -> Result<Option<Parsed>, Refusal> {
         len,
         method,
         target,
-        version,
         headers: SmallVec::new(),
         framing: Framing::Length(0),
         keep_alive: version == Version::HTTP_11,
@@ -278,7 +314,7 @@ enum Fill {
 impl Conn {
     /// The next request and whether the connection stays open after it; `None` when the
     /// client closed the connection or the request did not arrive in time.
-    async fn read_request(&mut self) -> Result<Option<(Request<Bytes>, bool)>, Refusal> {
+    async fn read_request(&mut self) -> Result<Option<(Incoming, bool)>, Refusal> {
         self.timer
             .as_mut()
             .reset(Instant::now() + self.limits.header_timeout);
@@ -295,11 +331,11 @@ impl Conn {
             }
         };
         let head = self.buf.split_to(parsed.len).freeze();
-        let mut headers = HeaderMap::with_capacity(parsed.headers.len());
+        let mut headers = Headers::default();
         for &(i, (start, end)) in &parsed.headers {
             let value = HeaderValue::from_maybe_shared(head.slice(start..end))
                 .or_else(|_| refuse(StatusCode::BAD_REQUEST, "malformed header value"))?;
-            headers.append(READ[i].clone(), value);
+            headers.0.push((READ[i].clone(), value));
         }
         let (start, end) = parsed.target;
         let uri = Uri::from_maybe_shared(head.slice(start..end))
@@ -310,11 +346,12 @@ impl Conn {
         let Some(body) = self.read_body(parsed.framing).await? else {
             return Ok(None);
         };
-        let mut request = Request::new(body);
-        *request.method_mut() = parsed.method;
-        *request.uri_mut() = uri;
-        *request.version_mut() = parsed.version;
-        *request.headers_mut() = headers;
+        let request = Incoming {
+            method: parsed.method,
+            uri,
+            headers,
+            body,
+        };
         Ok(Some((request, parsed.keep_alive)))
     }
 

@@ -8,8 +8,9 @@
 //! 2026-07-28 request must carry `Mcp-Method`, and `Mcp-Name` for `tools/call`, `prompts/get`
 //! and `resources/read`. Values in the `=?base64?…?=` sentinel are decoded first.
 
+use super::front::Headers;
 use crate::proxy::client_message::ClientMessage;
-use hyper::header::{HeaderMap, HeaderName};
+use hyper::header::HeaderName;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -73,9 +74,9 @@ pub fn head(message: &ClientMessage) -> Head<'_> {
 }
 
 /// Checks the routing headers against the body; `Err` says what disagrees.
-pub fn check(headers: &HeaderMap, head: &Head) -> Result<(), String> {
+pub fn check(headers: &Headers, head: &Head) -> Result<(), String> {
     for name in [&METHOD, &NAME, &VERSION] {
-        if headers.get_all(name).iter().nth(1).is_some() {
+        if headers.all(name).nth(1).is_some() {
             return Err(format!("the `{name}` header is given more than once"));
         }
     }
@@ -187,15 +188,16 @@ fn base64_decode(text: &str) -> Option<Vec<u8>> {
 mod tests {
     use super::*;
 
-    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (n, v) in pairs {
-            h.append(
-                hyper::header::HeaderName::from_bytes(n.as_bytes()).unwrap(),
-                v.parse().unwrap(),
-            );
-        }
-        h
+    fn headers(pairs: &[(&str, &str)]) -> Headers {
+        pairs
+            .iter()
+            .map(|(n, v)| {
+                (
+                    HeaderName::from_bytes(n.as_bytes()).unwrap(),
+                    v.parse().unwrap(),
+                )
+            })
+            .collect()
     }
 
     const CALL: &[u8] = br#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"echo","arguments":{},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}"#;

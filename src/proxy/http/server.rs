@@ -12,7 +12,7 @@
 
 use super::child::Children;
 use super::exchange::Guard;
-use super::front;
+use super::front::{self, Headers, Incoming, SESSION_ID};
 use super::grants::Grants;
 use super::metrics::{Failure, Gauges, Metrics};
 use super::upstream::{self, Upstream};
@@ -21,9 +21,8 @@ use crate::proxy::audit::unix_now;
 use crate::proxy::engine::{Engine, Identity};
 use crate::proxy::jsonrpc::{self, Id};
 use crate::proxy::session::{Session, ToolCache};
-use bytes::Bytes;
 use hyper::header::{HeaderMap, HeaderValue};
-use hyper::{Method, Request, Response, StatusCode};
+use hyper::{Method, Response, StatusCode};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -132,9 +131,9 @@ impl Proxy {
     }
 
     /// Handles one request.
-    pub async fn handle(self: Arc<Self>, req: Request<Bytes>) -> Response<Body> {
+    pub async fn handle(self: Arc<Self>, req: Incoming) -> Response<Body> {
         self.metrics.request();
-        if req.uri().path() != self.path {
+        if req.uri.path() != self.path {
             return plain(
                 StatusCode::NOT_FOUND,
                 &format!("not found: the MCP endpoint is {}", self.path),
@@ -143,14 +142,14 @@ impl Proxy {
         if self.is_draining() {
             return plain(StatusCode::SERVICE_UNAVAILABLE, "warden is shutting down");
         }
-        if !self.origin_allowed(req.headers()) {
+        if !self.origin_allowed(&req.headers) {
             self.metrics.failed(Failure::Origin);
             return plain(
                 StatusCode::FORBIDDEN,
                 "forbidden: the request's Origin is not allowed (DNS rebinding protection)",
             );
         }
-        let authorization = req.headers().get(hyper::header::AUTHORIZATION);
+        let authorization = req.headers.get(&hyper::header::AUTHORIZATION);
         let Some(grant) = self.grants.grant(authorization.map(HeaderValue::as_bytes)) else {
             self.metrics.failed(Failure::Unauthorized);
             let mut r = plain(
@@ -163,7 +162,7 @@ impl Proxy {
             );
             return r;
         };
-        match *req.method() {
+        match req.method {
             Method::POST => self.post(req, grant).await,
             Method::GET => self.get(req, grant).await,
             Method::DELETE => self.delete(req, grant).await,
@@ -180,8 +179,8 @@ impl Proxy {
 
     /// A browser page on a foreign origin must not reach a loopback warden (DNS rebinding).
     /// Requests without `Origin` (every non-browser client) pass.
-    fn origin_allowed(&self, headers: &HeaderMap) -> bool {
-        let Some(origin) = headers.get(hyper::header::ORIGIN) else {
+    fn origin_allowed(&self, headers: &Headers) -> bool {
+        let Some(origin) = headers.get(&hyper::header::ORIGIN) else {
             return true;
         };
         if !self.settings.check_origin {
@@ -206,12 +205,8 @@ impl Proxy {
 
     /// The session a request belongs to, and whether warden knew it; `None` for an unknown
     /// session id or one owned by another grant (answer [`Proxy::unknown_session`]).
-    pub fn session_for(
-        &self,
-        headers: &HeaderMap,
-        grant: &Arc<str>,
-    ) -> Option<(Arc<Session>, bool)> {
-        let Some(sid) = headers.get("mcp-session-id") else {
+    pub fn session_for(&self, headers: &Headers, grant: &Arc<str>) -> Option<(Arc<Session>, bool)> {
+        let Some(sid) = headers.get(&SESSION_ID) else {
             let n = self.next_request.fetch_add(1, Ordering::Relaxed);
             let identity = Identity {
                 server: self.settings.server.clone(),
@@ -259,7 +254,7 @@ impl Proxy {
 
     /// The session is over: forget it, and give back the counter slots of calls it left
     /// unanswered.
-    pub fn forget(&self, headers: &HeaderMap) {
+    pub fn forget(&self, headers: &Headers) {
         let sid = session_id(headers);
         if let Some(live) = sid.and_then(|sid| self.sessions().remove(sid)) {
             let _ = live.session.server_gone();
@@ -298,14 +293,14 @@ impl Proxy {
     }
 
     /// GET: the server's own stream (and `Last-Event-ID` resumption), relayed event by event.
-    async fn get(self: Arc<Self>, req: Request<Bytes>, grant: Arc<str>) -> Response<Body> {
-        let Some((session, _)) = self.session_for(req.headers(), &grant) else {
+    async fn get(self: Arc<Self>, req: Incoming, grant: Arc<str>) -> Response<Body> {
+        let Some((session, _)) = self.session_for(&req.headers, &grant) else {
             return self.unknown_session();
         };
         let upstream = match &self.backend {
             Backend::Http(u) => u,
             Backend::Children(children) => {
-                let sid = session_id(req.headers());
+                let sid = session_id(&req.headers);
                 let Some(lines) = sid.and_then(|sid| children.stream(sid)) else {
                     return plain(
                         StatusCode::METHOD_NOT_ALLOWED,
@@ -315,7 +310,7 @@ impl Proxy {
                 return self.relay_lines(lines, session, None, None, Guard::none());
             }
         };
-        let reply = match upstream.send(Method::GET, req.headers(), &[]).await {
+        let reply = match upstream.send(Method::GET, &req.headers, &[]).await {
             Ok(r) => r,
             Err(e) => return self.upstream_failed(None, &e),
         };
@@ -323,30 +318,30 @@ impl Proxy {
     }
 
     /// DELETE: ends a session upstream and here.
-    async fn delete(self: Arc<Self>, req: Request<Bytes>, grant: Arc<str>) -> Response<Body> {
-        if req.headers().get("mcp-session-id").is_none() {
+    async fn delete(self: Arc<Self>, req: Incoming, grant: Arc<str>) -> Response<Body> {
+        if req.headers.get(&SESSION_ID).is_none() {
             self.metrics.failed(Failure::BadRequest);
             return plain(StatusCode::BAD_REQUEST, "DELETE needs an Mcp-Session-Id");
         }
-        if self.session_for(req.headers(), &grant).is_none() {
+        if self.session_for(&req.headers, &grant).is_none() {
             return self.unknown_session();
         }
         let upstream = match &self.backend {
             Backend::Http(u) => u,
             Backend::Children(children) => {
-                let sid = session_id(req.headers());
+                let sid = session_id(&req.headers);
                 children.end(sid.unwrap_or_default());
-                self.forget(req.headers());
+                self.forget(&req.headers);
                 return plain(StatusCode::OK, "session ended");
             }
         };
-        let reply = match upstream.send(Method::DELETE, req.headers(), &[]).await {
+        let reply = match upstream.send(Method::DELETE, &req.headers, &[]).await {
             Ok(r) => r,
             Err(e) => return self.upstream_failed(None, &e),
         };
         let status = reply.status();
         if status.is_success() || status == StatusCode::NOT_FOUND {
-            self.forget(req.headers());
+            self.forget(&req.headers);
         }
         let (head, reply) = reply.into_parts();
         let body = http_body_util::BodyExt::collect(reply)
@@ -512,6 +507,6 @@ async fn serve(listener: tokio::net::TcpListener, proxy: &Arc<Proxy>) {
 }
 
 /// The request's `Mcp-Session-Id` as text, if it has a readable one.
-fn session_id(headers: &HeaderMap) -> Option<&str> {
-    headers.get("mcp-session-id").and_then(|v| v.to_str().ok())
+fn session_id(headers: &Headers) -> Option<&str> {
+    headers.get(&SESSION_ID).and_then(|v| v.to_str().ok())
 }

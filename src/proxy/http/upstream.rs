@@ -10,6 +10,7 @@
 //! TLS-terminating sidecar).
 
 use super::Body;
+use super::front::Headers;
 use super::pool::{Lent, Pool};
 use super::wire;
 use hyper::header::{HeaderMap, HeaderName, HeaderValue};
@@ -115,14 +116,14 @@ impl Upstream {
     pub async fn send(
         &self,
         method: Method,
-        client_headers: &HeaderMap,
+        client_headers: &Headers,
         body: &[u8],
     ) -> Result<Response<Lent>, String> {
         let host = (&hyper::header::HOST, &self.host);
         let from_client = TO_SERVER
             .iter()
             .filter(|name| !self.credentials.iter().any(|(n, _)| n == *name))
-            .flat_map(|name| client_headers.get_all(name).iter().map(move |v| (name, v)));
+            .flat_map(|name| client_headers.all(name).map(move |v| (name, v)));
         let credentials = self.credentials.iter().map(|(n, v)| (n, v));
         let request = wire::request(
             method.as_str(),

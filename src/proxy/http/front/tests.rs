@@ -13,19 +13,19 @@ const LIMITS: Limits = Limits {
 };
 
 /// Answers `METHOD PATH` with the headers it kept and the body.
-async fn echo(req: Request<Bytes>) -> Response<Body> {
-    let mut text = format!("{} {}\n", req.method(), req.uri());
-    for (name, value) in req.headers() {
+async fn echo(req: Incoming) -> Response<Body> {
+    let mut text = format!("{} {}\n", req.method, req.uri);
+    for (name, value) in &req.headers.0 {
         text += &format!("{name}={}\n", value.to_str().unwrap_or("?"));
     }
-    text += &String::from_utf8_lossy(req.body());
+    text += &String::from_utf8_lossy(&req.body);
     Response::new(full(text))
 }
 
 /// A server on a loopback port answering with `handle`; its address.
 async fn server<H, F>(handle: H) -> std::net::SocketAddr
 where
-    H: FnMut(Request<Bytes>) -> F + Clone + Send + 'static,
+    H: FnMut(Incoming) -> F + Clone + Send + 'static,
     F: Future<Output = Response<Body>> + Send + 'static,
 {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
