@@ -37,8 +37,9 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep};
 
-/// The request headers the endpoint reads (and forwards, through `upstream`'s own list); the
-/// rest are not kept.
+/// The request headers the endpoint reads; the rest are not kept. Those from [`FORWARDED`] on
+/// also go to the server (`upstream`); the first ones (the caller's credentials, a browser's
+/// origin) never do.
 pub static READ: [HeaderName; 9] = [
     HeaderName::from_static("authorization"),
     HeaderName::from_static("origin"),
@@ -51,7 +52,10 @@ pub static READ: [HeaderName; 9] = [
     HeaderName::from_static("last-event-id"),
 ];
 
-/// `Mcp-Session-Id`, named once.
+/// Where the forwarded headers start in [`READ`].
+const FORWARDED: usize = 2;
+
+/// `Mcp-Session-Id` (one of [`READ`]), for lookups.
 pub static SESSION_ID: HeaderName = HeaderName::from_static("mcp-session-id");
 
 /// A request as the endpoint gets it: whole, with the headers it reads.
@@ -81,11 +85,26 @@ impl Headers {
             .filter(move |(n, _)| n == name)
             .map(|(_, v)| v)
     }
+
+    /// The headers that go on to the server, as they came.
+    pub fn forwarded(&self) -> impl Iterator<Item = (&HeaderName, &HeaderValue)> {
+        let own = &READ[..FORWARDED];
+        self.0
+            .iter()
+            .filter(|(n, _)| !own.contains(n))
+            .map(|(n, v)| (n, v))
+    }
 }
 
+/// Only the names of [`READ`] are kept, as when a request is read.
 impl FromIterator<(HeaderName, HeaderValue)> for Headers {
     fn from_iter<I: IntoIterator<Item = (HeaderName, HeaderValue)>>(pairs: I) -> Headers {
-        Headers(pairs.into_iter().collect())
+        Headers(
+            pairs
+                .into_iter()
+                .filter(|(n, _)| READ.contains(n))
+                .collect(),
+        )
     }
 }
 
@@ -185,20 +204,8 @@ fn parse(buf: &[u8], max_body: usize) -> Result<Option<Parsed>, Refusal> {
     let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut slots);
     let len = match req.parse(buf) {
-        Ok(httparse::Status::Complete(len)) if len > wire::MAX_HEAD => {
-            return refuse(
-                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-                format!("the request head is over {} bytes", wire::MAX_HEAD),
-            );
-        }
-        Ok(httparse::Status::Complete(len)) => len,
-        Ok(httparse::Status::Partial) if buf.len() > wire::MAX_HEAD => {
-            return refuse(
-                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-                format!("the request head is over {} bytes", wire::MAX_HEAD),
-            );
-        }
-        Ok(httparse::Status::Partial) => return Ok(None),
+        Ok(httparse::Status::Complete(len)) => Some(len),
+        Ok(httparse::Status::Partial) => None,
         Err(httparse::Error::TooManyHeaders) => {
             return refuse(
                 StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
@@ -206,6 +213,16 @@ fn parse(buf: &[u8], max_body: usize) -> Result<Option<Parsed>, Refusal> {
             );
         }
         Err(e) => return refuse(StatusCode::BAD_REQUEST, format!("malformed request: {e}")),
+    };
+    // A head over the bound is refused whether or not it is whole yet.
+    if len.unwrap_or(buf.len()) > wire::MAX_HEAD {
+        return refuse(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            format!("the request head is over {} bytes", wire::MAX_HEAD),
+        );
+    }
+    let Some(len) = len else {
+        return Ok(None);
     };
     let offset = |s: &[u8]| {
         let start = s.as_ptr() as usize - buf.as_ptr() as usize;
@@ -227,7 +244,7 @@ fn parse(buf: &[u8], max_body: usize) -> Result<Option<Parsed>, Refusal> {
         keep_alive: version == Version::HTTP_11,
         continue_100: false,
     };
-    let (mut length, mut coding) = (None, None);
+    let (mut length, mut chunked) = (None, false);
     for h in req.headers.iter() {
         let name = h.name;
         if name.eq_ignore_ascii_case("content-length") {
@@ -241,17 +258,16 @@ fn parse(buf: &[u8], max_body: usize) -> Result<Option<Parsed>, Refusal> {
             }
             length = Some(n);
         } else if name.eq_ignore_ascii_case("transfer-encoding") {
-            if coding.is_some() || !h.value.trim_ascii().eq_ignore_ascii_case(b"chunked") {
+            if chunked || !h.value.trim_ascii().eq_ignore_ascii_case(b"chunked") {
                 return refuse(
                     StatusCode::NOT_IMPLEMENTED,
                     "warden reads request bodies sent whole or `Transfer-Encoding: chunked`, no other coding",
                 );
             }
-            coding = Some(());
+            chunked = true;
         } else if name.eq_ignore_ascii_case("connection") {
             // (An HTTP/1.0 client's `keep-alive` is not honoured: one request, then close.)
-            let tokens = h.value.split(|b| *b == b',').map(<[u8]>::trim_ascii);
-            if tokens.into_iter().any(|t| t.eq_ignore_ascii_case(b"close")) {
+            if wire::has_token(h.value, b"close") {
                 out.keep_alive = false;
             }
         } else if name.eq_ignore_ascii_case("expect") {
@@ -266,22 +282,22 @@ fn parse(buf: &[u8], max_body: usize) -> Result<Option<Parsed>, Refusal> {
             out.headers.push((i, offset(h.value)));
         }
     }
-    out.framing = match (length, coding) {
-        (Some(_), Some(())) => {
+    out.framing = match (length, chunked) {
+        (Some(_), true) => {
             return refuse(
                 StatusCode::BAD_REQUEST,
                 "the request has both Content-Length and Transfer-Encoding",
             );
         }
-        (_, Some(())) if version == Version::HTTP_10 => {
+        (None, true) if version == Version::HTTP_10 => {
             return refuse(StatusCode::BAD_REQUEST, "chunked bodies need HTTP/1.1");
         }
-        (_, Some(())) => Framing::Chunked,
-        (Some(n), None) if n > max_body as u64 => {
+        (None, true) => Framing::Chunked,
+        (Some(n), false) if n > max_body as u64 => {
             return refuse(StatusCode::PAYLOAD_TOO_LARGE, body_limit(max_body));
         }
-        (Some(n), None) => Framing::Length(n),
-        (None, None) => Framing::Length(0),
+        (Some(n), false) => Framing::Length(n),
+        (None, false) => Framing::Length(0),
     };
     if out.framing == Framing::Length(0) {
         out.continue_100 = false;
@@ -303,14 +319,6 @@ struct Conn {
     limits: Limits,
 }
 
-/// What waiting for the client brought.
-enum Fill {
-    Data,
-    /// The client closed the connection (or it broke).
-    Closed,
-    TimedOut,
-}
-
 impl Conn {
     /// The next request and whether the connection stays open after it; `None` when the
     /// client closed the connection or the request did not arrive in time.
@@ -325,9 +333,8 @@ impl Conn {
             {
                 break parsed;
             }
-            match self.fill().await {
-                Fill::Data => {}
-                Fill::Closed | Fill::TimedOut => return Ok(None),
+            if !self.fill().await {
+                return Ok(None);
             }
         };
         let head = self.buf.split_to(parsed.len).freeze();
@@ -340,8 +347,8 @@ impl Conn {
         let (start, end) = parsed.target;
         let uri = Uri::from_maybe_shared(head.slice(start..end))
             .or_else(|_| refuse(StatusCode::BAD_REQUEST, "malformed request target"))?;
-        if parsed.continue_100 {
-            self.write(b"HTTP/1.1 100 Continue\r\n\r\n").await;
+        if parsed.continue_100 && !self.write(b"HTTP/1.1 100 Continue\r\n\r\n").await {
+            return Ok(None);
         }
         let Some(body) = self.read_body(parsed.framing).await? else {
             return Ok(None);
@@ -376,10 +383,11 @@ impl Conn {
                     }
                 }
                 Ok(Step::End) => break,
-                Ok(Step::More) => match self.fill().await {
-                    Fill::Data => {}
-                    Fill::Closed | Fill::TimedOut => return Ok(None),
-                },
+                Ok(Step::More) => {
+                    if !self.fill().await {
+                        return Ok(None);
+                    }
+                }
                 Err(e) => return refuse(StatusCode::BAD_REQUEST, e),
             }
         }
@@ -395,16 +403,14 @@ impl Conn {
         }))
     }
 
-    /// Reads what the client sends, until the request deadline.
-    async fn fill(&mut self) -> Fill {
+    /// Reads what the client sends; false if it closed the connection (or it broke) or the
+    /// request deadline passed.
+    async fn fill(&mut self) -> bool {
         std::future::poll_fn(|cx| {
             if self.timer.as_mut().poll(cx).is_ready() {
-                return Poll::Ready(Fill::TimedOut);
+                return Poll::Ready(false);
             }
-            match ready!(self.poll_read(cx)) {
-                Ok(0) | Err(_) => Poll::Ready(Fill::Closed),
-                Ok(_) => Poll::Ready(Fill::Data),
-            }
+            Poll::Ready(matches!(ready!(self.poll_read(cx)), Ok(n) if n > 0))
         })
         .await
     }

@@ -4,7 +4,8 @@
 //! The requests go out as [`wire`] writes them, on connections of the [`Pool`].
 //!
 //! Headers are passed by allow-list, both ways: toward the server only the MCP and content
-//! headers (never the client's `Authorization`, cookies or `Origin`), plus the upstream
+//! headers (`front::Headers::forwarded`: never the client's `Authorization`, cookies or
+//! `Origin`), plus the upstream
 //! credentials from the grants file; toward the client only the MCP and content headers of the
 //! server's answer. Plain `http://` upstreams only (put warden beside the server, or behind a
 //! TLS-terminating sidecar).
@@ -16,18 +17,6 @@ use super::wire;
 use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 use hyper::{Method, Response, Uri};
 use std::sync::Arc;
-
-/// Request headers a client may send through to the server (names parsed once, at compile
-/// time: a lookup by `&str` parses the name on every call).
-static TO_SERVER: [HeaderName; 7] = [
-    HeaderName::from_static("content-type"),
-    HeaderName::from_static("accept"),
-    HeaderName::from_static("mcp-session-id"),
-    HeaderName::from_static("mcp-protocol-version"),
-    HeaderName::from_static("last-event-id"),
-    HeaderName::from_static("mcp-method"),
-    HeaderName::from_static("mcp-name"),
-];
 
 /// Response headers the server may send through to the client.
 static TO_CLIENT: [HeaderName; 7] = [
@@ -120,10 +109,9 @@ impl Upstream {
         body: &[u8],
     ) -> Result<Response<Lent>, String> {
         let host = (&hyper::header::HOST, &self.host);
-        let from_client = TO_SERVER
-            .iter()
-            .filter(|name| !self.credentials.iter().any(|(n, _)| n == *name))
-            .flat_map(|name| client_headers.all(name).map(move |v| (name, v)));
+        let from_client = client_headers
+            .forwarded()
+            .filter(|(name, _)| !self.credentials.iter().any(|(n, _)| n == *name));
         let credentials = self.credentials.iter().map(|(n, v)| (n, v));
         let request = wire::request(
             method.as_str(),

@@ -188,11 +188,8 @@ pub fn head(
                 encoded = true;
                 chunked = last_token(h.value).eq_ignore_ascii_case(b"chunked");
             } else if name.eq_ignore_ascii_case("connection") {
-                for token in h.value.split(|b| *b == b',') {
-                    let token = token.trim_ascii();
-                    close |= token.eq_ignore_ascii_case(b"close");
-                    keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
-                }
+                close |= has_token(h.value, b"close");
+                keep_alive |= has_token(h.value, b"keep-alive");
             }
             if let Some(k) = keep.iter().find(|k| name.eq_ignore_ascii_case(k.as_str()))
                 && let Some(value) = values.get(h.value)
@@ -248,6 +245,13 @@ pub fn content_length(value: &[u8]) -> Result<u64, String> {
         length = Some(n);
     }
     length.ok_or_else(bad)
+}
+
+/// Whether the comma-separated list `value` (a `Connection` header's) holds `token`.
+pub fn has_token(value: &[u8], token: &[u8]) -> bool {
+    value
+        .split(|b| *b == b',')
+        .any(|t| t.trim_ascii().eq_ignore_ascii_case(token))
 }
 
 fn last_token(value: &[u8]) -> &[u8] {

@@ -24,8 +24,7 @@ fn slot_key(key: &Key) -> SlotKey {
     (key.counter.clone(), key.scope_value.clone(), key.window)
 }
 
-/// The map is swept when it holds twice this many cells (or twice as many as after the last
-/// sweep).
+/// The map is swept once it holds this many cells and twice as many as the last sweep left.
 const SWEEP_AT: usize = 4096;
 
 #[derive(Debug, Default)]
@@ -43,24 +42,11 @@ struct Slots {
 impl Slots {
     /// Drops the cells of ended windows once the map has doubled since the last sweep.
     fn sweep(&mut self, now: u64) {
-        if self.map.len() < 2 * self.swept.max(SWEEP_AT / 2) {
+        if self.map.len() < (2 * self.swept).max(SWEEP_AT) {
             return;
         }
         self.map.retain(|k, s| s.index >= now / k.2.seconds());
         self.swept = self.map.len();
-    }
-}
-
-impl std::ops::Deref for Slots {
-    type Target = HashMap<SlotKey, Slot>;
-    fn deref(&self) -> &Self::Target {
-        &self.map
-    }
-}
-
-impl std::ops::DerefMut for Slots {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.map
     }
 }
 
@@ -79,7 +65,7 @@ impl Memory {
         slots.sweep(now);
         let mut counts = SmallVec::with_capacity(cells.len());
         for (i, cell) in cells.iter().enumerate() {
-            let slot = slots.entry(slot_key(&cell.key)).or_default();
+            let slot = slots.map.entry(slot_key(&cell.key)).or_default();
             if slot.index != cell.key.index {
                 *slot = Slot {
                     index: cell.key.index,
@@ -105,6 +91,7 @@ impl Memory {
     /// The cells of the current windows at `now` (ended windows are not kept).
     pub(super) fn list(&self, now: u64) -> Vec<Listed> {
         self.slots()
+            .map
             .iter()
             .filter(|(k, s)| s.index == now / k.2.seconds())
             .map(|((counter, scope_value, window), slot)| Listed {
@@ -122,7 +109,7 @@ impl Memory {
 
 fn release_locked(slots: &mut Slots, held: &[Key]) {
     for key in held {
-        if let Some(slot) = slots.get_mut(&slot_key(key))
+        if let Some(slot) = slots.map.get_mut(&slot_key(key))
             && slot.index == key.index
         {
             slot.count = slot.count.saturating_sub(1);
@@ -168,7 +155,7 @@ mod tests {
                     max: 10,
                 };
                 memory.reserve(std::slice::from_ref(&cell), now).unwrap();
-                most = most.max(memory.slots().len());
+                most = most.max(memory.slots().map.len());
             }
             assert_eq!(memory.list(now).len(), sessions);
         }

@@ -373,6 +373,36 @@ async fn a_head_sent_byte_by_byte_is_read() {
 }
 
 #[test]
+fn credentials_and_origin_are_kept_but_never_forwarded() {
+    let headers: Headers = [
+        ("authorization", "Bearer t"),
+        ("mcp-session-id", "s1"),
+        ("origin", "http://localhost"),
+        ("cookie", "c"),
+        ("accept", "text/event-stream"),
+    ]
+    .into_iter()
+    .map(|(n, v)| (HeaderName::from_static(n), HeaderValue::from_static(v)))
+    .collect();
+    assert_eq!(
+        headers.get(&hyper::header::AUTHORIZATION).unwrap(),
+        "Bearer t"
+    );
+    assert!(
+        headers.get(&hyper::header::COOKIE).is_none(),
+        "not one the endpoint reads"
+    );
+    let forwarded: Vec<_> = headers
+        .forwarded()
+        .map(|(n, v)| (n.as_str(), v.to_str().unwrap()))
+        .collect();
+    assert_eq!(
+        forwarded,
+        [("mcp-session-id", "s1"), ("accept", "text/event-stream")]
+    );
+}
+
+#[test]
 fn chunk_sizes_and_lengths_are_written_in_their_bases() {
     let mut out = Vec::new();
     chunk(&mut out, &[b'x'; 300]);
