@@ -36,21 +36,24 @@ impl Deadline {
     }
 
     /// Runs `work` until it is done (`Some`) or the deadline passes (`None`). `work` is polled
-    /// first: what is ready at once never arms the timer.
-    pub async fn within<F: Future>(&mut self, work: F) -> Option<F::Output> {
-        let mut work = std::pin::pin!(work);
-        std::future::poll_fn(|cx| match work.as_mut().poll(cx) {
+    /// first: what is ready at once never arms the timer. (`work` is pinned where it is made:
+    /// an async function that took it by value would hold it twice, and copy it twice.)
+    pub fn within<'a, F: Future>(
+        &'a mut self,
+        mut work: Pin<&'a mut F>,
+    ) -> impl Future<Output = Option<F::Output>> + 'a {
+        std::future::poll_fn(move |cx| match work.as_mut().poll(cx) {
             Poll::Ready(out) => Poll::Ready(Some(out)),
             Poll::Pending if self.poll_expired(cx) => Poll::Ready(None),
             Poll::Pending => Poll::Pending,
         })
-        .await
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::pin::pin;
 
     /// tokio's timers have millisecond ticks.
     fn about(elapsed: Duration, seconds: u64) -> bool {
@@ -61,13 +64,13 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_deadline_passes_only_for_work_that_is_not_done() {
         let mut deadline = Deadline::after(Duration::from_secs(5));
-        assert_eq!(deadline.within(async { 7 }).await, Some(7));
+        assert_eq!(deadline.within(pin!(async { 7 })).await, Some(7));
         let slow = tokio::time::sleep(Duration::from_secs(3));
-        assert_eq!(deadline.within(slow).await, Some(()));
+        assert_eq!(deadline.within(pin!(slow)).await, Some(()));
         // 3 s of the 5 are gone: work that needs 3 more does not finish in time.
         let slower = tokio::time::sleep(Duration::from_secs(3));
         let start = tokio::time::Instant::now();
-        assert_eq!(deadline.within(slower).await, None);
+        assert_eq!(deadline.within(pin!(slower)).await, None);
         assert!(about(start.elapsed(), 2));
     }
 }

@@ -30,6 +30,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
 use hyper::header::{HeaderMap, HeaderValue};
 use hyper::{Method, Response, StatusCode};
+use std::pin::pin;
 use std::sync::Arc;
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
 
@@ -185,7 +186,7 @@ impl Proxy {
         };
         let unanswered = Unanswered::new(&x.session, x.id.as_ref());
         let sent = deadline
-            .within(upstream.send(Method::POST, &x.headers, &bytes))
+            .within(pin!(upstream.send(Method::POST, &x.headers, &bytes)))
             .await;
         unanswered.settled();
         let reply = match sent {
@@ -237,7 +238,7 @@ impl Proxy {
         let read = Limited::new(reply, max).collect();
         let unanswered = Unanswered::new(&session, id.as_ref());
         let collected = match &mut deadline {
-            Some(d) => d.within(read).await,
+            Some(d) => d.within(pin!(read)).await,
             None => Some(read.await),
         };
         unanswered.settled();
@@ -303,7 +304,7 @@ impl Proxy {
             let _guard = guard;
             let end = loop {
                 let line = match &mut deadline {
-                    Some(d) => match d.within(lines.recv()).await {
+                    Some(d) => match d.within(pin!(lines.recv())).await {
                         Some(l) => l,
                         None => break End::TimedOut,
                     },

@@ -67,44 +67,120 @@ pub struct Incoming {
     pub body: Bytes,
 }
 
-/// A request's headers of those the endpoint reads ([`READ`]), in the order they came. A
-/// handful at most: a list, searched by name, instead of a hash map.
+/// A request's headers of those the endpoint reads ([`READ`]), in the order they came: which
+/// of [`READ`] each is, and where its value lies in the request's head. A handful at most: a
+/// list searched by name, and small, since a request moves by value through the endpoint's
+/// async functions and every move copies it.
 #[derive(Clone, Debug, Default)]
-pub struct Headers(SmallVec<[(HeaderName, HeaderValue); 8]>);
+pub struct Headers {
+    /// The request's head; the values are parts of it.
+    head: Bytes,
+    kept: SmallVec<[Kept; 8]>,
+}
+
+/// One kept header: its name's index in [`READ`], its value's bounds in the head.
+#[derive(Clone, Copy, Debug)]
+struct Kept {
+    name: u8,
+    start: u32,
+    end: u32,
+}
+
+/// A request header's value: bytes the request parser accepted as one (no control
+/// characters but tabs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Value<'a>(&'a [u8]);
+
+/// A header value with bytes other than visible ASCII, spaces and tabs.
+#[derive(Debug)]
+pub struct NotAscii;
+
+impl<'a> Value<'a> {
+    pub fn as_bytes(self) -> &'a [u8] {
+        self.0
+    }
+
+    /// The value as text if it is visible ASCII, spaces and tabs only (as
+    /// [`HeaderValue::to_str`]).
+    pub fn to_str(self) -> Result<&'a str, NotAscii> {
+        if self
+            .0
+            .iter()
+            .all(|&b| b == b'\t' || (b' '..0x7f).contains(&b))
+        {
+            std::str::from_utf8(self.0).map_err(|_| NotAscii)
+        } else {
+            Err(NotAscii)
+        }
+    }
+}
+
+impl PartialEq<&str> for Value<'_> {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == other.as_bytes()
+    }
+}
 
 impl Headers {
     /// The first value of `name`.
-    pub fn get(&self, name: &HeaderName) -> Option<&HeaderValue> {
-        self.0.iter().find(|(n, _)| n == name).map(|(_, v)| v)
+    pub fn get(&self, name: &HeaderName) -> Option<Value<'_>> {
+        self.all(name).next()
     }
 
     /// Every value of `name`.
-    pub fn all<'a>(&'a self, name: &'a HeaderName) -> impl Iterator<Item = &'a HeaderValue> {
-        self.0
+    pub fn all<'a>(&'a self, name: &HeaderName) -> impl Iterator<Item = Value<'a>> {
+        let index = READ.iter().position(|n| n == name);
+        self.kept
             .iter()
-            .filter(move |(n, _)| n == name)
-            .map(|(_, v)| v)
+            .filter(move |k| Some(usize::from(k.name)) == index)
+            .map(|k| self.value(k))
     }
 
     /// The headers that go on to the server, as they came.
-    pub fn forwarded(&self) -> impl Iterator<Item = (&HeaderName, &HeaderValue)> {
+    pub fn forwarded(&self) -> impl Iterator<Item = (&HeaderName, Value<'_>)> {
         let own = &READ[..FORWARDED];
-        self.0
+        self.iter().filter(|(n, _)| !own.contains(n))
+    }
+
+    /// Every kept header, as they came.
+    pub fn iter(&self) -> impl Iterator<Item = (&HeaderName, Value<'_>)> {
+        self.kept
             .iter()
-            .filter(|(n, _)| !own.contains(n))
-            .map(|(n, v)| (n, v))
+            .map(|k| (&READ[usize::from(k.name)], self.value(k)))
+    }
+
+    fn value(&self, kept: &Kept) -> Value<'_> {
+        Value(&self.head[kept.start as usize..kept.end as usize])
     }
 }
 
 /// Only the names of [`READ`] are kept, as when a request is read.
 impl FromIterator<(HeaderName, HeaderValue)> for Headers {
     fn from_iter<I: IntoIterator<Item = (HeaderName, HeaderValue)>>(pairs: I) -> Headers {
-        Headers(
-            pairs
-                .into_iter()
-                .filter(|(n, _)| READ.contains(n))
-                .collect(),
-        )
+        let mut head = Vec::new();
+        let mut kept = SmallVec::new();
+        for (name, value) in pairs {
+            if let Some(i) = READ.iter().position(|n| *n == name) {
+                let start = head.len();
+                head.extend_from_slice(value.as_bytes());
+                kept.push(Kept::at(i, start, head.len()));
+            }
+        }
+        Headers {
+            head: head.into(),
+            kept,
+        }
+    }
+}
+
+impl Kept {
+    /// A head is at most [`wire::MAX_HEAD`] bytes, so its offsets fit in 32 bits.
+    fn at(name: usize, start: usize, end: usize) -> Kept {
+        Kept {
+            name: name as u8,
+            start: start as u32,
+            end: end as u32,
+        }
     }
 }
 
@@ -156,7 +232,8 @@ pub async fn serve<H, F>(
             }
         };
         let head_only = request.method == Method::HEAD;
-        let Some(response) = conn.while_watching(handle(request)).await else {
+        let work = pin!(handle(request));
+        let Some(response) = conn.while_watching(work).await else {
             return;
         };
         if !conn.respond(response, keep_alive, head_only).await || !keep_alive {
@@ -192,8 +269,8 @@ struct Parsed {
     len: usize,
     method: Method,
     target: (usize, usize),
-    /// Kept headers: index into [`READ`], value.
-    headers: SmallVec<[(usize, (usize, usize)); 12]>,
+    /// The headers kept for the endpoint.
+    headers: SmallVec<[Kept; 8]>,
     framing: Framing,
     keep_alive: bool,
     continue_100: bool,
@@ -279,7 +356,14 @@ fn parse(buf: &[u8], max_body: usize) -> Result<Option<Parsed>, Refusal> {
             .iter()
             .position(|r| name.eq_ignore_ascii_case(r.as_str()))
         {
-            out.headers.push((i, offset(h.value)));
+            if h.value
+                .iter()
+                .any(|&b| (b < b' ' && b != b'\t') || b == 0x7f)
+            {
+                return refuse(StatusCode::BAD_REQUEST, "malformed header value");
+            }
+            let (start, end) = offset(h.value);
+            out.headers.push(Kept::at(i, start, end));
         }
     }
     out.framing = match (length, chunked) {
@@ -338,12 +422,10 @@ impl Conn {
             }
         };
         let head = self.buf.split_to(parsed.len).freeze();
-        let mut headers = Headers::default();
-        for &(i, (start, end)) in &parsed.headers {
-            let value = HeaderValue::from_maybe_shared(head.slice(start..end))
-                .or_else(|_| refuse(StatusCode::BAD_REQUEST, "malformed header value"))?;
-            headers.0.push((READ[i].clone(), value));
-        }
+        let headers = Headers {
+            kept: parsed.headers,
+            head: head.clone(),
+        };
         let (start, end) = parsed.target;
         let uri = Uri::from_maybe_shared(head.slice(start..end))
             .or_else(|_| refuse(StatusCode::BAD_REQUEST, "malformed request target"))?;
@@ -435,8 +517,7 @@ impl Conn {
     }
 
     /// Runs `work` while watching the connection; `None` if the client went away first.
-    async fn while_watching<F: Future>(&mut self, work: F) -> Option<F::Output> {
-        let mut work = pin!(work);
+    async fn while_watching<F: Future>(&mut self, mut work: Pin<&mut F>) -> Option<F::Output> {
         std::future::poll_fn(|cx| {
             if let Poll::Ready(out) = work.as_mut().poll(cx) {
                 return Poll::Ready(Some(out));

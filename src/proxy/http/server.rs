@@ -150,7 +150,7 @@ impl Proxy {
             );
         }
         let authorization = req.headers.get(&hyper::header::AUTHORIZATION);
-        let Some(grant) = self.grants.grant(authorization.map(HeaderValue::as_bytes)) else {
+        let Some(grant) = self.grants.grant(authorization.map(|v| v.as_bytes())) else {
             self.metrics.failed(Failure::Unauthorized);
             let mut r = plain(
                 StatusCode::UNAUTHORIZED,

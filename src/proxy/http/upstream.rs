@@ -108,11 +108,12 @@ impl Upstream {
         client_headers: &Headers,
         body: &[u8],
     ) -> Result<Response<Lent>, String> {
-        let host = (&hyper::header::HOST, &self.host);
+        let host = (&hyper::header::HOST, self.host.as_bytes());
         let from_client = client_headers
             .forwarded()
-            .filter(|(name, _)| !self.credentials.iter().any(|(n, _)| n == *name));
-        let credentials = self.credentials.iter().map(|(n, v)| (n, v));
+            .filter(|(name, _)| !self.credentials.iter().any(|(n, _)| n == *name))
+            .map(|(n, v)| (n, v.as_bytes()));
+        let credentials = self.credentials.iter().map(|(n, v)| (n, v.as_bytes()));
         let request = wire::request(
             method.as_str(),
             self.target.path_and_query().map_or("/", |p| p.as_str()),

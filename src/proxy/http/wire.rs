@@ -33,7 +33,7 @@ const MAX_TRAILERS: usize = 16 * 1024;
 pub fn request<'a>(
     method: &str,
     target: &str,
-    headers: impl Iterator<Item = (&'a HeaderName, &'a HeaderValue)>,
+    headers: impl Iterator<Item = (&'a HeaderName, &'a [u8])>,
     body: &[u8],
 ) -> Vec<u8> {
     let mut out = Vec::with_capacity(256 + body.len());
@@ -42,7 +42,7 @@ pub fn request<'a>(
     out.extend_from_slice(target.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
     for (name, value) in headers {
-        header(&mut out, name.as_str().as_bytes(), value.as_bytes());
+        header(&mut out, name.as_str().as_bytes(), value);
     }
     if !body.is_empty() || method == "POST" {
         header(
@@ -635,7 +635,8 @@ mod tests {
             HeaderValue::from_static("127.0.0.1:8"),
             HeaderValue::from_static("s"),
         ];
-        let r = request("POST", "/mcp", names.iter().zip(values.iter()), b"{}");
+        let values = values.iter().map(HeaderValue::as_bytes);
+        let r = request("POST", "/mcp", names.iter().zip(values), b"{}");
         assert_eq!(r, b"POST /mcp HTTP/1.1\r\nhost: 127.0.0.1:8\r\nmcp-session-id: s\r\ncontent-length: 2\r\n\r\n{}");
         let r = request("GET", "/mcp", std::iter::empty(), b"");
         assert_eq!(r, b"GET /mcp HTTP/1.1\r\n\r\n");

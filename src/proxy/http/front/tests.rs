@@ -15,7 +15,7 @@ const LIMITS: Limits = Limits {
 /// Answers `METHOD PATH` with the headers it kept and the body.
 async fn echo(req: Incoming) -> Response<Body> {
     let mut text = format!("{} {}\n", req.method, req.uri);
-    for (name, value) in &req.headers.0 {
+    for (name, value) in req.headers.iter() {
         text += &format!("{name}={}\n", value.to_str().unwrap_or("?"));
     }
     text += &String::from_utf8_lossy(&req.body);
@@ -413,4 +413,26 @@ fn chunk_sizes_and_lengths_are_written_in_their_bases() {
         wire::decimal(u64::MAX, &mut [0; 20]),
         u64::MAX.to_string().as_bytes()
     );
+}
+
+#[test]
+fn kept_values_with_control_bytes_are_refused_and_others_read_as_sent() {
+    for bad in [&b"a\x7fb"[..], b"a\x01b"] {
+        let mut head = b"GET /mcp HTTP/1.1\r\nMcp-Session-Id: ".to_vec();
+        head.extend_from_slice(bad);
+        head.extend_from_slice(b"\r\n\r\n");
+        let refusal = parse(&head, 1024).expect_err("a control byte in a kept value");
+        assert_eq!(refusal.status, StatusCode::BAD_REQUEST);
+    }
+    let head = "GET /mcp HTTP/1.1\r\nMcp-Name: caf\u{e9}\r\nAccept: a,\tb\r\n\r\n";
+    let parsed = parse(head.as_bytes(), 1024).unwrap().unwrap();
+    let headers = Headers {
+        head: Bytes::copy_from_slice(head.as_bytes()),
+        kept: parsed.headers,
+    };
+    let name = headers.get(&HeaderName::from_static("mcp-name")).unwrap();
+    assert_eq!(name.as_bytes(), "caf\u{e9}".as_bytes());
+    assert!(name.to_str().is_err(), "not visible ASCII");
+    let accept = headers.get(&hyper::header::ACCEPT).unwrap();
+    assert_eq!(accept.to_str().unwrap(), "a,\tb");
 }
