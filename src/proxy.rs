@@ -15,6 +15,7 @@
 //! - `stdio`: the stdio transport (child process, readers, shutdown);
 //! - `spawn`: starting a stdio MCP server as a child with piped stdin and stdout;
 //! - `http`: the Streamable HTTP transport (grants, sessions, SSE relay, metrics, admin);
+//! - `tls`: the TLS client configuration (Redis at `rediss://`, `https://` upstreams);
 //! - `stats`: decisions and reloads counted for metrics;
 //! - `outlet`: writing relayed lines to a side from the task that produced them;
 //! - `reload`: watching the policy file;
@@ -43,4 +44,5 @@ mod session_tests;
 pub mod spawn;
 pub mod stats;
 pub mod stdio;
+pub mod tls;
 pub mod tools_list;

@@ -549,8 +549,9 @@ fn bad_input_is_a_clear_error() {
         "{}",
         text(&o)
     );
-    let o = run(&["catalog", "--url", "https://example.com/mcp"]);
+    let o = run(&["catalog", "--url", "ftp://example.com/mcp"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not an http:// or https:// URL"));
     // A hand-edited catalog is refused by every command that reads it.
     let catalog = dir.path().join("c.json");
     let list = json!({"tools": [{"name": "get_note", "description": "Gets a note"}]});

@@ -15,6 +15,8 @@
     reason = "a test fails loudly on a bad fixture"
 )]
 
+#[path = "common/certs.rs"]
+mod certs;
 #[path = "common/ports.rs"]
 mod ports;
 #[path = "limits_redis/replicas.rs"]

@@ -10,6 +10,7 @@
 //! - `load`: 20,000 calls from 32 clients across 4 grants (exact limits, no growth); reload;
 //! - `shared`: three replicas sharing limits in one Redis, `/healthz` following the store,
 //!   pins across stateless requests;
+//! - `tls`: an `https://` upstream (the test's own CA), for the proxy and `catalog --url`;
 //! - `wire`: raw HTTP: 401, routing headers, `requestState` tampering, origins, overload,
 //!   timeouts, sessions, metrics, shutdown;
 //! - `support`: peers on free ports, warden on port 0, a raw HTTP client.
@@ -21,6 +22,8 @@
     reason = "a test fails loudly on a bad fixture"
 )]
 
+#[path = "common/certs.rs"]
+mod certs;
 #[path = "proxy_http/children.rs"]
 mod children;
 #[allow(
@@ -45,5 +48,7 @@ mod sdk;
 mod shared;
 #[path = "proxy_http/support.rs"]
 mod support;
+#[path = "proxy_http/tls.rs"]
+mod tls;
 #[path = "proxy_http/wire.rs"]
 mod wire;

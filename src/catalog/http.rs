@@ -4,88 +4,102 @@
 //! `Mcp-Session-Id` the server assigns at `initialize` is sent back on every later request,
 //! with `MCP-Protocol-Version`, and the session is closed with a `DELETE` at the end. Every
 //! request also names its method in `Mcp-Method` (2026-07-28 servers check it against the body).
-//! Plain `http://` only (no TLS in this client).
+//! The requests go out on the proxy's own HTTP/1.1 client (`proxy::http::pool`, `wire`):
+//! `http://`, or `https://` with the server's certificate checked against the system's roots
+//! (`SSL_CERT_FILE`).
 
 use super::client::{MAX_MESSAGE_BYTES, Read, Transport, read};
+use crate::proxy::http::pool::{Lent, Pool};
+use crate::proxy::http::upstream::Endpoint;
+use crate::proxy::http::wire;
 use crate::proxy::jsonrpc::Id;
-use http_body_util::{BodyExt, Full};
-use hyper::body::Bytes;
-use hyper::{Method, Request, Uri, header};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use http_body_util::BodyExt;
+use hyper::header::{self, HeaderName, HeaderValue};
+use hyper::{Method, Response};
 use serde_json::Value;
+use std::sync::Arc;
 use std::time::Duration;
 
-const SESSION: &str = "mcp-session-id";
-const VERSION: &str = "mcp-protocol-version";
+static SESSION: HeaderName = HeaderName::from_static("mcp-session-id");
+static VERSION: HeaderName = HeaderName::from_static("mcp-protocol-version");
 /// The 2026-07-28 routing header: the JSON-RPC method of the body.
-const METHOD: &str = "mcp-method";
+static METHOD: HeaderName = HeaderName::from_static("mcp-method");
 
-#[derive(Debug)]
+/// The answer headers the client reads.
+static KEEP: [HeaderName; 2] = [
+    header::CONTENT_TYPE,
+    HeaderName::from_static("mcp-session-id"),
+];
+
 pub struct Http {
-    client: Client<HttpConnector, Full<Bytes>>,
-    uri: Uri,
-    session: Option<String>,
-    version: Option<String>,
+    url: String,
+    endpoint: Endpoint,
+    pool: Arc<Pool>,
+    session: Option<HeaderValue>,
+    version: Option<HeaderValue>,
 }
 
 impl Http {
     pub fn new(url: &str) -> Result<Http, String> {
-        let uri = crate::proxy::http::upstream::plain_http(
-            url,
-            "https is not supported by `--url` (plain http only); reach the server through a local TLS terminator",
-        )?;
+        let endpoint = Endpoint::parse(url)?;
         Ok(Http {
-            client: Client::builder(TokioExecutor::new()).build_http(),
-            uri,
+            url: url.to_string(),
+            pool: endpoint.pool()?,
+            endpoint,
             session: None,
             version: None,
         })
     }
 
-    fn builder(&self, method: Method) -> hyper::http::request::Builder {
-        let mut b = Request::builder().method(method).uri(self.uri.clone());
-        if let Some(s) = &self.session {
-            b = b.header(SESSION, s);
-        }
-        if let Some(v) = &self.version {
-            b = b.header(VERSION, v);
-        }
-        b
+    /// Sends one request with the session's headers; `post` adds a JSON body's.
+    async fn send(
+        &self,
+        method: Method,
+        mcp_method: Option<&str>,
+        body: &[u8],
+    ) -> Result<Response<Lent>, String> {
+        let json = HeaderValue::from_static("application/json");
+        let accept = HeaderValue::from_static("application/json, text/event-stream");
+        let mcp_method = mcp_method.and_then(|m| HeaderValue::from_str(m).ok());
+        let post = method == Method::POST;
+        let headers = [
+            Some((&header::HOST, &self.endpoint.host_header)),
+            self.session.as_ref().map(|s| (&SESSION, s)),
+            self.version.as_ref().map(|v| (&VERSION, v)),
+            mcp_method.as_ref().map(|m| (&METHOD, m)),
+            post.then_some((&header::CONTENT_TYPE, &json)),
+            post.then_some((&header::ACCEPT, &accept)),
+        ];
+        let headers = headers
+            .into_iter()
+            .flatten()
+            .map(|(n, v)| (n, v.as_bytes()));
+        let target = self
+            .endpoint
+            .target
+            .path_and_query()
+            .map_or("/", |p| p.as_str());
+        let request = wire::request(method.as_str(), target, headers, body);
+        self.pool
+            .send(&request, &KEEP)
+            .await
+            .map_err(|e| format!("cannot reach {}: {e}", self.url))
     }
 
     async fn post(
         &mut self,
         method: Option<&str>,
         body: Vec<u8>,
-    ) -> Result<hyper::Response<hyper::body::Incoming>, String> {
-        let mut request = self.builder(Method::POST);
-        if let Some(m) = method {
-            request = request.header(METHOD, m);
-        }
-        let request = request
-            .header(header::CONTENT_TYPE, "application/json")
-            .header(header::ACCEPT, "application/json, text/event-stream")
-            .body(Full::new(Bytes::from(body)))
-            .map_err(|e| format!("cannot build the request: {e}"))?;
-        let response = self
-            .client
-            .request(request)
-            .await
-            .map_err(|e| format!("cannot reach {}: {e}", self.uri))?;
-        if let Some(s) = response
-            .headers()
-            .get(SESSION)
-            .and_then(|v| v.to_str().ok())
-        {
-            self.session = Some(s.to_string());
+    ) -> Result<Response<Lent>, String> {
+        let response = self.send(Method::POST, method, &body).await?;
+        if let Some(s) = response.headers().get(&SESSION) {
+            self.session = Some(s.clone());
         }
         if !response.status().is_success() {
             let status = response.status();
             let text = collect(response.into_body()).await.unwrap_or_default();
             let text = String::from_utf8_lossy(&text[..text.len().min(500)]).into_owned();
-            return Err(format!("{} answered HTTP {status}: {text}", self.uri));
+            return Err(format!("{} answered HTTP {status}: {text}", self.url));
         }
         Ok(response)
     }
@@ -95,15 +109,15 @@ impl Http {
         if self.session.is_none() {
             return;
         }
-        let Ok(request) = self.builder(Method::DELETE).body(Full::new(Bytes::new())) else {
-            return;
-        };
-        let _ = tokio::time::timeout(Duration::from_secs(2), self.client.request(request)).await;
+        let delete = self.send(Method::DELETE, None, &[]);
+        if let Ok(Ok(answer)) = tokio::time::timeout(Duration::from_secs(2), delete).await {
+            let _ = tokio::time::timeout(Duration::from_secs(2), collect(answer.into_body())).await;
+        }
     }
 }
 
 /// A whole body, refused past the size limit.
-async fn collect(mut body: hyper::body::Incoming) -> Result<Vec<u8>, String> {
+async fn collect(mut body: Lent) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| format!("cannot read the answer: {e}"))?;
@@ -140,11 +154,7 @@ fn events(buffer: &mut String) -> Vec<String> {
 impl Transport for Http {
     async fn call(&mut self, id: &Id, method: &str, request: Vec<u8>) -> Result<Value, String> {
         let response = self.post(Some(method), request).await?;
-        let sse = response
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|t| t.starts_with("text/event-stream"));
+        let sse = crate::proxy::http::upstream::is_sse(response.headers());
         let mut body = response.into_body();
         if !sse {
             let bytes = collect(body).await?;
@@ -184,7 +194,7 @@ impl Transport for Http {
     }
 
     fn negotiated(&mut self, version: Option<&str>) {
-        self.version = version.map(str::to_string);
+        self.version = version.and_then(|v| HeaderValue::from_str(v).ok());
     }
 }
 
@@ -202,11 +212,6 @@ mod tests {
             vec!["".to_string(), "{\"a\":\n1}".to_string()]
         );
         assert_eq!(b, "data: part");
-        assert!(
-            Http::new("https://example.com/mcp")
-                .unwrap_err()
-                .contains("https")
-        );
         assert!(Http::new("ftp://x").is_err());
         assert!(Http::new("http://127.0.0.1:1/mcp").is_ok());
     }

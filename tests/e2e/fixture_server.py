@@ -1,6 +1,6 @@
 """A small real MCP server (the official Python SDK's MCPServer, both protocol eras) for the
 cases the reference servers cannot produce on demand (over stdio, or over Streamable HTTP with
-`fixture_server.py http PORT`):
+`fixture_server.py http PORT`, or over HTTPS with `fixture_server.py https PORT CERT KEY`):
 
 - `echo {message}`: answers `Echo: <message>`;
 - `fail {}`: answers with a JSON-RPC error (-32000), not a tool result;
@@ -72,5 +72,17 @@ if __name__ == "__main__":
         # `fixture_server.py http PORT`: Streamable HTTP at http://127.0.0.1:PORT/mcp, both
         # eras (2026-07-28 requests are served statelessly; handshake clients get sessions).
         app.run("streamable-http", host="127.0.0.1", port=int(sys.argv[2]))
+    elif sys.argv[1:2] == ["https"]:
+        # `fixture_server.py https PORT CERT KEY`: the same at https://127.0.0.1:PORT/mcp.
+        import uvicorn
+
+        uvicorn.run(
+            app.streamable_http_app(host="127.0.0.1"),
+            host="127.0.0.1",
+            port=int(sys.argv[2]),
+            ssl_certfile=sys.argv[3],
+            ssl_keyfile=sys.argv[4],
+            log_level="warning",
+        )
     else:
         app.run()

@@ -30,13 +30,34 @@ impl Drop for Proc {
 /// A server that could not have the port it was given (another process took it first) is
 /// started again on another.
 pub fn upstream(name: &str) -> (Proc, String) {
+    listening(name, "http", |port| server_command(name, port))
+}
+
+/// The SDK fixture server over HTTPS with the certificate `certs` holds (`certs::certificates`).
+pub fn https_fixture(certs: &Path) -> (Proc, String) {
+    listening("fixture", "https", |port| {
+        let mut c = Command::new(python());
+        c.arg(repo("tests/e2e/fixture_server.py"))
+            .arg("https")
+            .arg(port.to_string())
+            .arg(certs.join("srv.crt"))
+            .arg(certs.join("srv.key"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        c
+    })
+}
+
+/// Starts `command` on free ports until it listens on the one it was given; its URL.
+fn listening(name: &str, scheme: &str, command: impl Fn(u16) -> Command) -> (Proc, String) {
     let start = Instant::now();
     loop {
         let port = free_port();
-        let mut proc = Proc(server_command(name, port).spawn().unwrap());
+        let mut proc = Proc(command(port).spawn().unwrap());
         loop {
             if listens(proc.0.id(), port) {
-                return (proc, format!("http://127.0.0.1:{port}/mcp"));
+                return (proc, format!("{scheme}://127.0.0.1:{port}/mcp"));
             }
             assert!(start.elapsed() < START, "{name} did not listen on {port}");
             if proc.0.try_wait().ok().flatten().is_some() {
@@ -85,10 +106,16 @@ impl Warden {
     }
 
     pub fn with_policy(policy: &str, flags: &[&str]) -> Warden {
+        Warden::with_env(policy, flags, &[])
+    }
+
+    /// With these environment variables too.
+    pub fn with_env(policy: &str, flags: &[&str], env: &[(&str, &Path)]) -> Warden {
         let mut child = Command::new(warden())
             .args(["proxy", "--policy", policy])
             .args(["--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"])
             .args(flags)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

@@ -12,7 +12,8 @@
 //! - `relay`: an upstream SSE answer relayed as a body that reads it event by event;
 //!   `deadline`: an exchange's upstream timeout, one timer;
 //! - `sse`: splitting and rewriting server-sent events;
-//! - `upstream`: the HTTP client and which headers cross warden; `pool`: its connections;
+//! - `upstream`: the HTTP client and which headers cross warden (`Endpoint`: an `http://` or
+//!   `https://` URL, also `warden catalog --url`'s); `pool`: its connections (TCP, or TLS);
 //!   `wire`: HTTP/1.1 on those connections (the request written, the answer's head and body
 //!   read); `socket`: reads that need no system call to find a socket empty;
 //! - `child`: stdio servers behind the endpoint, one child process per MCP session;
@@ -30,13 +31,13 @@ mod front;
 pub mod grants;
 pub mod headers;
 pub mod metrics;
-mod pool;
+pub mod pool;
 mod relay;
 pub mod server;
 mod socket;
 pub mod sse;
 pub mod upstream;
-mod wire;
+pub mod wire;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, combinators::BoxBody};

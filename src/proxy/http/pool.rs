@@ -2,7 +2,8 @@
 //! back as soon as the answer's body has ended ([`Lent`]), so the next request reuses the
 //! connection at once.
 //!
-//! A connection is a TCP stream and its read buffer, nothing more: the request is written in
+//! A connection is a TCP stream (with TLS on it for an `https://` upstream) and its read
+//! buffer, nothing more: the request is written in
 //! one write, the answer's head parsed from the buffer and its body decoded from it
 //! (`wire`), all in the polls of the exchange that holds the connection (the client's
 //! connection task). An answer that has arrived is read, decoded and relayed in one poll: no
@@ -31,8 +32,11 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker, ready};
 use std::time::{Duration, Instant};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::rustls::pki_types::ServerName;
 
 /// Idle connections older than this are closed, not reused.
 pub const IDLE: Duration = Duration::from_secs(4);
@@ -40,9 +44,64 @@ pub const IDLE: Duration = Duration::from_secs(4);
 /// At most this many idle connections are kept.
 const MAX_IDLE: usize = 256;
 
+/// The bytes of a connection: plain TCP, or TLS on it.
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+/// TLS reads go into the buffer this much at a time.
+const TLS_READ: usize = 16 * 1024;
+
+impl Stream {
+    /// Reads what has come into `buf`: `Ready(0)` at the end of the stream. A plain socket is
+    /// read by `socket::poll_read` (its stale readiness cleared in step); TLS through rustls.
+    fn poll_read(&mut self, buf: &mut BytesMut, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        match self {
+            Stream::Plain(tcp) => socket::poll_read(tcp, buf, cx),
+            Stream::Tls(tls) => {
+                let start = buf.len();
+                buf.resize(start + TLS_READ, 0);
+                let mut room = ReadBuf::new(&mut buf[start..]);
+                let read = Pin::new(tls.as_mut()).poll_read(cx, &mut room);
+                let n = room.filled().len();
+                buf.truncate(start + n);
+                read.map_ok(|()| n)
+            }
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bytes: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(tcp) => Pin::new(tcp).poll_write(cx, bytes),
+            Stream::Tls(tls) => Pin::new(tls.as_mut()).poll_write(cx, bytes),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(tcp) => Pin::new(tcp).poll_flush(cx),
+            Stream::Tls(tls) => Pin::new(tls.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(tcp) => Pin::new(tcp).poll_shutdown(cx),
+            Stream::Tls(tls) => Pin::new(tls.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
 /// A connection: the stream and what has been read from it and not used yet.
 struct Conn {
-    stream: TcpStream,
+    stream: Stream,
     buf: BytesMut,
     /// Header values of this connection's recent answers.
     values: wire::Values,
@@ -53,19 +112,26 @@ impl Conn {
     /// read that empties the socket clears its stale readiness (`socket`), so that an idle
     /// connection is taken again without a read to learn that nothing has come since.
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
-        socket::poll_read(&self.stream, &mut self.buf, cx)
+        self.stream.poll_read(&mut self.buf, cx)
     }
 
     /// Whether the server has not closed (or written on) the idle connection: asked of the
     /// socket only when the event loop saw it become readable.
     fn is_open(&mut self) -> bool {
         let mut cx = Context::from_waker(Waker::noop());
-        match self.stream.poll_read_ready(&mut cx) {
-            Poll::Pending => true,
-            Poll::Ready(Err(_)) => false,
-            Poll::Ready(Ok(())) => {
-                matches!(self.stream.try_read_buf(&mut self.buf), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
-                    && self.buf.is_empty()
+        match &mut self.stream {
+            Stream::Plain(tcp) => match tcp.poll_read_ready(&mut cx) {
+                Poll::Pending => true,
+                Poll::Ready(Err(_)) => false,
+                Poll::Ready(Ok(())) => {
+                    matches!(tcp.try_read_buf(&mut self.buf), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+                        && self.buf.is_empty()
+                }
+            },
+            // rustls reads what came (a TLS 1.3 session ticket is not data) and answers
+            // `Pending` if no data and no end did.
+            Stream::Tls(_) => {
+                self.stream.poll_read(&mut self.buf, &mut cx).is_pending() && self.buf.is_empty()
             }
         }
     }
@@ -80,6 +146,8 @@ struct Idle {
 pub struct Pool {
     host: String,
     port: u16,
+    /// For an `https://` upstream: the TLS client and the name its certificate must bear.
+    tls: Option<(TlsConnector, ServerName<'static>)>,
     /// Idle connections, the most recently used last.
     idle: Mutex<Vec<Idle>>,
 }
@@ -90,8 +158,26 @@ impl Pool {
         Arc::new(Pool {
             host: host.to_string(),
             port,
+            tls: None,
             idle: Mutex::new(Vec::new()),
         })
+    }
+
+    /// TLS connections to `host` and `port` with this client configuration, the server's
+    /// certificate checked for `host`.
+    pub fn tls(
+        host: &str,
+        port: u16,
+        config: Arc<tokio_rustls::rustls::ClientConfig>,
+    ) -> Result<Arc<Pool>, String> {
+        let name = ServerName::try_from(host.to_string())
+            .map_err(|e| format!("`{host}` cannot name a TLS server: {e}"))?;
+        Ok(Arc::new(Pool {
+            host: host.to_string(),
+            port,
+            tls: Some((TlsConnector::from(config), name)),
+            idle: Mutex::new(Vec::new()),
+        }))
     }
 
     fn idle(&self) -> MutexGuard<'_, Vec<Idle>> {
@@ -118,6 +204,8 @@ impl Pool {
                         .write_all(&request[n..])
                         .await
                         .map_err(|e| failed(&e))?;
+                    // (TLS records rustls could not write at once; nothing for plain TCP.)
+                    conn.stream.flush().await.map_err(|e| failed(&e))?;
                     break conn;
                 }
                 // Nothing was written: the server closed the connection while it was idle.
@@ -170,6 +258,18 @@ impl Pool {
                 )
             })?;
         let _ = stream.set_nodelay(true);
+        let stream = match &self.tls {
+            None => Stream::Plain(stream),
+            Some((connector, name)) => {
+                let tls = connector.connect(name.clone(), stream).await.map_err(|e| {
+                    format!(
+                        "upstream request failed: TLS with {}:{}: {e}",
+                        self.host, self.port
+                    )
+                })?;
+                Stream::Tls(Box::new(tls))
+            }
+        };
         Ok(Conn {
             stream,
             buf: BytesMut::new(),

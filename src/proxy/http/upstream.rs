@@ -7,8 +7,8 @@
 //! headers (`front::Headers::forwarded`: never the client's `Authorization`, cookies or
 //! `Origin`), plus the upstream
 //! credentials from the grants file; toward the client only the MCP and content headers of the
-//! server's answer. Plain `http://` upstreams only (put warden beside the server, or behind a
-//! TLS-terminating sidecar).
+//! server's answer. An `https://` upstream is reached over TLS (the server's certificate
+//! checked against the system's roots or `SSL_CERT_FILE`, `proxy::tls`; ALPN `http/1.1`).
 
 use super::Body;
 use super::front::Headers;
@@ -38,28 +38,71 @@ pub struct Upstream {
     credentials: Vec<(HeaderName, HeaderValue)>,
 }
 
-/// `url` as a plain `http://` URI with a host; `https_hint` says what to do instead of https.
-pub fn plain_http(url: &str, https_hint: &str) -> Result<Uri, String> {
-    let uri: Uri = url
-        .parse()
-        .map_err(|e| format!("`{url}` is not a URL: {e}"))?;
-    match uri.scheme_str() {
-        Some("http") => {}
-        Some("https") => return Err(format!("`{url}`: {https_hint}")),
-        _ => return Err(format!("`{url}` is not an http:// URL")),
+/// Where an HTTP server is: a URL's parts that reach it.
+pub struct Endpoint {
+    /// The host as connected to (a name or an IP address, without brackets).
+    pub host: String,
+    pub port: u16,
+    /// `https://`.
+    pub tls: bool,
+    /// The `Host` header: the URL's host, and its port unless it is the scheme's.
+    pub host_header: HeaderValue,
+    /// The request target: the URL's path and query.
+    pub target: Uri,
+}
+
+impl Endpoint {
+    /// An `http://` or `https://` URL with a host.
+    pub fn parse(url: &str) -> Result<Endpoint, String> {
+        let uri: Uri = url
+            .parse()
+            .map_err(|e| format!("`{url}` is not a URL: {e}"))?;
+        let (tls, default_port) = match uri.scheme_str() {
+            Some("http") => (false, 80),
+            Some("https") => (true, 443),
+            _ => return Err(format!("`{url}` is not an http:// or https:// URL")),
+        };
+        let authority = uri
+            .authority()
+            .filter(|a| !a.host().is_empty())
+            .ok_or_else(|| format!("`{url}` has no host"))?;
+        let port = authority.port_u16().unwrap_or(default_port);
+        let host_header = match port == default_port {
+            true => authority.host().to_string(),
+            false => format!("{}:{port}", authority.host()),
+        };
+        let target = uri
+            .path_and_query()
+            .map_or("/", |p| p.as_str())
+            .parse()
+            .map_err(|e| format!("`{url}`: {e}"))?;
+        Ok(Endpoint {
+            host: authority
+                .host()
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_string(),
+            port,
+            tls,
+            host_header: HeaderValue::from_str(&host_header)
+                .map_err(|e| format!("`{url}`: {e}"))?,
+            target,
+        })
     }
-    if uri.host().is_none() {
-        return Err(format!("`{url}` has no host"));
+
+    /// A pool of connections to it (TLS ones for `https://`, the CA roots read now).
+    pub fn pool(&self) -> Result<Arc<Pool>, String> {
+        if !self.tls {
+            return Ok(Pool::new(&self.host, self.port));
+        }
+        let config = crate::proxy::tls::client_config(&[b"http/1.1"])?;
+        Pool::tls(&self.host, self.port, config)
     }
-    Ok(uri)
 }
 
 impl Upstream {
     pub fn new(url: &str, credentials: &[(String, String)]) -> Result<Upstream, String> {
-        let uri = plain_http(
-            url,
-            "warden speaks plain http to its upstream (run it beside the server, or behind a TLS sidecar)",
-        )?;
+        let endpoint = Endpoint::parse(url)?;
         let credentials = credentials
             .iter()
             .map(|(n, v)| {
@@ -69,28 +112,10 @@ impl Upstream {
                 ))
             })
             .collect::<Result<_, String>>()?;
-        let authority = uri
-            .authority()
-            .ok_or_else(|| format!("`{url}` has no host"))?;
-        let port = authority.port_u16().unwrap_or(80);
-        let host = match port {
-            80 => authority.host().to_string(),
-            _ => format!("{}:{port}", authority.host()),
-        };
-        let host = HeaderValue::from_str(&host).map_err(|e| format!("`{url}`: {e}"))?;
-        let name = authority
-            .host()
-            .trim_start_matches('[')
-            .trim_end_matches(']');
-        let target = uri
-            .path_and_query()
-            .map_or("/", |p| p.as_str())
-            .parse()
-            .map_err(|e| format!("`{url}`: {e}"))?;
         Ok(Upstream {
-            pool: Pool::new(name, port),
-            target,
-            host,
+            pool: endpoint.pool()?,
+            target: endpoint.target,
+            host: endpoint.host_header,
             credentials,
         })
     }

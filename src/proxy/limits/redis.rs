@@ -12,7 +12,7 @@
 //! Key layout: `{prefix}{counter}:{window}:{index}:{scope value}`, the counter with `%` and
 //! `:` %-escaped, the scope value last and verbatim; the value is the count.
 
-use super::resp::{Conn, Reply, Target, percent_decode, tls_config};
+use super::resp::{Conn, Reply, Target, percent_decode};
 use super::{Cell, Health, Key, Listed, StoreRefusal};
 use crate::ir::Window;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -109,7 +109,7 @@ impl Redis {
     pub fn new(options: Options) -> Result<Redis, String> {
         let target = Target::parse(&options.url)?;
         let tls = if target.tls {
-            Some(tls_config()?)
+            Some(crate::proxy::tls::client_config(&[])?)
         } else {
             None
         };

@@ -430,33 +430,6 @@ fn read_reply(io: &mut impl BufRead, depth: usize) -> std::io::Result<Reply> {
     })
 }
 
-/// The TLS client configuration for `rediss://`: the system's roots (`SSL_CERT_FILE`, else
-/// Debian's `/etc/ssl/certs/ca-certificates.crt`), so a private CA is trusted the usual way.
-pub fn tls_config() -> Result<Arc<rustls::ClientConfig>, String> {
-    use rustls::pki_types::CertificateDer;
-    use rustls::pki_types::pem::PemObject;
-    let path = std::env::var_os("SSL_CERT_FILE")
-        .unwrap_or_else(|| "/etc/ssl/certs/ca-certificates.crt".into());
-    let shown = std::path::Path::new(&path).display().to_string();
-    let mut roots = rustls::RootCertStore::empty();
-    let certs = CertificateDer::pem_file_iter(&path)
-        .map_err(|e| format!("cannot read the CA certificates {shown}: {e}"))?;
-    for cert in certs {
-        let cert = cert.map_err(|e| format!("{shown}: {e}"))?;
-        roots.add(cert).map_err(|e| format!("{shown}: {e}"))?;
-    }
-    if roots.is_empty() {
-        return Err(format!("{shown} holds no CA certificate"));
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS: {e}"))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(Arc::new(config))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,106 @@
+//! An `https://` upstream: warden reaches the SDK fixture server (served by uvicorn over TLS)
+//! trusting the test's own CA through `SSL_CERT_FILE`, for `warden proxy --upstream` and
+//! `warden catalog --url`; trusting another CA, it fails closed (the call is answered with a
+//! JSON-RPC error naming the certificate, the catalog with exit 2).
+
+use crate::certs::certificates;
+use crate::e2e::{repo, warden};
+use crate::ports::sockets;
+use crate::support::{Reply, Warden, call_modern, https_fixture};
+use serde_json::json;
+use std::process::Command;
+
+#[test]
+fn an_https_upstream_is_reached_over_tls_with_its_certificate_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    certificates(dir.path());
+    let (_server, url) = https_fixture(dir.path());
+    let policy = repo("tests/proxy_http/http.warden");
+    let ca = dir.path().join("ca.crt");
+    let proxy = Warden::with_env(&policy, &["--upstream", &url], &[("SSL_CERT_FILE", &ca)]);
+    // Three calls: the first opens the TLS connection, the others reuse it.
+    for id in 1..=3 {
+        let message = format!("over tls {id}");
+        let r = echo(&proxy.url, id, &message);
+        assert_eq!(r.status, 200, "{r:?}");
+        assert_eq!(
+            r.json()["result"]["content"][0]["text"],
+            format!("Echo: {message}")
+        );
+    }
+    // One connection served them all: no other is open or was closed toward the server.
+    let port: u16 = url
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.split('/').next()?.parse().ok())
+        .unwrap();
+    let toward: Vec<u8> = sockets()
+        .into_iter()
+        .filter(|s| s.remote_port == port)
+        .map(|s| s.state)
+        .collect();
+    assert_eq!(
+        toward,
+        [0x01],
+        "warden's sockets toward the server (0x01 established)"
+    );
+    // A denied call is answered by warden and never reaches the server (`die` would end it).
+    let denied = call_modern(&proxy.url, None, 4, "die", &json!({"code": 3}), &json!({}));
+    let decision = &denied.json()["result"]["_meta"]["warden/decision"];
+    assert_eq!(decision["code"], "policy_denied", "{denied:?}");
+    let after = echo(&proxy.url, 5, "alive");
+    assert_eq!(
+        after.json()["result"]["content"][0]["text"],
+        "Echo: alive",
+        "{after:?}"
+    );
+
+    // The server's own certificate is no CA: the handshake fails and the call with it.
+    let not_a_ca = dir.path().join("srv.crt");
+    let untrusting = Warden::with_env(
+        &policy,
+        &["--upstream", &url],
+        &[("SSL_CERT_FILE", &not_a_ca)],
+    );
+    let r = echo(&untrusting.url, 1, "x");
+    assert_eq!(r.status, 502, "{r:?}");
+    let why = r.json()["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(why.contains("TLS") && why.contains("certificate"), "{why}");
+    assert!(r.json().get("result").is_none(), "{r:?}");
+
+    // `warden catalog --url https://…` lists the fixture's tools the same way.
+    let catalog = |ca: &std::path::Path| {
+        Command::new(warden())
+            .args(["catalog", "--url", &url])
+            .env("SSL_CERT_FILE", ca)
+            .output()
+            .unwrap()
+    };
+    let listed = catalog(&ca);
+    assert!(listed.status.success(), "{listed:?}");
+    assert!(
+        String::from_utf8_lossy(&listed.stdout).contains("\"echo\""),
+        "{listed:?}"
+    );
+    let refused = catalog(&not_a_ca);
+    assert_eq!(refused.status.code(), Some(2), "{refused:?}");
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("certificate"),
+        "{refused:?}"
+    );
+}
+
+/// A 2026-07-28 `echo` call through warden at `url`.
+fn echo(url: &str, id: u64, message: &str) -> Reply {
+    call_modern(
+        url,
+        None,
+        id,
+        "echo",
+        &json!({ "message": message }),
+        &json!({}),
+    )
+}
