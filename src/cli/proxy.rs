@@ -34,7 +34,7 @@ pub struct Args {
     /// Largest message accepted from the client, in bytes.
     #[arg(long, default_value_t = 4 * 1024 * 1024)]
     pub max_message_bytes: usize,
-    /// How often to look for a changed policy file, in milliseconds.
+    /// How often to look for a changed policy file (and, over HTTP, grants file), in milliseconds.
     #[arg(long, default_value_t = 500)]
     pub reload_interval_ms: u64,
     /// Shared limits (`--state redis://…`): counters in Redis instead of in memory.
@@ -248,6 +248,7 @@ fn run_http(args: Args) -> u8 {
             return EXIT_USAGE;
         }
     };
+    let reload_interval = Duration::from_millis(args.reload_interval_ms.max(10));
     let options = http::Options {
         listen,
         target,
@@ -262,12 +263,11 @@ fn run_http(args: Args) -> u8 {
         allowed_origins: args.allowed_origin,
         session_idle: Duration::from_secs(args.session_idle_timeout.max(1)),
         header_timeout: Duration::from_secs(args.header_timeout.max(1)),
+        grants_file: args.grants.clone(),
+        reload_interval,
     };
     let code = runtime.block_on(async {
-        tokio::spawn(reload::watch(
-            engine.clone(),
-            Duration::from_millis(args.reload_interval_ms.max(10)),
-        ));
+        tokio::spawn(reload::watch(engine.clone(), reload_interval));
         http::run(engine, options).await
     });
     runtime.shutdown_timeout(Duration::from_secs(1));

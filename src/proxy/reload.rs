@@ -1,6 +1,6 @@
 //! Hot reload: the policy file is polled; a changed file is loaded and checked, then swapped in
 //! atomically. A file with errors is refused (logged) and the old policy stays. Counters live
-//! outside the policy and survive.
+//! outside the policy and survive. [`FileWatch`] also serves the HTTP proxy's grants file.
 //!
 //! Polling (default every 500 ms) rather than inotify: it needs no dependency, works on every
 //! filesystem (including bind mounts and editors that replace files), and costs one `stat`.
@@ -8,7 +8,7 @@
 use super::audit;
 use super::engine::Engine;
 use serde_json::json;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -18,7 +18,7 @@ struct Stamp {
     len: u64,
 }
 
-fn stamp(path: &PathBuf) -> Option<Stamp> {
+fn stamp(path: &Path) -> Option<Stamp> {
     let m = std::fs::metadata(path).ok()?;
     Some(Stamp {
         modified: m.modified().ok(),
@@ -26,30 +26,56 @@ fn stamp(path: &PathBuf) -> Option<Stamp> {
     })
 }
 
+/// A file polled for changes: its modification time and length, as last seen.
+pub struct FileWatch {
+    path: PathBuf,
+    last: Option<Stamp>,
+    ticker: tokio::time::Interval,
+}
+
+impl FileWatch {
+    /// Starts watching `path` as it is now, looking every `every`.
+    pub fn new(path: PathBuf, every: Duration) -> FileWatch {
+        FileWatch {
+            last: stamp(&path),
+            path,
+            ticker: tokio::time::interval(every),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Waits until the file has changed since it was last seen (a file that disappeared is
+    /// not a change: it is read again when it is back).
+    pub async fn changed(&mut self) {
+        loop {
+            self.ticker.tick().await;
+            let now = stamp(&self.path);
+            if now.is_some() && now != self.last {
+                self.last = now;
+                return;
+            }
+        }
+    }
+}
+
 /// Watches the engine's policy file forever (spawn it).
 pub async fn watch(engine: Arc<Engine>, every: Duration) {
-    let path = engine.policy().path.clone();
-    let mut last = stamp(&path);
-    let mut ticker = tokio::time::interval(every);
+    let mut file = FileWatch::new(engine.policy().path.clone(), every);
     loop {
-        ticker.tick().await;
-        let now = stamp(&path);
-        if now.is_none() || now == last {
-            continue;
-        }
-        last = now;
+        file.changed().await;
+        let path = file.path().display();
         match engine.reload() {
             Ok(hash) => {
                 engine.stats.reload(true);
-                eprintln!("warden: reloaded {} ({})", path.display(), &hash[..12]);
+                eprintln!("warden: reloaded {path} ({})", &hash[..12]);
                 engine.audit.write(&json!({"time": audit::now_rfc3339(), "event": "reload", "ok": true, "policy_hash": hash}));
             }
             Err(e) => {
                 engine.stats.reload(false);
-                eprintln!(
-                    "warden: refused to reload {}, keeping the previous policy: {e}",
-                    path.display()
-                );
+                eprintln!("warden: refused to reload {path}, keeping the previous policy: {e}");
                 engine.audit.write(&json!({"time": audit::now_rfc3339(), "event": "reload", "ok": false, "error": e}));
             }
         }

@@ -41,6 +41,66 @@ fn requests_without_a_valid_token_get_401_and_never_reach_the_server() {
 }
 
 #[test]
+fn a_changed_grants_file_is_reloaded_and_a_broken_one_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, url) = upstream("fixture");
+    let file = grants(dir.path(), &[("ci", "old")], &[("X-Upstream-Key", "first")]);
+    let flags = [
+        "--upstream",
+        &url,
+        "--grants",
+        &file,
+        "--reload-interval-ms",
+        "50",
+    ];
+    let warden = Warden::start(&flags);
+    // The headers the server received, through warden with this token.
+    let seen = |token: &str| {
+        let r = call_modern(
+            &warden.url,
+            Some(token),
+            1,
+            "headers",
+            &json!({}),
+            &json!({}),
+        );
+        if r.status != 200 {
+            return (r.status, None);
+        }
+        let text = r.json()["result"]["content"][0]["text"].clone();
+        (
+            r.status,
+            serde_json::from_str::<Value>(text.as_str().unwrap_or("null")).ok(),
+        )
+    };
+    let (status, headers) = seen("Bearer old");
+    assert_eq!(status, 200);
+    assert_eq!(headers.unwrap()["x-upstream-key"], "first");
+
+    // A rotation: the grant's new token, the server's new key.
+    grants(
+        dir.path(),
+        &[("ci", "new")],
+        &[("X-Upstream-Key", "second")],
+    );
+    warden.await_metric(r#"warden_grants_reloads_total{result="ok"}"#, 1.0);
+    assert_eq!(seen("Bearer old").0, 401, "the old token is gone");
+    let (status, headers) = seen("Bearer new");
+    assert_eq!(status, 200);
+    assert_eq!(headers.unwrap()["x-upstream-key"], "second");
+
+    // A broken file is refused: the grants before it stay.
+    std::fs::write(&file, r#"{"grants": {"ci": "#).unwrap();
+    warden.await_metric(r#"warden_grants_reloads_total{result="refused"}"#, 1.0);
+    assert_eq!(seen("Bearer new").0, 200);
+    assert!(
+        warden.stderr().contains("keeping the previous grants"),
+        "{}",
+        warden.stderr()
+    );
+}
+
+#[test]
 fn routing_headers_that_disagree_with_the_body_are_rejected() {
     let (_server, url) = upstream("fixture");
     let warden = Warden::start(&["--upstream", &url]);

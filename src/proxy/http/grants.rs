@@ -1,5 +1,5 @@
 //! Grants: the bearer tokens HTTP callers present, mapped to grant names, and the credentials
-//! warden itself sends upstream. Read from the `--grants` file at start.
+//! warden itself sends upstream. Read from the `--grants` file.
 //!
 //! The file holds SHA-256 hashes of the tokens, never the tokens (`warden grants hash` prints
 //! the hash of a token read from stdin):
@@ -16,6 +16,9 @@
 //!
 //! A presented token is hashed and looked up; the client's `Authorization` header is never
 //! forwarded. Without a grants file (loopback listeners only) every caller is grant `default`.
+//! The file is watched while warden runs (`--reload-interval-ms`): a changed file's grants and
+//! upstream credentials replace the old ones together; a file with errors is refused, and the
+//! old ones stay (`server`).
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -75,6 +78,12 @@ impl Grants {
 
     pub fn is_open(&self) -> bool {
         self.by_hash.is_none()
+    }
+
+    /// How many grants the file names.
+    pub fn grant_count(&self) -> usize {
+        let names = self.by_hash.iter().flat_map(HashMap::values);
+        names.collect::<std::collections::HashSet<_>>().len()
     }
 
     pub fn load(path: &Path) -> Result<Grants, String> {

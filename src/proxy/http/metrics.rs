@@ -58,6 +58,8 @@ pub struct Metrics {
     latency_count: AtomicU64,
     latency_sum_us: AtomicU64,
     requests: AtomicU64,
+    /// Grants file reloads: applied, refused.
+    grants_reloads: [AtomicU64; 2],
 }
 
 /// Gauges read at render time.
@@ -74,6 +76,11 @@ impl Metrics {
 
     pub fn request(&self) {
         self.requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The grants file was reloaded (`ok`) or a changed one refused.
+    pub fn grants_reloaded(&self, ok: bool) {
+        self.grants_reloads[usize::from(!ok)].fetch_add(1, Ordering::Relaxed);
     }
 
     /// One upstream exchange took `d` (until its answer was complete).
@@ -141,6 +148,13 @@ impl Metrics {
             "# HELP warden_reloads_total Policy reloads, applied or refused (the old policy stayed).\n# TYPE warden_reloads_total counter\n\
              warden_reloads_total{{result=\"ok\"}} {}\nwarden_reloads_total{{result=\"refused\"}} {}",
             stats.reloads_ok, stats.reloads_refused
+        );
+        let _ = writeln!(
+            out,
+            "# HELP warden_grants_reloads_total Grants file reloads, applied or refused (the old grants stayed).\n# TYPE warden_grants_reloads_total counter\n\
+             warden_grants_reloads_total{{result=\"ok\"}} {}\nwarden_grants_reloads_total{{result=\"refused\"}} {}",
+            self.grants_reloads[0].load(Ordering::Relaxed),
+            self.grants_reloads[1].load(Ordering::Relaxed)
         );
         let _ = writeln!(
             out,

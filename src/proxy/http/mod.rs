@@ -96,6 +96,10 @@ pub struct Options {
     pub target: Target,
     pub admin: Option<SocketAddr>,
     pub grants: grants::Grants,
+    /// The grants file, watched for changes (none: no grants file).
+    pub grants_file: Option<std::path::PathBuf>,
+    /// How often the grants file is looked at.
+    pub reload_interval: Duration,
     pub server: Option<String>,
     pub max_concurrent: usize,
     pub upstream_timeout: Duration,

@@ -20,7 +20,9 @@ use super::{Body, Options, Target, full};
 use crate::proxy::audit::unix_now;
 use crate::proxy::engine::{Engine, Identity};
 use crate::proxy::jsonrpc::{self, Id};
+use crate::proxy::reload::FileWatch;
 use crate::proxy::session::{Session, ToolCache};
+use arc_swap::ArcSwap;
 use hyper::header::{HeaderMap, HeaderValue};
 use hyper::{Method, Response, StatusCode};
 use std::collections::HashMap;
@@ -71,7 +73,8 @@ pub enum Backend {
 
 pub struct Proxy {
     pub engine: Arc<Engine>,
-    pub grants: Grants,
+    /// Swapped whole when the grants file is reloaded.
+    pub grants: ArcSwap<Grants>,
     pub backend: Backend,
     /// The endpoint's path (the upstream URL's, or `/mcp` in front of stdio servers).
     path: String,
@@ -94,7 +97,7 @@ impl Proxy {
         };
         Proxy {
             engine,
-            grants,
+            grants: ArcSwap::from_pointee(grants),
             backend,
             path,
             slots: Arc::new(Semaphore::new(settings.max_concurrent.max(1))),
@@ -150,7 +153,11 @@ impl Proxy {
             );
         }
         let authorization = req.headers.get(&hyper::header::AUTHORIZATION);
-        let Some(grant) = self.grants.grant(authorization.map(|v| v.as_bytes())) else {
+        let grant = self
+            .grants
+            .load()
+            .grant(authorization.map(|v| v.as_bytes()));
+        let Some(grant) = grant else {
             self.metrics.failed(Failure::Unauthorized);
             let mut r = plain(
                 StatusCode::UNAUTHORIZED,
@@ -224,6 +231,34 @@ impl Proxy {
         let live = live.filter(|l| l.grant == *grant)?;
         live.used.store(unix_now(), Ordering::Relaxed);
         Some((live.session, true))
+    }
+
+    /// Reloads the grants file whenever it changes: its tokens and the upstream credentials
+    /// are swapped in together; a file with errors is refused and the previous grants stay.
+    /// Sessions belong to grant names: a rotated token keeps its grant's sessions.
+    async fn watch_grants(self: Arc<Self>, mut file: FileWatch) {
+        loop {
+            file.changed().await;
+            let path = file.path().display();
+            let loaded = Grants::load(file.path()).and_then(|grants| {
+                if let Backend::Http(upstream) = &self.backend {
+                    upstream.set_credentials(&grants.upstream_headers)?;
+                }
+                Ok(grants)
+            });
+            match loaded {
+                Ok(grants) => {
+                    let count = grants.grant_count();
+                    self.grants.store(Arc::new(grants));
+                    self.metrics.grants_reloaded(true);
+                    eprintln!("warden: reloaded the grants in {path} ({count} grants)");
+                }
+                Err(e) => {
+                    self.metrics.grants_reloaded(false);
+                    eprintln!("warden: refused to reload {path}, keeping the previous grants: {e}");
+                }
+            }
+        }
     }
 
     /// 404: the client starts a new session.
@@ -458,6 +493,10 @@ pub async fn run(engine: Arc<Engine>, options: Options) -> i32 {
         tokio::spawn(super::admin::serve(a, proxy.clone()));
     }
     tokio::spawn(proxy.clone().expire(options.session_idle));
+    if let Some(path) = options.grants_file {
+        let file = FileWatch::new(path, options.reload_interval);
+        tokio::spawn(proxy.clone().watch_grants(file));
+    }
     serve(listener, &proxy).await;
     proxy.draining.store(true, Ordering::SeqCst);
     let in_flight = proxy.in_flight.load(Ordering::SeqCst);

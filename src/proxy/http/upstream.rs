@@ -14,6 +14,7 @@ use super::Body;
 use super::front::Headers;
 use super::pool::{Lent, Pool};
 use super::wire;
+use arc_swap::ArcSwap;
 use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 use hyper::{Method, Response, Uri};
 use std::sync::Arc;
@@ -35,7 +36,8 @@ pub struct Upstream {
     target: Uri,
     /// The `Host` header: the URL's host, and its port unless it is 80.
     host: HeaderValue,
-    credentials: Vec<(HeaderName, HeaderValue)>,
+    /// Swapped whole when the grants file is reloaded.
+    credentials: ArcSwap<Vec<(HeaderName, HeaderValue)>>,
 }
 
 /// Where an HTTP server is: a URL's parts that reach it.
@@ -103,21 +105,18 @@ impl Endpoint {
 impl Upstream {
     pub fn new(url: &str, credentials: &[(String, String)]) -> Result<Upstream, String> {
         let endpoint = Endpoint::parse(url)?;
-        let credentials = credentials
-            .iter()
-            .map(|(n, v)| {
-                Ok((
-                    HeaderName::from_bytes(n.as_bytes()).map_err(|e| e.to_string())?,
-                    HeaderValue::from_str(v).map_err(|e| e.to_string())?,
-                ))
-            })
-            .collect::<Result<_, String>>()?;
         Ok(Upstream {
             pool: endpoint.pool()?,
             target: endpoint.target,
             host: endpoint.host_header,
-            credentials,
+            credentials: ArcSwap::from_pointee(headers(credentials)?),
         })
+    }
+
+    /// Sends these credentials from the next request on (a reloaded grants file).
+    pub fn set_credentials(&self, credentials: &[(String, String)]) -> Result<(), String> {
+        self.credentials.store(Arc::new(headers(credentials)?));
+        Ok(())
     }
 
     /// The path warden serves the MCP endpoint at: the upstream's.
@@ -134,19 +133,33 @@ impl Upstream {
         body: &[u8],
     ) -> Result<Response<Lent>, String> {
         let host = (&hyper::header::HOST, self.host.as_bytes());
+        let credentials = self.credentials.load();
         let from_client = client_headers
             .forwarded()
-            .filter(|(name, _)| !self.credentials.iter().any(|(n, _)| n == *name))
+            .filter(|(name, _)| !credentials.iter().any(|(n, _)| n == *name))
             .map(|(n, v)| (n, v.as_bytes()));
-        let credentials = self.credentials.iter().map(|(n, v)| (n, v.as_bytes()));
+        let own = credentials.iter().map(|(n, v)| (n, v.as_bytes()));
         let request = wire::request(
             method.as_str(),
             self.target.path_and_query().map_or("/", |p| p.as_str()),
-            std::iter::once(host).chain(from_client).chain(credentials),
+            std::iter::once(host).chain(from_client).chain(own),
             body,
         );
         self.pool.send(&request, &TO_CLIENT).await
     }
+}
+
+/// Header pairs as header names and values.
+fn headers(pairs: &[(String, String)]) -> Result<Vec<(HeaderName, HeaderValue)>, String> {
+    pairs
+        .iter()
+        .map(|(n, v)| {
+            Ok((
+                HeaderName::from_bytes(n.as_bytes()).map_err(|e| e.to_string())?,
+                HeaderValue::from_str(v).map_err(|e| e.to_string())?,
+            ))
+        })
+        .collect()
 }
 
 /// Whether a response is an SSE stream.
