@@ -58,6 +58,12 @@ pub struct Args {
     /// see docs/proxy.md). Required for a non-loopback --listen.
     #[arg(long, value_name = "FILE", requires = "listen")]
     pub grants: Option<PathBuf>,
+    /// Serve HTTPS on --listen with this certificate chain (PEM, the server's own first).
+    #[arg(long, value_name = "FILE", requires_all = ["listen", "tls_key"])]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, value_name = "FILE", requires_all = ["listen", "tls_cert"])]
+    pub tls_key: Option<PathBuf>,
     /// Serve /metrics and /healthz on ADDR (with --listen).
     #[arg(long, value_name = "ADDR", requires = "listen")]
     pub admin: Option<std::net::SocketAddr>,
@@ -249,6 +255,16 @@ fn run_http(args: Args) -> u8 {
         }
     };
     let reload_interval = Duration::from_millis(args.reload_interval_ms.max(10));
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => match crate::proxy::tls::server_config(cert, key) {
+            Ok(config) => Some(config),
+            Err(e) => {
+                eprintln!("warden: --tls-cert/--tls-key: {e}");
+                return EXIT_USAGE;
+            }
+        },
+        _ => None,
+    };
     let options = http::Options {
         listen,
         target,
@@ -265,6 +281,7 @@ fn run_http(args: Args) -> u8 {
         header_timeout: Duration::from_secs(args.header_timeout.max(1)),
         grants_file: args.grants.clone(),
         reload_interval,
+        tls,
     };
     let code = runtime.block_on(async {
         tokio::spawn(reload::watch(engine.clone(), reload_interval));

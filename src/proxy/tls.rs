@@ -1,10 +1,12 @@
-//! warden's TLS client configuration, for the servers it reaches over TLS: Redis at
-//! `rediss://` (`limits::redis`) and an `https://` upstream (`http::pool`). rustls with ring;
-//! the server's certificate is checked against the system's roots: `SSL_CERT_FILE`, else
-//! Debian's `/etc/ssl/certs/ca-certificates.crt`, so a private CA is trusted the usual way.
+//! warden's TLS configurations (rustls with ring). As a client, for the servers it reaches
+//! over TLS: Redis at `rediss://` (`limits::redis`) and an `https://` upstream (`http::pool`),
+//! the server's certificate checked against the system's roots: `SSL_CERT_FILE`, else
+//! Debian's `/etc/ssl/certs/ca-certificates.crt`, so a private CA is trusted the usual way. As
+//! a server, for an HTTPS listener (`--tls-cert`, `--tls-key`).
 
-use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use std::path::Path;
 use std::sync::Arc;
 
 /// The client configuration, its roots read now; `alpn` names the application protocols
@@ -30,5 +32,28 @@ pub fn client_config(alpn: &[&[u8]]) -> Result<Arc<rustls::ClientConfig>, String
         .with_root_certificates(roots)
         .with_no_client_auth();
     config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    Ok(Arc::new(config))
+}
+
+/// The server configuration for an HTTPS listener: the certificate chain (PEM, the server's
+/// own first) and its private key (PEM: PKCS#8, PKCS#1 or SEC1); ALPN `http/1.1`.
+pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>, String> {
+    let chain = CertificateDer::pem_file_iter(cert)
+        .map_err(|e| format!("cannot read the certificate {}: {e}", cert.display()))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("{}: {e}", cert.display()))?;
+    if chain.is_empty() {
+        return Err(format!("{} holds no certificate", cert.display()));
+    }
+    let key = PrivateKeyDer::from_pem_file(key)
+        .map_err(|e| format!("cannot read the private key {}: {e}", key.display()))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS: {e}"))?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .map_err(|e| format!("{}: {e}", cert.display()))?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }

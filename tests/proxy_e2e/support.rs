@@ -118,9 +118,15 @@ fn wait_until(child: &mut Child, deadline: Duration) -> Option<ExitStatus> {
 
 /// Runs tests/e2e/NAME.py with the SDK's venv; returns its report (the last stdout line).
 pub fn script(name: &str, args: &[&str]) -> Value {
+    script_with_env(name, args, &[])
+}
+
+/// [`script`] with these environment variables too.
+pub fn script_with_env(name: &str, args: &[&str], env: &[(&str, &Path)]) -> Value {
     let mut child = Command::new(python())
         .arg(repo(&format!("tests/e2e/{name}.py")))
         .args(args)
+        .envs(env.iter().copied())
         .env("WARDEN_BIN", warden())
         .env("WARDEN_PEERS", peers())
         .current_dir(repo(""))

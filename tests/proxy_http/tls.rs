@@ -1,13 +1,16 @@
-//! An `https://` upstream: warden reaches the SDK fixture server (served by uvicorn over TLS)
-//! trusting the test's own CA through `SSL_CERT_FILE`, for `warden proxy --upstream` and
-//! `warden catalog --url`; trusting another CA, it fails closed (the call is answered with a
-//! JSON-RPC error naming the certificate, the catalog with exit 2).
+//! TLS on both sides, with the test's own CA. An `https://` upstream: warden reaches the SDK
+//! fixture server (served by uvicorn over TLS) trusting the CA through `SSL_CERT_FILE`, for
+//! `warden proxy --upstream` and `warden catalog --url`; trusting another CA, it fails closed
+//! (the call is answered with a JSON-RPC error naming the certificate, the catalog with exit
+//! 2). An HTTPS listener (`--tls-cert`, `--tls-key`): the SDK's client through it, and
+//! plaintext on its port answered with nothing.
 
 use crate::certs::certificates;
-use crate::e2e::{repo, warden};
+use crate::e2e::{repo, script_with_env, warden};
 use crate::ports::sockets;
-use crate::support::{Reply, Warden, call_modern, https_fixture};
+use crate::support::{Reply, Warden, call_modern, https_fixture, upstream};
 use serde_json::json;
+use std::io::{Read, Write};
 use std::process::Command;
 
 #[test]
@@ -91,6 +94,48 @@ fn an_https_upstream_is_reached_over_tls_with_its_certificate_checked() {
         String::from_utf8_lossy(&refused.stderr).contains("certificate"),
         "{refused:?}"
     );
+}
+
+#[test]
+fn an_https_listener_serves_clients_that_trust_it_and_drops_plaintext() {
+    let dir = tempfile::tempdir().unwrap();
+    certificates(dir.path());
+    let file = |name: &str| dir.path().join(name).display().to_string();
+    let (_server, url) = upstream("everything");
+    let (cert, key) = (file("srv.crt"), file("srv.key"));
+    let warden = Warden::start(&["--upstream", &url, "--tls-cert", &cert, "--tls-key", &key]);
+    assert!(
+        warden.url.starts_with("https://127.0.0.1:"),
+        "{}",
+        warden.url
+    );
+    let steps = json!([["call", "echo", {"message": "over https"}]]).to_string();
+    let ca = dir.path().join("ca.crt");
+    let out = script_with_env(
+        "http_client",
+        &[&warden.url, "legacy", "-", &steps],
+        &[("SSL_CERT_FILE", &ca)],
+    );
+    assert_eq!(out["results"][0]["text"], "Echo: over https", "{out}");
+
+    // Plain HTTP on the TLS port: the handshake fails, no HTTP answer comes back.
+    let address = warden.url.trim_start_matches("https://");
+    let address = address.split('/').next().unwrap();
+    let mut plain = std::net::TcpStream::connect(address).unwrap();
+    plain
+        .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    plain
+        .write_all(b"POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = plain.read_to_end(&mut answer);
+    assert!(
+        !answer.starts_with(b"HTTP/"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+    warden.await_metric(r#"warden_http_errors_total{kind="tls_handshake"}"#, 1.0);
 }
 
 /// A 2026-07-28 `echo` call through warden at `url`.

@@ -5,6 +5,7 @@
 
 use super::front::{self, Incoming};
 use super::server::{Proxy, plain};
+use super::socket::Stream;
 use super::{Body, full};
 use hyper::header::{HeaderMap, HeaderValue};
 use hyper::{Method, Response, StatusCode};
@@ -19,7 +20,7 @@ pub async fn serve(listener: tokio::net::TcpListener, proxy: Arc<Proxy>) {
         tokio::spawn(async move {
             let limits = proxy.settings.limits();
             front::serve(
-                stream,
+                Stream::Plain(stream),
                 limits,
                 |req| {
                     let proxy = proxy.clone();

@@ -19,7 +19,7 @@
 //! closed. One timer per connection, moved for each request.
 
 use super::Body;
-use super::socket;
+use super::socket::Stream;
 use super::wire::{self, Decoder, Framing, Step};
 use bytes::{Bytes, BytesMut};
 use hyper::body::Body as _;
@@ -34,7 +34,6 @@ use std::pin::{Pin, pin};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep};
 
 /// The request headers the endpoint reads; the rest are not kept. Those from [`FORWARDED`] on
@@ -203,7 +202,7 @@ pub struct Limits {
 /// answers each request; `refused` hears of each request refused here (the connection then
 /// closes).
 pub async fn serve<H, F>(
-    stream: TcpStream,
+    stream: Stream,
     limits: Limits,
     mut handle: H,
     refused: impl Fn(StatusCode),
@@ -395,7 +394,7 @@ fn body_limit(max_body: usize) -> String {
 
 /// A client connection: its stream, what was read and not used yet, what is to be written.
 struct Conn {
-    stream: TcpStream,
+    stream: Stream,
     buf: BytesMut,
     out: Vec<u8>,
     /// The request deadline.
@@ -498,7 +497,7 @@ impl Conn {
     }
 
     fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
-        socket::poll_read(&self.stream, &mut self.buf, cx)
+        self.stream.poll_read(&mut self.buf, cx)
     }
 
     /// Whether the client has gone (closed the connection, or it broke). What it sent

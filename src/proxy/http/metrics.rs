@@ -23,10 +23,11 @@ pub enum Failure {
     Overloaded,
     Upstream,
     UpstreamTimeout,
+    TlsHandshake,
 }
 
 impl Failure {
-    const ALL: [Failure; 8] = [
+    const ALL: [Failure; 9] = [
         Failure::Unauthorized,
         Failure::Origin,
         Failure::HeaderMismatch,
@@ -35,6 +36,7 @@ impl Failure {
         Failure::Overloaded,
         Failure::Upstream,
         Failure::UpstreamTimeout,
+        Failure::TlsHandshake,
     ];
 
     fn label(self) -> &'static str {
@@ -47,13 +49,14 @@ impl Failure {
             Failure::Overloaded => "overloaded",
             Failure::Upstream => "upstream",
             Failure::UpstreamTimeout => "upstream_timeout",
+            Failure::TlsHandshake => "tls_handshake",
         }
     }
 }
 
 #[derive(Debug, Default)]
 pub struct Metrics {
-    failures: [AtomicU64; 8],
+    failures: [AtomicU64; 9],
     buckets: [AtomicU64; BUCKETS.len()],
     latency_count: AtomicU64,
     latency_sum_us: AtomicU64,

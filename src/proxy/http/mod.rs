@@ -15,7 +15,8 @@
 //! - `upstream`: the HTTP client and which headers cross warden (`Endpoint`: an `http://` or
 //!   `https://` URL, also `warden catalog --url`'s); `pool`: its connections (TCP, or TLS);
 //!   `wire`: HTTP/1.1 on those connections (the request written, the answer's head and body
-//!   read); `socket`: reads that need no system call to find a socket empty;
+//!   read); `socket`: a connection's bytes, plain or TLS (`Stream`), and reads that need no
+//!   system call to find a socket empty;
 //! - `child`: stdio servers behind the endpoint, one child process per MCP session;
 //! - `grants`: bearer tokens (stored hashed) → grant names, upstream credentials;
 //! - `metrics`, `admin`: `/metrics` (Prometheus text) and `/healthz` on a separate listener.
@@ -100,6 +101,8 @@ pub struct Options {
     pub grants_file: Option<std::path::PathBuf>,
     /// How often the grants file is looked at.
     pub reload_interval: Duration,
+    /// Serve HTTPS with this configuration (`--tls-cert`, `--tls-key`); `None`: plain HTTP.
+    pub tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
     pub server: Option<String>,
     pub max_concurrent: usize,
     pub upstream_timeout: Duration,

@@ -21,7 +21,7 @@
 //! be retried (a POST may have run). A request that a reused connection refused before any of
 //! it was written (the connection closed meanwhile) is sent again on another one.
 
-use super::socket;
+use super::socket::Stream;
 use super::wire::{self, Decoder, Step};
 use bytes::{Bytes, BytesMut};
 use hyper::Response;
@@ -32,10 +32,9 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker, ready};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
-use tokio_rustls::client::TlsStream;
 use tokio_rustls::rustls::pki_types::ServerName;
 
 /// Idle connections older than this are closed, not reused.
@@ -43,61 +42,6 @@ pub const IDLE: Duration = Duration::from_secs(4);
 
 /// At most this many idle connections are kept.
 const MAX_IDLE: usize = 256;
-
-/// The bytes of a connection: plain TCP, or TLS on it.
-enum Stream {
-    Plain(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
-}
-
-/// TLS reads go into the buffer this much at a time.
-const TLS_READ: usize = 16 * 1024;
-
-impl Stream {
-    /// Reads what has come into `buf`: `Ready(0)` at the end of the stream. A plain socket is
-    /// read by `socket::poll_read` (its stale readiness cleared in step); TLS through rustls.
-    fn poll_read(&mut self, buf: &mut BytesMut, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
-        match self {
-            Stream::Plain(tcp) => socket::poll_read(tcp, buf, cx),
-            Stream::Tls(tls) => {
-                let start = buf.len();
-                buf.resize(start + TLS_READ, 0);
-                let mut room = ReadBuf::new(&mut buf[start..]);
-                let read = Pin::new(tls.as_mut()).poll_read(cx, &mut room);
-                let n = room.filled().len();
-                buf.truncate(start + n);
-                read.map_ok(|()| n)
-            }
-        }
-    }
-}
-
-impl AsyncWrite for Stream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bytes: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Stream::Plain(tcp) => Pin::new(tcp).poll_write(cx, bytes),
-            Stream::Tls(tls) => Pin::new(tls.as_mut()).poll_write(cx, bytes),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(tcp) => Pin::new(tcp).poll_flush(cx),
-            Stream::Tls(tls) => Pin::new(tls.as_mut()).poll_flush(cx),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(tcp) => Pin::new(tcp).poll_shutdown(cx),
-            Stream::Tls(tls) => Pin::new(tls.as_mut()).poll_shutdown(cx),
-        }
-    }
-}
 
 /// A connection: the stream and what has been read from it and not used yet.
 struct Conn {
@@ -267,7 +211,7 @@ impl Pool {
                         self.host, self.port
                     )
                 })?;
-                Stream::Tls(Box::new(tls))
+                Stream::Tls(Box::new(tls.into()))
             }
         };
         Ok(Conn {

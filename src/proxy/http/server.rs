@@ -15,6 +15,7 @@ use super::exchange::Guard;
 use super::front::{self, Headers, Incoming, SESSION_ID};
 use super::grants::Grants;
 use super::metrics::{Failure, Gauges, Metrics};
+use super::socket::Stream;
 use super::upstream::{self, Upstream};
 use super::{Body, Options, Target, full};
 use crate::proxy::audit::unix_now;
@@ -482,7 +483,12 @@ pub async fn run(engine: Arc<Engine>, options: Options) -> i32 {
     };
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, upstream = %target, "listening");
-        eprintln!("warden: listening on http://{addr}{}", proxy.path);
+        let scheme = if options.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        eprintln!("warden: listening on {scheme}://{addr}{}", proxy.path);
     }
     if let Some(a) = &admin
         && let Ok(addr) = a.local_addr()
@@ -497,7 +503,8 @@ pub async fn run(engine: Arc<Engine>, options: Options) -> i32 {
         let file = FileWatch::new(path, options.reload_interval);
         tokio::spawn(proxy.clone().watch_grants(file));
     }
-    serve(listener, &proxy).await;
+    let tls = options.tls.map(tokio_rustls::TlsAcceptor::from);
+    serve(listener, tls, &proxy).await;
     proxy.draining.store(true, Ordering::SeqCst);
     let in_flight = proxy.in_flight.load(Ordering::SeqCst);
     tracing::info!(in_flight, "shutting down: draining in-flight requests");
@@ -518,7 +525,11 @@ pub async fn run(engine: Arc<Engine>, options: Options) -> i32 {
 }
 
 /// Accepts connections until SIGTERM or SIGINT.
-async fn serve(listener: tokio::net::TcpListener, proxy: &Arc<Proxy>) {
+async fn serve(
+    listener: tokio::net::TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    proxy: &Arc<Proxy>,
+) {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut term), Ok(mut int)) = (
         signal(SignalKind::terminate()),
@@ -533,8 +544,20 @@ async fn serve(listener: tokio::net::TcpListener, proxy: &Arc<Proxy>) {
                 let Ok((stream, _)) = accepted else { continue };
                 let _ = stream.set_nodelay(true);
                 let proxy = proxy.clone();
+                let tls = tls.clone();
                 tokio::spawn(async move {
                     let limits = proxy.settings.limits();
+                    let stream = match tls {
+                        None => Stream::Plain(stream),
+                        Some(tls) => match handshake(&tls, stream, limits.header_timeout).await {
+                            Ok(s) => s,
+                            Err(e) => {
+                                proxy.metrics.failed(Failure::TlsHandshake);
+                                tracing::debug!(error = e, "TLS handshake failed");
+                                return;
+                            }
+                        },
+                    };
                     let refused = |_| proxy.metrics.failed(Failure::BadRequest);
                     front::serve(stream, limits, |req| proxy.clone().handle(req), refused).await;
                 });
@@ -542,6 +565,20 @@ async fn serve(listener: tokio::net::TcpListener, proxy: &Arc<Proxy>) {
             _ = term.recv() => return,
             _ = int.recv() => return,
         }
+    }
+}
+
+/// A client's TLS handshake, within `timeout` (a client that stalls it holds no more than a
+/// request would).
+async fn handshake(
+    tls: &tokio_rustls::TlsAcceptor,
+    stream: tokio::net::TcpStream,
+    timeout: Duration,
+) -> Result<Stream, String> {
+    match tokio::time::timeout(timeout, tls.accept(stream)).await {
+        Ok(Ok(tls)) => Ok(Stream::Tls(Box::new(tls.into()))),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("the handshake timed out".into()),
     }
 }
 

@@ -7,12 +7,16 @@
 //! once per request on each side. [`poll_read`] clears it in step with the read instead: tokio
 //! clears a flag only if no arrival raised it again since the read began, so nothing that
 //! arrives after the read is missed (with worker threads too).
+//!
+//! [`Stream`] is a connection's bytes, plain or TLS (rustls), for `front` and `pool` alike.
 
 use bytes::BytesMut;
 use std::io;
+use std::pin::Pin;
 use std::task::{Context, Poll, ready};
-use tokio::io::Interest;
+use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::net::TcpStream;
+use tokio_rustls::TlsStream;
 
 /// Reads grow a buffer by at least this much.
 const GROW: usize = 8 * 1024;
@@ -45,6 +49,65 @@ pub fn poll_read(
             }
             (None, Err(e)) => return Poll::Ready(Err(e)),
             (None, Ok(n)) => return Poll::Ready(Ok(n)),
+        }
+    }
+}
+
+/// The bytes of a connection, a client's or the upstream's: plain TCP, or TLS on it.
+pub enum Stream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+/// TLS reads go into the buffer this much at a time.
+const TLS_READ: usize = 16 * 1024;
+
+impl Stream {
+    /// Reads what has come into `buf`: `Ready(0)` at the end of the stream. A plain socket is
+    /// read by `socket::poll_read` (its stale readiness cleared in step); TLS through rustls.
+    pub fn poll_read(
+        &mut self,
+        buf: &mut BytesMut,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<usize>> {
+        match self {
+            Stream::Plain(tcp) => poll_read(tcp, buf, cx),
+            Stream::Tls(tls) => {
+                let start = buf.len();
+                buf.resize(start + TLS_READ, 0);
+                let mut room = ReadBuf::new(&mut buf[start..]);
+                let read = Pin::new(tls.as_mut()).poll_read(cx, &mut room);
+                let n = room.filled().len();
+                buf.truncate(start + n);
+                read.map_ok(|()| n)
+            }
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bytes: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(tcp) => Pin::new(tcp).poll_write(cx, bytes),
+            Stream::Tls(tls) => Pin::new(tls.as_mut()).poll_write(cx, bytes),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(tcp) => Pin::new(tcp).poll_flush(cx),
+            Stream::Tls(tls) => Pin::new(tls.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(tcp) => Pin::new(tcp).poll_shutdown(cx),
+            Stream::Tls(tls) => Pin::new(tls.as_mut()).poll_shutdown(cx),
         }
     }
 }

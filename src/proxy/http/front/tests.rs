@@ -4,7 +4,7 @@
 use super::*;
 use crate::proxy::http::{channel, full};
 use tokio::io::AsyncReadExt;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 
 const LIMITS: Limits = Limits {
@@ -33,7 +33,7 @@ where
     tokio::spawn(async move {
         loop {
             let (stream, _) = listener.accept().await.unwrap();
-            tokio::spawn(serve(stream, LIMITS, handle.clone(), |_| {}));
+            tokio::spawn(serve(Stream::Plain(stream), LIMITS, handle.clone(), |_| {}));
         }
     });
     addr
