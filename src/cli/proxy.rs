@@ -256,7 +256,7 @@ fn run_http(args: Args) -> u8 {
     };
     let reload_interval = Duration::from_millis(args.reload_interval_ms.max(10));
     let tls = match (&args.tls_cert, &args.tls_key) {
-        (Some(cert), Some(key)) => match crate::proxy::tls::server_config(cert, key) {
+        (Some(cert), Some(key)) => match crate::proxy::tls::ListenerCert::load(cert, key) {
             Ok(config) => Some(config),
             Err(e) => {
                 eprintln!("warden: --tls-cert/--tls-key: {e}");

@@ -2,11 +2,14 @@
 //! over TLS: Redis at `rediss://` (`limits::redis`) and an `https://` upstream (`http::pool`),
 //! the server's certificate checked against the system's roots: `SSL_CERT_FILE`, else
 //! Debian's `/etc/ssl/certs/ca-certificates.crt`, so a private CA is trusted the usual way. As
-//! a server, for an HTTPS listener (`--tls-cert`, `--tls-key`).
+//! a server, for an HTTPS listener (`--tls-cert`, `--tls-key`), its certificate reloadable.
 
+use arc_swap::ArcSwap;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use std::path::Path;
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// The client configuration, its roots read now; `alpn` names the application protocols
@@ -25,8 +28,7 @@ pub fn client_config(alpn: &[&[u8]]) -> Result<Arc<rustls::ClientConfig>, String
     if roots.is_empty() {
         return Err(format!("{shown} holds no CA certificate"));
     }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+    let mut config = rustls::ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| format!("TLS: {e}"))?
         .with_root_certificates(roots)
@@ -35,9 +37,62 @@ pub fn client_config(alpn: &[&[u8]]) -> Result<Arc<rustls::ClientConfig>, String
     Ok(Arc::new(config))
 }
 
-/// The server configuration for an HTTPS listener: the certificate chain (PEM, the server's
-/// own first) and its private key (PEM: PKCS#8, PKCS#1 or SEC1); ALPN `http/1.1`.
-pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>, String> {
+/// An HTTPS listener's certificate chain and key, read from their files; [`ListenerCert::reload`]
+/// swaps in a renewed pair for the handshakes that follow (connections already open keep
+/// theirs), and refuses a pair whose key does not match its certificate.
+#[derive(Debug)]
+pub struct ListenerCert {
+    cert: PathBuf,
+    key: PathBuf,
+    current: ArcSwap<CertifiedKey>,
+}
+
+impl ListenerCert {
+    /// Reads the pair: the chain (PEM, the server's own certificate first) and its private key
+    /// (PEM: PKCS#8, PKCS#1 or SEC1).
+    pub fn load(cert: &Path, key: &Path) -> Result<Arc<ListenerCert>, String> {
+        Ok(Arc::new(ListenerCert {
+            current: ArcSwap::from_pointee(read_pair(cert, key)?),
+            cert: cert.to_path_buf(),
+            key: key.to_path_buf(),
+        }))
+    }
+
+    pub fn files(&self) -> (&Path, &Path) {
+        (&self.cert, &self.key)
+    }
+
+    /// Reads the files again; on an error the pair in use stays.
+    pub fn reload(&self) -> Result<(), String> {
+        self.current
+            .store(Arc::new(read_pair(&self.cert, &self.key)?));
+        Ok(())
+    }
+
+    /// The server configuration that presents this pair; ALPN `http/1.1`.
+    pub fn server_config(self: &Arc<Self>) -> Result<Arc<rustls::ServerConfig>, String> {
+        let mut config = rustls::ServerConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| format!("TLS: {e}"))?
+            .with_no_client_auth()
+            .with_cert_resolver(self.clone());
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(Arc::new(config))
+    }
+}
+
+impl ResolvesServerCert for ListenerCert {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.current.load_full())
+    }
+}
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// A certificate chain and its key, checked to belong together.
+fn read_pair(cert: &Path, key: &Path) -> Result<CertifiedKey, String> {
     let chain = CertificateDer::pem_file_iter(cert)
         .map_err(|e| format!("cannot read the certificate {}: {e}", cert.display()))?
         .collect::<Result<Vec<_>, _>>()
@@ -45,15 +100,9 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig
     if chain.is_empty() {
         return Err(format!("{} holds no certificate", cert.display()));
     }
+    let shown = key.display();
     let key = PrivateKeyDer::from_pem_file(key)
-        .map_err(|e| format!("cannot read the private key {}: {e}", key.display()))?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS: {e}"))?
-        .with_no_client_auth()
-        .with_single_cert(chain, key)
-        .map_err(|e| format!("{}: {e}", cert.display()))?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(Arc::new(config))
+        .map_err(|e| format!("cannot read the private key {shown}: {e}"))?;
+    CertifiedKey::from_der(chain, key, &provider())
+        .map_err(|e| format!("{} with {shown}: {e}", cert.display()))
 }

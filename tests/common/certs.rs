@@ -14,15 +14,18 @@ fn openssl(dir: &Path, args: &[&str]) {
     assert!(out.status.success(), "openssl {args:?}: {out:?}");
 }
 
+/// Options of `openssl req` for a new P-256 key, unencrypted.
+const EC: [&str; 5] = [
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:prime256v1",
+    "-nodes",
+];
+
 /// A CA and a server certificate for localhost and 127.0.0.1 signed by it.
 pub fn certificates(dir: &Path) {
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-    ];
+    let ec = EC;
     let mut ca = vec!["req", "-x509"];
     ca.extend(ec);
     ca.extend([
@@ -38,6 +41,13 @@ pub fn certificates(dir: &Path) {
     ca.extend(["-addext", "basicConstraints=critical,CA:TRUE"]);
     ca.extend(["-addext", "keyUsage=critical,keyCertSign"]);
     openssl(dir, &ca);
+    server_certificate(dir);
+}
+
+/// A new key and server certificate (`srv.key`, `srv.crt`) signed by the CA in `dir`, each
+/// with its own serial number: what a renewal writes.
+pub fn server_certificate(dir: &Path) {
+    let ec = EC;
     let mut csr = vec!["req"];
     csr.extend(ec);
     csr.extend([

@@ -5,10 +5,10 @@
 //! 2). An HTTPS listener (`--tls-cert`, `--tls-key`): the SDK's client through it, and
 //! plaintext on its port answered with nothing.
 
-use crate::certs::certificates;
-use crate::e2e::{repo, script_with_env, warden};
+use crate::certs::{certificates, server_certificate};
+use crate::e2e::{python, repo, script_with_env, warden};
 use crate::ports::sockets;
-use crate::support::{Reply, Warden, call_modern, https_fixture, upstream};
+use crate::support::{Proc, Reply, Warden, call_modern, https_fixture, upstream};
 use serde_json::json;
 use std::io::{Read, Write};
 use std::process::Command;
@@ -98,12 +98,7 @@ fn an_https_upstream_is_reached_over_tls_with_its_certificate_checked() {
 
 #[test]
 fn an_https_listener_serves_clients_that_trust_it_and_drops_plaintext() {
-    let dir = tempfile::tempdir().unwrap();
-    certificates(dir.path());
-    let file = |name: &str| dir.path().join(name).display().to_string();
-    let (_server, url) = upstream("everything");
-    let (cert, key) = (file("srv.crt"), file("srv.key"));
-    let warden = Warden::start(&["--upstream", &url, "--tls-cert", &cert, "--tls-key", &key]);
+    let (dir, _server, warden, address) = https_warden("everything", &[]);
     assert!(
         warden.url.starts_with("https://127.0.0.1:"),
         "{}",
@@ -119,9 +114,7 @@ fn an_https_listener_serves_clients_that_trust_it_and_drops_plaintext() {
     assert_eq!(out["results"][0]["text"], "Echo: over https", "{out}");
 
     // Plain HTTP on the TLS port: the handshake fails, no HTTP answer comes back.
-    let address = warden.url.trim_start_matches("https://");
-    let address = address.split('/').next().unwrap();
-    let mut plain = std::net::TcpStream::connect(address).unwrap();
+    let mut plain = std::net::TcpStream::connect(&address).unwrap();
     plain
         .set_read_timeout(Some(std::time::Duration::from_secs(20)))
         .unwrap();
@@ -136,6 +129,81 @@ fn an_https_listener_serves_clients_that_trust_it_and_drops_plaintext() {
         String::from_utf8_lossy(&answer)
     );
     warden.await_metric(r#"warden_http_errors_total{kind="tls_handshake"}"#, 1.0);
+}
+
+#[test]
+fn a_renewed_listener_certificate_is_served_without_a_restart() {
+    let (dir, _server, warden, address) = https_warden("fixture", &["--reload-interval-ms", "50"]);
+    let file = |name: &str| dir.path().join(name).display().to_string();
+    let (cert, key) = (file("srv.crt"), file("srv.key"));
+    let first = served_serial(&address, &file("ca.crt"));
+    server_certificate(dir.path());
+    let renewed = std::fs::read_to_string(&cert).unwrap();
+    let start = std::time::Instant::now();
+    loop {
+        let now = served_serial(&address, &file("ca.crt"));
+        if now != first {
+            break;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(20),
+            "still serving serial {first}: {}",
+            warden.stderr()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(
+        warden.stderr().contains("reloaded the certificate"),
+        "{}",
+        warden.stderr()
+    );
+    // A key that does not match the certificate is refused; the renewed pair stays served.
+    let serial = served_serial(&address, &file("ca.crt"));
+    let refusals = || warden.stderr().matches("keeping the previous one").count();
+    let before = refusals();
+    std::fs::copy(file("ca.key"), &key).unwrap();
+    let start = std::time::Instant::now();
+    while refusals() == before {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(20),
+            "{}",
+            warden.stderr()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(served_serial(&address, &file("ca.crt")), serial);
+    assert_eq!(std::fs::read_to_string(&cert).unwrap(), renewed);
+}
+
+/// warden serving HTTPS, with a certificate of a new test CA, in front of `server` (with `more`
+/// flags): the certificates' directory, the server, warden, and warden's `host:port`.
+fn https_warden(server: &str, more: &[&str]) -> (tempfile::TempDir, Proc, Warden, String) {
+    let dir = tempfile::tempdir().unwrap();
+    certificates(dir.path());
+    let file = |name: &str| dir.path().join(name).display().to_string();
+    let (proc, url) = upstream(server);
+    let (cert, key) = (file("srv.crt"), file("srv.key"));
+    let flags = ["--upstream", &url, "--tls-cert", &cert, "--tls-key", &key];
+    let warden = Warden::start(&[&flags[..], more].concat());
+    let address = warden.url.trim_start_matches("https://");
+    let address = address.split('/').next().unwrap().to_string();
+    (dir, proc, warden, address)
+}
+
+/// The serial number of the certificate served at `address`, verified against `ca` by
+/// Python's ssl module (for `localhost`).
+fn served_serial(address: &str, ca: &str) -> String {
+    let (host, port) = address.rsplit_once(':').unwrap();
+    let code = format!(
+        "import socket, ssl\n\
+         ctx = ssl.create_default_context(cafile={ca:?})\n\
+         with socket.create_connection(({host:?}, {port})) as raw:\n\
+         \x20   with ctx.wrap_socket(raw, server_hostname='localhost') as tls:\n\
+         \x20       print(tls.getpeercert()['serialNumber'])\n"
+    );
+    let out = Command::new(python()).args(["-c", &code]).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 /// A 2026-07-28 `echo` call through warden at `url`.

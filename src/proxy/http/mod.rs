@@ -101,8 +101,9 @@ pub struct Options {
     pub grants_file: Option<std::path::PathBuf>,
     /// How often the grants file is looked at.
     pub reload_interval: Duration,
-    /// Serve HTTPS with this configuration (`--tls-cert`, `--tls-key`); `None`: plain HTTP.
-    pub tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
+    /// Serve HTTPS with this certificate (`--tls-cert`, `--tls-key`), reloaded when its files
+    /// change; `None`: plain HTTP.
+    pub tls: Option<Arc<crate::proxy::tls::ListenerCert>>,
     pub server: Option<String>,
     pub max_concurrent: usize,
     pub upstream_timeout: Duration,

@@ -23,6 +23,7 @@ use crate::proxy::engine::{Engine, Identity};
 use crate::proxy::jsonrpc::{self, Id};
 use crate::proxy::reload::FileWatch;
 use crate::proxy::session::{Session, ToolCache};
+use crate::proxy::tls::ListenerCert;
 use arc_swap::ArcSwap;
 use hyper::header::{HeaderMap, HeaderValue};
 use hyper::{Method, Response, StatusCode};
@@ -503,7 +504,19 @@ pub async fn run(engine: Arc<Engine>, options: Options) -> i32 {
         let file = FileWatch::new(path, options.reload_interval);
         tokio::spawn(proxy.clone().watch_grants(file));
     }
-    let tls = options.tls.map(tokio_rustls::TlsAcceptor::from);
+    let tls = match &options.tls {
+        None => None,
+        Some(cert) => match cert.server_config() {
+            Ok(config) => {
+                tokio::spawn(watch_certificate(cert.clone(), options.reload_interval));
+                Some(tokio_rustls::TlsAcceptor::from(config))
+            }
+            Err(e) => {
+                eprintln!("warden: --tls-cert: {e}");
+                return 2;
+            }
+        },
+    };
     serve(listener, tls, &proxy).await;
     proxy.draining.store(true, Ordering::SeqCst);
     let in_flight = proxy.in_flight.load(Ordering::SeqCst);
@@ -564,6 +577,29 @@ async fn serve(
             }
             _ = term.recv() => return,
             _ = int.recv() => return,
+        }
+    }
+}
+
+/// Reloads the listener's certificate whenever its certificate or key file changes (a renewal
+/// writes both: a pair caught half-written is refused, and the second write reloads again).
+async fn watch_certificate(cert: Arc<ListenerCert>, every: Duration) {
+    let (cert_file, key_file) = cert.files();
+    let mut files = [
+        FileWatch::new(cert_file.to_path_buf(), every),
+        FileWatch::new(key_file.to_path_buf(), every),
+    ];
+    loop {
+        let [a, b] = &mut files;
+        tokio::select! {
+            _ = a.changed() => {}
+            _ = b.changed() => {}
+        }
+        match cert.reload() {
+            Ok(()) => eprintln!("warden: reloaded the certificate {}", cert_file.display()),
+            Err(e) => eprintln!(
+                "warden: refused to reload the certificate, keeping the previous one: {e}"
+            ),
         }
     }
 }
