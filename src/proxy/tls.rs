@@ -17,7 +17,7 @@ use std::sync::Arc;
 pub fn client_config(alpn: &[&[u8]]) -> Result<Arc<rustls::ClientConfig>, String> {
     let path = std::env::var_os("SSL_CERT_FILE")
         .unwrap_or_else(|| "/etc/ssl/certs/ca-certificates.crt".into());
-    let shown = std::path::Path::new(&path).display().to_string();
+    let shown = Path::new(&path).display().to_string();
     let mut roots = rustls::RootCertStore::empty();
     let certs = CertificateDer::pem_file_iter(&path)
         .map_err(|e| format!("cannot read the CA certificates {shown}: {e}"))?;

@@ -18,7 +18,8 @@
 //!   read); `socket`: a connection's bytes, plain or TLS (`Stream`), and reads that need no
 //!   system call to find a socket empty;
 //! - `child`: stdio servers behind the endpoint, one child process per MCP session;
-//! - `grants`: bearer tokens (stored hashed) → grant names, upstream credentials;
+//! - `grants`: bearer tokens (stored hashed) → grant names, upstream credentials; `watch`: the
+//!   grants file and an HTTPS listener's certificate reloaded when they change;
 //! - `metrics`, `admin`: `/metrics` (Prometheus text) and `/healthz` on a separate listener.
 //!
 //! What to decide lives in `proxy::session` and `proxy::engine`, shared with stdio: this module
@@ -38,6 +39,7 @@ pub mod server;
 mod socket;
 pub mod sse;
 pub mod upstream;
+mod watch;
 pub mod wire;
 
 use bytes::Bytes;

@@ -23,7 +23,6 @@ use crate::proxy::engine::{Engine, Identity};
 use crate::proxy::jsonrpc::{self, Id};
 use crate::proxy::reload::FileWatch;
 use crate::proxy::session::{Session, ToolCache};
-use crate::proxy::tls::ListenerCert;
 use arc_swap::ArcSwap;
 use hyper::header::{HeaderMap, HeaderValue};
 use hyper::{Method, Response, StatusCode};
@@ -233,34 +232,6 @@ impl Proxy {
         let live = live.filter(|l| l.grant == *grant)?;
         live.used.store(unix_now(), Ordering::Relaxed);
         Some((live.session, true))
-    }
-
-    /// Reloads the grants file whenever it changes: its tokens and the upstream credentials
-    /// are swapped in together; a file with errors is refused and the previous grants stay.
-    /// Sessions belong to grant names: a rotated token keeps its grant's sessions.
-    async fn watch_grants(self: Arc<Self>, mut file: FileWatch) {
-        loop {
-            file.changed().await;
-            let path = file.path().display();
-            let loaded = Grants::load(file.path()).and_then(|grants| {
-                if let Backend::Http(upstream) = &self.backend {
-                    upstream.set_credentials(&grants.upstream_headers)?;
-                }
-                Ok(grants)
-            });
-            match loaded {
-                Ok(grants) => {
-                    let count = grants.grant_count();
-                    self.grants.store(Arc::new(grants));
-                    self.metrics.grants_reloaded(true);
-                    eprintln!("warden: reloaded the grants in {path} ({count} grants)");
-                }
-                Err(e) => {
-                    self.metrics.grants_reloaded(false);
-                    eprintln!("warden: refused to reload {path}, keeping the previous grants: {e}");
-                }
-            }
-        }
     }
 
     /// 404: the client starts a new session.
@@ -502,13 +473,16 @@ pub async fn run(engine: Arc<Engine>, options: Options) -> i32 {
     tokio::spawn(proxy.clone().expire(options.session_idle));
     if let Some(path) = options.grants_file {
         let file = FileWatch::new(path, options.reload_interval);
-        tokio::spawn(proxy.clone().watch_grants(file));
+        tokio::spawn(super::watch::grants(proxy.clone(), file));
     }
     let tls = match &options.tls {
         None => None,
         Some(cert) => match cert.server_config() {
             Ok(config) => {
-                tokio::spawn(watch_certificate(cert.clone(), options.reload_interval));
+                tokio::spawn(super::watch::certificate(
+                    cert.clone(),
+                    options.reload_interval,
+                ));
                 Some(tokio_rustls::TlsAcceptor::from(config))
             }
             Err(e) => {
@@ -577,29 +551,6 @@ async fn serve(
             }
             _ = term.recv() => return,
             _ = int.recv() => return,
-        }
-    }
-}
-
-/// Reloads the listener's certificate whenever its certificate or key file changes (a renewal
-/// writes both: a pair caught half-written is refused, and the second write reloads again).
-async fn watch_certificate(cert: Arc<ListenerCert>, every: Duration) {
-    let (cert_file, key_file) = cert.files();
-    let mut files = [
-        FileWatch::new(cert_file.to_path_buf(), every),
-        FileWatch::new(key_file.to_path_buf(), every),
-    ];
-    loop {
-        let [a, b] = &mut files;
-        tokio::select! {
-            _ = a.changed() => {}
-            _ = b.changed() => {}
-        }
-        match cert.reload() {
-            Ok(()) => eprintln!("warden: reloaded the certificate {}", cert_file.display()),
-            Err(e) => eprintln!(
-                "warden: refused to reload the certificate, keeping the previous one: {e}"
-            ),
         }
     }
 }

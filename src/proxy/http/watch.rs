@@ -1,0 +1,62 @@
+//! The files the HTTP proxy follows while it runs, polled like the policy (`proxy::reload`):
+//! the grants file (tokens and upstream credentials) and an HTTPS listener's certificate.
+//! A changed file is read and swapped in whole; one with errors is refused, logged, and what
+//! was in use stays.
+
+use super::grants::Grants;
+use super::server::{Backend, Proxy};
+use crate::proxy::reload::FileWatch;
+use crate::proxy::tls::ListenerCert;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Reloads the grants file whenever it changes: its tokens and the upstream credentials
+/// are swapped in together; a file with errors is refused and the previous grants stay.
+/// Sessions belong to grant names: a rotated token keeps its grant's sessions.
+pub async fn grants(proxy: Arc<Proxy>, mut file: FileWatch) {
+    loop {
+        file.changed().await;
+        let path = file.path().display();
+        let loaded = Grants::load(file.path()).and_then(|grants| {
+            if let Backend::Http(upstream) = &proxy.backend {
+                upstream.set_credentials(&grants.upstream_headers)?;
+            }
+            Ok(grants)
+        });
+        match loaded {
+            Ok(grants) => {
+                let count = grants.grant_count();
+                proxy.grants.store(Arc::new(grants));
+                proxy.metrics.grants_reloaded(true);
+                eprintln!("warden: reloaded the grants in {path} ({count} grants)");
+            }
+            Err(e) => {
+                proxy.metrics.grants_reloaded(false);
+                eprintln!("warden: refused to reload {path}, keeping the previous grants: {e}");
+            }
+        }
+    }
+}
+
+/// Reloads the listener's certificate whenever its certificate or key file changes (a renewal
+/// writes both: a pair caught half-written is refused, and the second write reloads again).
+pub async fn certificate(cert: Arc<ListenerCert>, every: Duration) {
+    let (cert_file, key_file) = cert.files();
+    let mut files = [
+        FileWatch::new(cert_file.to_path_buf(), every),
+        FileWatch::new(key_file.to_path_buf(), every),
+    ];
+    loop {
+        let [a, b] = &mut files;
+        tokio::select! {
+            _ = a.changed() => {}
+            _ = b.changed() => {}
+        }
+        match cert.reload() {
+            Ok(()) => eprintln!("warden: reloaded the certificate {}", cert_file.display()),
+            Err(e) => eprintln!(
+                "warden: refused to reload the certificate, keeping the previous one: {e}"
+            ),
+        }
+    }
+}
