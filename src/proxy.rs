@@ -20,13 +20,14 @@
 //! - `outlet`: writing relayed lines to a side from the task that produced them;
 //! - `reload`: watching the policy file;
 //! - `approval`: approval prompts and the signed `requestState` of 2026-07-28 approvals;
-//! - `audit`: the JSON-lines audit log.
+//! - `audit`: the JSON-lines audit log; `base64`: canonical base64 decoding.
 //!
 //! Decisions go through the compiled decision table (`table`). A `.warden` source is loaded
 //! through `pipeline` and compiled once per (re)load; the proxy never uses the verifier.
 
 pub mod approval;
 pub mod audit;
+pub mod base64;
 pub mod client_message;
 pub mod duplicate_keys;
 pub mod engine;

@@ -10,6 +10,7 @@
 //! - `load`: 20,000 calls from 32 clients across 4 grants (exact limits, no growth); reload;
 //! - `shared`: three replicas sharing limits in one Redis, `/healthz` following the store,
 //!   pins across stateless requests;
+//! - `jwt`: bearer JWTs from an identity provider (PyJWT-made), grants from a claim, key rotation;
 //! - `tls`: an `https://` upstream (the test's own CA), for the proxy and `catalog --url`;
 //! - `wire`: raw HTTP: 401, routing headers, `requestState` tampering, origins, overload,
 //!   timeouts, sessions, metrics, shutdown;
@@ -32,6 +33,8 @@ mod children;
 )]
 #[path = "proxy_e2e/support.rs"]
 mod e2e;
+#[path = "proxy_http/jwt.rs"]
+mod jwt;
 #[path = "proxy_http/load.rs"]
 mod load;
 #[path = "common/ports.rs"]

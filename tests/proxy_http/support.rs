@@ -105,6 +105,12 @@ impl Warden {
         Warden::with_policy(&repo("tests/proxy_http/http.warden"), flags)
     }
 
+    /// In front of `url` with the grants `file`, looked at for changes every 50 ms.
+    pub fn reloading_grants(url: &str, file: &str) -> Warden {
+        let flags = ["--upstream", url, "--grants", file];
+        Warden::start(&[&flags[..], &["--reload-interval-ms", "50"]].concat())
+    }
+
     pub fn with_policy(policy: &str, flags: &[&str]) -> Warden {
         Warden::with_env(policy, flags, &[])
     }

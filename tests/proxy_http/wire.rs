@@ -45,15 +45,7 @@ fn a_changed_grants_file_is_reloaded_and_a_broken_one_refused() {
     let dir = tempfile::tempdir().unwrap();
     let (_server, url) = upstream("fixture");
     let file = grants(dir.path(), &[("ci", "old")], &[("X-Upstream-Key", "first")]);
-    let flags = [
-        "--upstream",
-        &url,
-        "--grants",
-        &file,
-        "--reload-interval-ms",
-        "50",
-    ];
-    let warden = Warden::start(&flags);
+    let warden = Warden::reloading_grants(&url, &file);
     // The headers the server received, through warden with this token.
     let seen = |token: &str| {
         let r = call_modern(

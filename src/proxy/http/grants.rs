@@ -14,12 +14,14 @@
 //! }
 //! ```
 //!
-//! A presented token is hashed and looked up; the client's `Authorization` header is never
-//! forwarded. Without a grants file (loopback listeners only) every caller is grant `default`.
+//! A presented token is hashed and looked up; one with a JWT's form is checked against the
+//! `jwt` section instead (`jwt`: issuer, audience, JWKS file, the claim naming the grant), when
+//! the file has one. The client's `Authorization` header is never forwarded. Without a grants file (loopback listeners only) every caller is grant `default`.
 //! The file is watched while warden runs (`--reload-interval-ms`): a changed file's grants and
 //! upstream credentials replace the old ones together; a file with errors is refused, and the
 //! old ones stay (`server`).
 
+use super::jwt::{self, Validator};
 use serde::Deserialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -38,14 +40,19 @@ pub struct Grants {
     everyone: Arc<str>,
     /// Headers warden adds to every upstream request (the upstream's own credentials).
     pub upstream_headers: Vec<(String, String)>,
+    /// JSON Web Tokens from an identity provider, if the file configures one.
+    pub jwt: Option<Validator>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct File {
+    #[serde(default)]
     grants: BTreeMap<String, GrantEntry>,
     #[serde(default)]
     upstream: Option<Upstream>,
+    #[serde(default)]
+    jwt: Option<jwt::Config>,
 }
 
 #[derive(Deserialize)]
@@ -73,6 +80,7 @@ impl Grants {
             by_hash: None,
             everyone: DEFAULT_GRANT.into(),
             upstream_headers: Vec::new(),
+            jwt: None,
         }
     }
 
@@ -89,10 +97,17 @@ impl Grants {
     pub fn load(path: &Path) -> Result<Grants, String> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        Grants::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+        let dir = path.parent().unwrap_or(Path::new("."));
+        Grants::parse_in(&text, dir).map_err(|e| format!("{}: {e}", path.display()))
     }
 
+    /// A grants file's text; a JWKS file it names is read from the working directory.
     pub fn parse(text: &str) -> Result<Grants, String> {
+        Grants::parse_in(text, Path::new("."))
+    }
+
+    /// A grants file's text; a JWKS file it names is read relative to `dir`.
+    pub fn parse_in(text: &str, dir: &Path) -> Result<Grants, String> {
         let file: File = serde_json::from_str(text).map_err(|e| e.to_string())?;
         let mut by_hash = HashMap::new();
         for (name, entry) in file.grants {
@@ -136,9 +151,17 @@ impl Grants {
                 ));
             }
         }
+        if by_hash.is_empty() && file.jwt.is_none() {
+            return Err(
+                "no grant: give `grants` (tokens by hash), `jwt` (an issuer's tokens), or both"
+                    .into(),
+            );
+        }
+        let jwt = file.jwt.map(|c| Validator::new(c, dir)).transpose()?;
         Ok(Grants {
             by_hash: Some(by_hash),
             upstream_headers,
+            jwt,
             ..Grants::open()
         })
     }
@@ -153,7 +176,22 @@ impl Grants {
         if !scheme.eq_ignore_ascii_case("bearer") {
             return None;
         }
-        by_hash.get(&hash_token(token.trim())).cloned()
+        let token = token.trim();
+        if let Some(jwt) = &self.jwt
+            && jwt::looks_like_jwt(token)
+        {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            return match jwt.grant(token, now) {
+                Ok(grant) => Some(grant.into()),
+                Err(why) => {
+                    tracing::info!(why, "bearer JWT refused");
+                    None
+                }
+            };
+        }
+        by_hash.get(&hash_token(token)).cloned()
     }
 }
 

@@ -152,36 +152,8 @@ pub fn decode(value: &str) -> Option<String> {
     else {
         return Some(value.to_string());
     };
-    let bytes = base64_decode(payload)?;
+    let bytes = crate::proxy::base64::decode_padded(payload)?;
     String::from_utf8(bytes).ok()
-}
-
-const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/// Standard padded base64; refuses non-canonical input (bad length, stray bits, bad chars).
-fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    let bytes = text.as_bytes();
-    if bytes.len() % 4 != 0 {
-        return None;
-    }
-    let pad = bytes.iter().rev().take_while(|b| **b == b'=').count();
-    if pad > 2 {
-        return None;
-    }
-    let mut out = Vec::with_capacity(bytes.len() / 4 * 3);
-    let mut bits = 0u32;
-    let mut nbits = 0;
-    for &b in &bytes[..bytes.len() - pad] {
-        let v = ALPHABET.iter().position(|a| *a == b)?;
-        bits = (bits << 6) | u32::try_from(v).ok()?;
-        nbits += 6;
-        if nbits >= 8 {
-            nbits -= 8;
-            out.push(u8::try_from((bits >> nbits) & 0xff).ok()?);
-        }
-    }
-    // Leftover bits must be zero (canonical form).
-    (bits & ((1 << nbits) - 1) == 0).then_some(out)
 }
 
 #[cfg(test)]

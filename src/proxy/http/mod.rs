@@ -18,8 +18,9 @@
 //!   read); `socket`: a connection's bytes, plain or TLS (`Stream`), and reads that need no
 //!   system call to find a socket empty;
 //! - `child`: stdio servers behind the endpoint, one child process per MCP session;
-//! - `grants`: bearer tokens (stored hashed) → grant names, upstream credentials; `watch`: the
-//!   grants file and an HTTPS listener's certificate reloaded when they change;
+//! - `grants`: bearer tokens (stored hashed) → grant names, upstream credentials; `jwt`: bearer
+//!   JSON Web Tokens of an identity provider, the grant named by a claim; `watch`: the grants
+//!   file (and its JWKS) and an HTTPS listener's certificate reloaded when they change;
 //! - `metrics`, `admin`: `/metrics` (Prometheus text) and `/healthz` on a separate listener.
 //!
 //! What to decide lives in `proxy::session` and `proxy::engine`, shared with stdio: this module
@@ -32,6 +33,7 @@ mod exchange;
 mod front;
 pub mod grants;
 pub mod headers;
+pub mod jwt;
 pub mod metrics;
 pub mod pool;
 mod relay;

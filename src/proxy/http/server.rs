@@ -473,7 +473,11 @@ pub async fn run(engine: Arc<Engine>, options: Options) -> i32 {
     tokio::spawn(proxy.clone().expire(options.session_idle));
     if let Some(path) = options.grants_file {
         let file = FileWatch::new(path, options.reload_interval);
-        tokio::spawn(super::watch::grants(proxy.clone(), file));
+        tokio::spawn(super::watch::grants(
+            proxy.clone(),
+            file,
+            options.reload_interval,
+        ));
     }
     let tls = match &options.tls {
         None => None,

@@ -10,12 +10,21 @@ use crate::proxy::tls::ListenerCert;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Reloads the grants file whenever it changes: its tokens and the upstream credentials
-/// are swapped in together; a file with errors is refused and the previous grants stay.
-/// Sessions belong to grant names: a rotated token keeps its grant's sessions.
-pub async fn grants(proxy: Arc<Proxy>, mut file: FileWatch) {
+/// Reloads the grants file whenever it changes, or the JWKS file it names does (an identity
+/// provider's key rotation): the tokens, the JWT keys and the upstream credentials are swapped
+/// in together; a file with errors is refused and the previous grants stay. Sessions belong
+/// to grant names: a rotated token keeps its grant's sessions.
+pub async fn grants(proxy: Arc<Proxy>, mut file: FileWatch, every: Duration) {
+    let jwks_of = |grants: &Grants| grants.jwt.as_ref().map(|j| j.jwks_file().to_path_buf());
+    let mut jwks = jwks_of(&proxy.grants.load()).map(|p| FileWatch::new(p, every));
     loop {
-        file.changed().await;
+        match &mut jwks {
+            Some(keys) => tokio::select! {
+                _ = file.changed() => {}
+                _ = keys.changed() => {}
+            },
+            None => file.changed().await,
+        }
         let path = file.path().display();
         let loaded = Grants::load(file.path()).and_then(|grants| {
             if let Backend::Http(upstream) = &proxy.backend {
@@ -26,9 +35,13 @@ pub async fn grants(proxy: Arc<Proxy>, mut file: FileWatch) {
         match loaded {
             Ok(grants) => {
                 let count = grants.grant_count();
+                let keys = jwks_of(&grants);
+                if keys.as_deref() != jwks.as_ref().map(FileWatch::path) {
+                    jwks = keys.map(|p| FileWatch::new(p, every));
+                }
                 proxy.grants.store(Arc::new(grants));
                 proxy.metrics.grants_reloaded(true);
-                eprintln!("warden: reloaded the grants in {path} ({count} grants)");
+                eprintln!("warden: reloaded the grants in {path} ({count} by token)");
             }
             Err(e) => {
                 proxy.metrics.grants_reloaded(false);

@@ -1,0 +1,269 @@
+//! JSON Web Tokens as bearer credentials: the access tokens of the MCP authorization spec
+//! (OAuth 2.1), issued by the team's identity provider. A token names its grant in one of its
+//! claims, and counts only if it is from the configured issuer, for the configured audience,
+//! signed by one of the issuer's keys (a JWKS file) and within its validity.
+//!
+//! Checked in this order, any failure refusing the token: three base64url parts with a JSON
+//! header and payload; the algorithm (RS256 or ES256: never `none`, never an HMAC, whose key
+//! would be public here); the key (the header's `kid`, else the only key for the algorithm);
+//! the signature; `exp` (required) and `nbf` with [`LEEWAY`]; `iss`; `aud` (a string, or a
+//! list holding the audience); then the grant claim (a string, among `allowed` if given).
+
+use ring::signature::{self, RsaPublicKeyComponents, UnparsedPublicKey};
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use crate::proxy::base64::decode_url;
+
+/// Clock skew tolerated on `exp` and `nbf`, in seconds.
+pub const LEEWAY: u64 = 60;
+
+/// The `jwt` section of a grants file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The issuer (`iss`) tokens must name, exactly.
+    pub issuer: String,
+    /// The audience (`aud`) tokens must be for: warden's own identifier at the issuer.
+    pub audience: String,
+    /// The issuer's public keys, a JWKS document (relative paths from the grants file's
+    /// directory).
+    pub jwks_file: PathBuf,
+    /// The claim whose value is the grant's name.
+    #[serde(default = "subject")]
+    pub grant_claim: String,
+    /// The grant names a token may carry; absent: any.
+    #[serde(default)]
+    pub allowed: Option<Vec<String>>,
+}
+
+fn subject() -> String {
+    "sub".into()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Alg {
+    Rs256,
+    Es256,
+}
+
+impl Alg {
+    fn name(self) -> &'static str {
+        match self {
+            Alg::Rs256 => "RS256",
+            Alg::Es256 => "ES256",
+        }
+    }
+}
+
+#[derive(Debug)]
+enum Public {
+    /// Modulus and exponent, big-endian.
+    Rsa { n: Vec<u8>, e: Vec<u8> },
+    /// A P-256 point, uncompressed (`04 || x || y`).
+    P256(Vec<u8>),
+}
+
+#[derive(Debug)]
+struct Key {
+    kid: Option<String>,
+    public: Public,
+}
+
+impl Key {
+    fn alg(&self) -> Alg {
+        match self.public {
+            Public::Rsa { .. } => Alg::Rs256,
+            Public::P256(_) => Alg::Es256,
+        }
+    }
+
+    fn verify(&self, message: &[u8], sig: &[u8]) -> bool {
+        match &self.public {
+            Public::Rsa { n, e } => RsaPublicKeyComponents { n, e }
+                .verify(&signature::RSA_PKCS1_2048_8192_SHA256, message, sig)
+                .is_ok(),
+            Public::P256(point) => {
+                UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, point)
+                    .verify(message, sig)
+                    .is_ok()
+            }
+        }
+    }
+}
+
+/// Validates tokens against one issuer's keys.
+#[derive(Debug)]
+pub struct Validator {
+    issuer: String,
+    audience: String,
+    claim: String,
+    allowed: Option<HashSet<String>>,
+    keys: Vec<Key>,
+    /// The JWKS file, as read.
+    jwks_file: PathBuf,
+}
+
+/// Whether a bearer token has a JWT's form (three dot-separated parts), so that it is checked
+/// as one rather than looked up as an opaque token.
+pub fn looks_like_jwt(token: &str) -> bool {
+    token.bytes().filter(|b| *b == b'.').count() == 2
+}
+
+impl Validator {
+    /// Reads the JWKS file (`base`: the grants file's directory, for a relative path).
+    pub fn new(config: Config, base: &Path) -> Result<Validator, String> {
+        let jwks_file = base.join(&config.jwks_file);
+        let text = std::fs::read_to_string(&jwks_file)
+            .map_err(|e| format!("cannot read the JWKS {}: {e}", jwks_file.display()))?;
+        let keys = jwks(&text).map_err(|e| format!("{}: {e}", jwks_file.display()))?;
+        Ok(Validator {
+            issuer: config.issuer,
+            audience: config.audience,
+            claim: config.grant_claim,
+            allowed: config.allowed.map(|a| a.into_iter().collect()),
+            keys,
+            jwks_file,
+        })
+    }
+
+    pub fn jwks_file(&self) -> &Path {
+        &self.jwks_file
+    }
+
+    /// The grant `token` names, if it is valid at `now` (seconds since the epoch); else why not.
+    pub fn grant(&self, token: &str, now: u64) -> Result<String, String> {
+        let mut parts = token.split('.');
+        let (Some(head), Some(body), Some(sig), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err("not a JWT (three parts)".into());
+        };
+        let header = json_part(head, "header")?;
+        let alg = match header.get("alg").and_then(Value::as_str) {
+            Some("RS256") => Alg::Rs256,
+            Some("ES256") => Alg::Es256,
+            other => {
+                return Err(format!(
+                    "algorithm {other:?} is not accepted (RS256, ES256)"
+                ));
+            }
+        };
+        let kid = header.get("kid").and_then(Value::as_str);
+        let mut fitting = self
+            .keys
+            .iter()
+            .filter(|k| k.alg() == alg && (kid.is_none() || k.kid.as_deref() == kid));
+        let key = match (fitting.next(), fitting.next(), kid) {
+            (Some(k), _, Some(_)) | (Some(k), None, None) => k,
+            (None, _, _) => {
+                return Err(format!("no {} key with id {kid:?} in the JWKS", alg.name()));
+            }
+            (Some(_), Some(_), None) => {
+                return Err("the token names no key (`kid`) and the JWKS has several".into());
+            }
+        };
+        let sig = decode_url(sig).ok_or("the signature is not base64url")?;
+        let signed = &token[..head.len() + 1 + body.len()];
+        if !key.verify(signed.as_bytes(), &sig) {
+            return Err("bad signature".into());
+        }
+        let claims = json_part(body, "payload")?;
+        let time = |name: &str| claims.get(name).and_then(Value::as_f64);
+        let now_f = now as f64;
+        match time("exp") {
+            None => return Err("no `exp`".into()),
+            Some(exp) if exp + LEEWAY as f64 <= now_f => return Err("expired".into()),
+            Some(_) => {}
+        }
+        if time("nbf").is_some_and(|nbf| nbf > now_f + LEEWAY as f64) {
+            return Err("not valid yet (`nbf`)".into());
+        }
+        if claims.get("iss").and_then(Value::as_str) != Some(self.issuer.as_str()) {
+            return Err("another issuer".into());
+        }
+        let audience = match claims.get("aud") {
+            Some(Value::String(a)) => *a == self.audience,
+            Some(Value::Array(list)) => list.iter().any(|a| a.as_str() == Some(&self.audience)),
+            _ => false,
+        };
+        if !audience {
+            return Err("not for this audience".into());
+        }
+        let Some(grant) = claims.get(&self.claim).and_then(Value::as_str) else {
+            return Err(format!("no string claim `{}`", self.claim));
+        };
+        if self.allowed.as_ref().is_some_and(|a| !a.contains(grant)) {
+            return Err(format!("grant `{grant}` is not allowed"));
+        }
+        Ok(grant.to_string())
+    }
+}
+
+fn json_part(part: &str, what: &str) -> Result<Value, String> {
+    let bytes = decode_url(part).ok_or_else(|| format!("the {what} is not base64url"))?;
+    match serde_json::from_slice(&bytes) {
+        Ok(v @ Value::Object(_)) => Ok(v),
+        _ => Err(format!("the {what} is not a JSON object")),
+    }
+}
+
+/// The signing keys of a JWKS document that warden can use (RSA, EC P-256); others are
+/// skipped, and a document without any is an error.
+fn jwks(text: &str) -> Result<Vec<Key>, String> {
+    #[derive(Deserialize)]
+    struct Jwks {
+        keys: Vec<Jwk>,
+    }
+    #[derive(Deserialize)]
+    struct Jwk {
+        kty: String,
+        kid: Option<String>,
+        #[serde(rename = "use")]
+        usage: Option<String>,
+        crv: Option<String>,
+        n: Option<String>,
+        e: Option<String>,
+        x: Option<String>,
+        y: Option<String>,
+    }
+    let doc: Jwks = serde_json::from_str(text).map_err(|e| format!("not a JWKS: {e}"))?;
+    let field = |v: &Option<String>, name: &str, kid: &Option<String>| {
+        v.as_deref()
+            .and_then(decode_url)
+            .ok_or_else(|| format!("key {kid:?}: `{name}` is missing or not base64url"))
+    };
+    let mut keys = Vec::new();
+    for jwk in doc.keys {
+        if jwk.usage.as_deref().is_some_and(|u| u != "sig") {
+            continue;
+        }
+        let public = match (jwk.kty.as_str(), jwk.crv.as_deref()) {
+            ("RSA", _) => Public::Rsa {
+                n: field(&jwk.n, "n", &jwk.kid)?,
+                e: field(&jwk.e, "e", &jwk.kid)?,
+            },
+            ("EC", Some("P-256")) => {
+                let (x, y) = (field(&jwk.x, "x", &jwk.kid)?, field(&jwk.y, "y", &jwk.kid)?);
+                if x.len() != 32 || y.len() != 32 {
+                    return Err(format!("key {:?}: P-256 coordinates are 32 bytes", jwk.kid));
+                }
+                Public::P256([&[4u8][..], &x, &y].concat())
+            }
+            _ => continue,
+        };
+        keys.push(Key {
+            kid: jwk.kid,
+            public,
+        });
+    }
+    if keys.is_empty() {
+        return Err("no RSA or P-256 signing key".into());
+    }
+    Ok(keys)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,96 @@
+//! Tokens and keys made by another implementation (PyJWT 2.15 with `cryptography`: an RSA
+//! 2048 key `r1`, a P-256 key `e1`, and an RSA key outside the JWKS), in `vectors.json`: valid
+//! tokens are accepted, and every way a token can be wrong is refused.
+
+use super::*;
+
+const NOW: u64 = 1_900_000_000;
+
+fn vectors() -> Value {
+    serde_json::from_str(include_str!("vectors.json")).unwrap()
+}
+
+fn validator(allowed: Option<Vec<String>>) -> Validator {
+    let v = vectors();
+    Validator {
+        issuer: "https://idp.test".into(),
+        audience: "warden".into(),
+        claim: "sub".into(),
+        allowed: allowed.map(|a| a.into_iter().collect()),
+        keys: jwks(&v["jwks"].to_string()).unwrap(),
+        jwks_file: PathBuf::new(),
+    }
+}
+
+fn token(name: &str) -> String {
+    vectors()[name].as_str().unwrap().to_string()
+}
+
+#[test]
+fn tokens_signed_by_the_issuers_keys_name_their_grant() {
+    let v = validator(None);
+    assert_eq!(v.grant(&token("rs_ok"), NOW).unwrap(), "ci");
+    assert_eq!(
+        v.grant(&token("es_ok"), NOW).unwrap(),
+        "ops",
+        "aud as a list"
+    );
+    assert_eq!(
+        v.grant(&token("es_no_kid"), NOW).unwrap(),
+        "ops",
+        "the only P-256 key"
+    );
+    // Within the leeway of `exp`, and not before it runs out.
+    assert!(v.grant(&token("rs_ok"), 2_000_000_000 + LEEWAY - 1).is_ok());
+    assert!(v.grant(&token("rs_ok"), 2_000_000_000 + LEEWAY).is_err());
+}
+
+#[test]
+fn every_way_a_token_can_be_wrong_refuses_it() {
+    let v = validator(None);
+    for (name, why) in [
+        ("rs_expired", "expired"),
+        ("rs_not_yet", "nbf"),
+        ("rs_wrong_iss", "issuer"),
+        ("rs_wrong_aud", "audience"),
+        ("rs_no_exp", "exp"),
+        ("rs_other_key", "signature"),
+        ("rs_tampered", "signature"),
+        ("rs_unknown_kid", "no RS256 key"),
+        ("rs_numeric_sub", "claim `sub`"),
+        ("hs256", "not accepted"),
+        ("none", "not accepted"),
+    ] {
+        let err = v.grant(&token(name), NOW).unwrap_err();
+        assert!(err.contains(why), "{name}: {err}");
+    }
+    for junk in ["", "a.b", "a.b.c.d", "!!.e30.", "e30.e30.e30"] {
+        assert!(v.grant(junk, NOW).is_err(), "{junk}");
+    }
+}
+
+#[test]
+fn allowed_grants_narrow_what_tokens_may_name() {
+    let v = validator(Some(vec!["ops".into()]));
+    assert!(
+        v.grant(&token("rs_ok"), NOW)
+            .unwrap_err()
+            .contains("not allowed")
+    );
+    assert_eq!(v.grant(&token("es_ok"), NOW).unwrap(), "ops");
+}
+
+#[test]
+fn a_jwks_keeps_only_signing_keys_it_can_use() {
+    let keys = jwks(&vectors()["jwks"].to_string()).unwrap();
+    // r1 and e1; the encryption key and the Ed25519 key are skipped.
+    let kids: Vec<_> = keys
+        .iter()
+        .map(|k| k.kid.clone().unwrap_or_default())
+        .collect();
+    assert_eq!(kids, ["r1", "e1"]);
+    assert!(jwks(r#"{"keys": []}"#).is_err());
+    assert!(jwks(r#"{"keys": [{"kty": "RSA", "n": "!"}]}"#).is_err());
+    assert!(jwks("[]").is_err());
+    assert!(looks_like_jwt("a.b.c") && !looks_like_jwt("opaque-token"));
+}

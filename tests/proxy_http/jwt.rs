@@ -1,0 +1,140 @@
+//! Bearer JSON Web Tokens from an identity provider (the grants file's `jwt` section), made by
+//! PyJWT (tests/e2e/jwt_tool.py) with keys made by openssl: the grant is the token's `azp`
+//! claim, `per grant` limits count per such grant, a static token still works beside them,
+//! expired tokens and tokens of a key outside the JWKS get 401, and a rotated JWKS is
+//! picked up without a restart.
+
+use crate::certs::openssl;
+use crate::e2e::script;
+use crate::support::{Reply, Warden, call_modern, upstream};
+use serde_json::{Value, json};
+use std::path::Path;
+
+/// A new key of `kind` (`rsa` or `ec`) in `dir/name`.
+fn new_key(dir: &Path, name: &str, kind: &str) {
+    let args: &[&str] = match kind {
+        "rsa" => &[
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+        ],
+        _ => &[
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+        ],
+    };
+    openssl(dir, &[args, &["-out", name]].concat());
+}
+
+fn jwks(dir: &Path, key: &str, kid: &str) {
+    let key = dir.join(key).display().to_string();
+    let out = script("jwt_tool", &["jwks", &key, kid]);
+    std::fs::write(dir.join("jwks.json"), out["jwks"].to_string()).unwrap();
+}
+
+fn token(dir: &Path, key: &str, kid: &str, claims: &Value) -> String {
+    let key = dir.join(key).display().to_string();
+    let out = script("jwt_tool", &["token", &key, kid, &claims.to_string()]);
+    format!("Bearer {}", out["token"].as_str().unwrap())
+}
+
+fn call(warden: &Warden, bearer: &str, id: u64, tool: &str, arguments: Value) -> Reply {
+    call_modern(&warden.url, Some(bearer), id, tool, &arguments, &json!({}))
+}
+
+/// The decision code warden put on a tools/call answer (`forwarded` when none).
+fn code(r: &Reply) -> String {
+    let d = &r.json()["result"]["_meta"]["warden/decision"]["code"];
+    d.as_str().unwrap_or("forwarded").to_string()
+}
+
+#[test]
+fn tokens_of_the_issuer_name_their_grant_and_rotated_keys_apply_without_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    new_key(d, "old.pem", "rsa");
+    jwks(d, "old.pem", "k1");
+    let hash = warden::proxy::http::grants::hash_token("static-secret");
+    let grants = json!({
+        "grants": {"static": {"token_sha256": hash}},
+        "jwt": {"issuer": "https://idp.test", "audience": "warden",
+                "jwks_file": "jwks.json", "grant_claim": "azp"}
+    });
+    let file = d.join("grants.json");
+    std::fs::write(&file, grants.to_string()).unwrap();
+    let (_server, url) = upstream("fixture");
+    let file = file.display().to_string();
+    let warden = Warden::reloading_grants(&url, &file);
+    let claims =
+        |azp: &str| json!({"iss": "https://idp.test", "aud": "warden", "sub": "x", "azp": azp});
+    let a = token(d, "old.pem", "k1", &claims("agent-a"));
+    let b = token(d, "old.pem", "k1", &claims("agent-b"));
+
+    let echo = call(&warden, &a, 1, "echo", json!({"message": "hi"}));
+    assert_eq!(echo.status, 200, "{echo:?}");
+    assert_eq!(echo.json()["result"]["content"][0]["text"], "Echo: hi");
+    // `slow` is limited to 1 a day per grant: agent-a's second is refused, agent-b has its own.
+    let slow = json!({"seconds": 0});
+    assert_eq!(
+        code(&call(&warden, &a, 2, "slow", slow.clone())),
+        "forwarded"
+    );
+    assert_eq!(
+        code(&call(&warden, &a, 3, "slow", slow.clone())),
+        "rate_limited"
+    );
+    assert_eq!(
+        code(&call(&warden, &b, 4, "slow", slow.clone())),
+        "forwarded"
+    );
+    assert_eq!(
+        call(
+            &warden,
+            "Bearer static-secret",
+            5,
+            "echo",
+            json!({"message": "s"})
+        )
+        .status,
+        200
+    );
+
+    let mut expired = claims("agent-a");
+    expired["exp"] = json!(1_700_000_000);
+    let expired = token(d, "old.pem", "k1", &expired);
+    assert_eq!(
+        call(&warden, &expired, 6, "echo", json!({"message": "x"})).status,
+        401
+    );
+    let mut foreign = claims("agent-a");
+    foreign["iss"] = json!("https://elsewhere.test");
+    let foreign = token(d, "old.pem", "k1", &foreign);
+    assert_eq!(
+        call(&warden, &foreign, 7, "echo", json!({"message": "x"})).status,
+        401
+    );
+
+    // The issuer rotates to an EC key: its tokens count once the JWKS is rewritten, the old
+    // key's no longer do.
+    new_key(d, "new.pem", "ec");
+    let fresh = token(d, "new.pem", "k2", &claims("agent-c"));
+    assert_eq!(
+        call(&warden, &fresh, 8, "echo", json!({"message": "x"})).status,
+        401
+    );
+    jwks(d, "new.pem", "k2");
+    warden.await_metric(r#"warden_grants_reloads_total{result="ok"}"#, 1.0);
+    assert_eq!(
+        call(&warden, &fresh, 9, "echo", json!({"message": "x"})).status,
+        200
+    );
+    assert_eq!(
+        call(&warden, &a, 10, "echo", json!({"message": "x"})).status,
+        401
+    );
+}
