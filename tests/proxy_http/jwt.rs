@@ -2,13 +2,14 @@
 //! PyJWT (tests/e2e/jwt_tool.py) with keys made by openssl: the grant is the token's `azp`
 //! claim, `per grant` limits count per such grant, a static token still works beside them,
 //! expired tokens and tokens of a key outside the JWKS get 401, and a rotated JWKS is
-//! picked up without a restart.
+//! picked up without a restart, from a file or from a JWKS URL (Python's `http.server`).
 
 use crate::certs::openssl;
-use crate::e2e::script;
-use crate::support::{Reply, Warden, call_modern, upstream};
+use crate::e2e::{python, script};
+use crate::support::{Reply, Warden, call_modern, eventually, listening, refused_start, upstream};
 use serde_json::{Value, json};
 use std::path::Path;
+use std::process::{Command, Stdio};
 
 /// A new key of `kind` (`rsa` or `ec`) in `dir/name`.
 fn new_key(dir: &Path, name: &str, kind: &str) {
@@ -136,5 +137,76 @@ fn tokens_of_the_issuer_name_their_grant_and_rotated_keys_apply_without_a_restar
     assert_eq!(
         call(&warden, &a, 10, "echo", json!({"message": "x"})).status,
         401
+    );
+}
+
+#[test]
+fn keys_at_a_jwks_url_are_fetched_at_start_and_again_at_their_interval() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    new_key(d, "one.pem", "ec");
+    jwks(d, "one.pem", "k1");
+    let (_keys, keys_url) = listening("jwks", "http", |port| {
+        let mut c = Command::new(python());
+        c.args([
+            "-m",
+            "http.server",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+        ])
+        .current_dir(d)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+        c
+    });
+    let jwks_url = keys_url.replace("/mcp", "/jwks.json");
+    let grants = |url: &str| {
+        json!({"jwt": {"issuer": "https://idp.test", "audience": "warden", "jwks_url": url,
+                       "jwks_refresh_seconds": 1, "grant_claim": "azp"}})
+        .to_string()
+    };
+    let file = d.join("grants.json");
+    std::fs::write(&file, grants(&jwks_url)).unwrap();
+    let (_server, url) = upstream("fixture");
+    let file = file.display().to_string();
+    let warden_proc = Warden::start(&["--upstream", &url, "--grants", &file]);
+    let claims = json!({"iss": "https://idp.test", "aud": "warden", "azp": "agent-a"});
+    let first = token(d, "one.pem", "k1", &claims);
+    assert_eq!(
+        call(&warden_proc, &first, 1, "echo", json!({"message": "x"})).status,
+        200
+    );
+
+    // The issuer rotates its keys at the URL: the new key's tokens count within a refresh.
+    new_key(d, "two.pem", "rsa");
+    jwks(d, "two.pem", "k2");
+    let second = token(d, "two.pem", "k2", &claims);
+    eventually(
+        || call(&warden_proc, &second, 2, "echo", json!({"message": "x"})).status == 200,
+        || warden_proc.stderr(),
+    );
+    assert_eq!(
+        call(&warden_proc, &first, 3, "echo", json!({"message": "x"})).status,
+        401
+    );
+
+    // Keys that cannot be fetched at start stop warden (exit 2), naming the URL.
+    let unreachable = keys_url.replace("/mcp", "/missing.json");
+    std::fs::write(&file, grants(&unreachable)).unwrap();
+    let out = refused_start(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--upstream",
+        &url,
+        "--grants",
+        &file,
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("missing.json") && stderr.contains("404"),
+        "{stderr}"
     );
 }

@@ -49,8 +49,9 @@ pub fn https_fixture(certs: &Path) -> (Proc, String) {
     })
 }
 
-/// Starts `command` on free ports until it listens on the one it was given; its URL.
-fn listening(name: &str, scheme: &str, command: impl Fn(u16) -> Command) -> (Proc, String) {
+/// Starts `command` on free ports until it listens on the one it was given; its MCP URL
+/// (`/mcp` on that port).
+pub fn listening(name: &str, scheme: &str, command: impl Fn(u16) -> Command) -> (Proc, String) {
     let start = Instant::now();
     loop {
         let port = free_port();
@@ -89,6 +90,25 @@ fn server_command(name: &str, port: u16) -> Command {
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     command
+}
+
+/// Waits until `done` holds (polled every 50 ms), failing after 20 s with `context()`.
+pub fn eventually(mut done: impl FnMut() -> bool, context: impl Fn() -> String) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < Duration::from_secs(20), "{}", context());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `warden proxy --policy tests/proxy_http/http.warden FLAGS` run to its end: for flags it
+/// refuses at start.
+pub fn refused_start(flags: &[&str]) -> std::process::Output {
+    Command::new(warden())
+        .args(["proxy", "--policy", &repo("tests/proxy_http/http.warden")])
+        .args(flags)
+        .output()
+        .unwrap()
 }
 
 /// warden serving HTTP, with its MCP endpoint's and admin listener's URLs.

@@ -8,7 +8,7 @@
 use crate::certs::{certificates, server_certificate};
 use crate::e2e::{python, repo, script_with_env, warden};
 use crate::ports::sockets;
-use crate::support::{Proc, Reply, Warden, call_modern, https_fixture, upstream};
+use crate::support::{Proc, Reply, Warden, call_modern, eventually, https_fixture, upstream};
 use serde_json::json;
 use std::io::{Read, Write};
 use std::process::Command;
@@ -139,19 +139,10 @@ fn a_renewed_listener_certificate_is_served_without_a_restart() {
     let first = served_serial(&address, &file("ca.crt"));
     server_certificate(dir.path());
     let renewed = std::fs::read_to_string(&cert).unwrap();
-    let start = std::time::Instant::now();
-    loop {
-        let now = served_serial(&address, &file("ca.crt"));
-        if now != first {
-            break;
-        }
-        assert!(
-            start.elapsed() < std::time::Duration::from_secs(20),
-            "still serving serial {first}: {}",
-            warden.stderr()
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    eventually(
+        || served_serial(&address, &file("ca.crt")) != first,
+        || format!("still serving serial {first}: {}", warden.stderr()),
+    );
     assert!(
         warden.stderr().contains("reloaded the certificate"),
         "{}",
@@ -162,15 +153,7 @@ fn a_renewed_listener_certificate_is_served_without_a_restart() {
     let refusals = || warden.stderr().matches("keeping the previous one").count();
     let before = refusals();
     std::fs::copy(file("ca.key"), &key).unwrap();
-    let start = std::time::Instant::now();
-    while refusals() == before {
-        assert!(
-            start.elapsed() < std::time::Duration::from_secs(20),
-            "{}",
-            warden.stderr()
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    eventually(|| refusals() > before, || warden.stderr());
     assert_eq!(served_serial(&address, &file("ca.crt")), serial);
     assert_eq!(std::fs::read_to_string(&cert).unwrap(), renewed);
 }

@@ -507,20 +507,12 @@ fn sigterm_drains_calls_in_flight() {
 
 #[test]
 fn a_public_listener_needs_grants() {
-    let out = std::process::Command::new(crate::e2e::warden())
-        .args([
-            "proxy",
-            "--policy",
-            &crate::e2e::repo("tests/proxy_http/http.warden"),
-        ])
-        .args([
-            "--listen",
-            "0.0.0.0:0",
-            "--upstream",
-            "http://127.0.0.1:9/mcp",
-        ])
-        .output()
-        .unwrap();
+    let out = support::refused_start(&[
+        "--listen",
+        "0.0.0.0:0",
+        "--upstream",
+        "http://127.0.0.1:9/mcp",
+    ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("without --grants"));
 }

@@ -1,7 +1,8 @@
 //! JSON Web Tokens as bearer credentials: the access tokens of the MCP authorization spec
 //! (OAuth 2.1), issued by the team's identity provider. A token names its grant in one of its
 //! claims, and counts only if it is from the configured issuer, for the configured audience,
-//! signed by one of the issuer's keys (a JWKS file) and within its validity.
+//! signed by one of the issuer's keys (a JWKS file, or the issuer's `jwks_uri` fetched on
+//! warden's own client, `pool`) and within its validity.
 //!
 //! Checked in this order, any failure refusing the token: three base64url parts with a JSON
 //! header and payload; the algorithm (RS256 or ES256: never `none`, never an HMAC, whose key
@@ -9,11 +10,19 @@
 //! the signature; `exp` (required) and `nbf` with [`LEEWAY`]; `iss`; `aud` (a string, or a
 //! list holding the audience); then the grant claim (a string, among `allowed` if given).
 
+use super::pool::Pool;
+use super::upstream::Endpoint;
+use super::wire;
+use arc_swap::ArcSwap;
+use http_body_util::{BodyExt, Limited};
+use hyper::header;
 use ring::signature::{self, RsaPublicKeyComponents, UnparsedPublicKey};
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
 use crate::proxy::base64::decode_url;
 
@@ -28,9 +37,16 @@ pub struct Config {
     pub issuer: String,
     /// The audience (`aud`) tokens must be for: warden's own identifier at the issuer.
     pub audience: String,
-    /// The issuer's public keys, a JWKS document (relative paths from the grants file's
-    /// directory).
-    pub jwks_file: PathBuf,
+    /// The issuer's public keys: a JWKS document in a file (a relative path is from the
+    /// grants file's directory, and the file is watched) ...
+    #[serde(default)]
+    pub jwks_file: Option<PathBuf>,
+    /// ... or at the issuer's `jwks_uri` (`https://` or `http://`), fetched at start and then
+    /// every `jwks_refresh_seconds` (a failed fetch keeps the keys in use).
+    #[serde(default)]
+    pub jwks_url: Option<String>,
+    #[serde(default = "five_minutes")]
+    pub jwks_refresh_seconds: u64,
     /// The claim whose value is the grant's name.
     #[serde(default = "subject")]
     pub grant_claim: String,
@@ -41,6 +57,36 @@ pub struct Config {
 
 fn subject() -> String {
     "sub".into()
+}
+
+fn five_minutes() -> u64 {
+    300
+}
+
+/// The largest JWKS document fetched.
+const MAX_JWKS: usize = 1 << 20;
+
+/// How long a JWKS fetch may take.
+const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Where the keys come from.
+enum Source {
+    File(PathBuf),
+    Url {
+        url: String,
+        endpoint: Endpoint,
+        pool: Arc<Pool>,
+        every: Duration,
+    },
+}
+
+impl std::fmt::Debug for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::File(path) => write!(f, "File({})", path.display()),
+            Source::Url { url, every, .. } => write!(f, "Url({url}, every {every:?})"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,9 +147,9 @@ pub struct Validator {
     audience: String,
     claim: String,
     allowed: Option<HashSet<String>>,
-    keys: Vec<Key>,
-    /// The JWKS file, as read.
-    jwks_file: PathBuf,
+    /// Swapped whole when a JWKS fetched again differs.
+    keys: ArcSwap<Vec<Key>>,
+    source: Source,
 }
 
 /// Whether a bearer token has a JWT's form (three dot-separated parts), so that it is checked
@@ -113,24 +159,75 @@ pub fn looks_like_jwt(token: &str) -> bool {
 }
 
 impl Validator {
-    /// Reads the JWKS file (`base`: the grants file's directory, for a relative path).
+    /// Reads a JWKS file now (`base`: the grants file's directory, for a relative path); keys
+    /// at a URL come with [`Validator::refresh`], which must run before tokens are checked.
     pub fn new(config: Config, base: &Path) -> Result<Validator, String> {
-        let jwks_file = base.join(&config.jwks_file);
-        let text = std::fs::read_to_string(&jwks_file)
-            .map_err(|e| format!("cannot read the JWKS {}: {e}", jwks_file.display()))?;
-        let keys = jwks(&text).map_err(|e| format!("{}: {e}", jwks_file.display()))?;
+        let (source, keys) = match (config.jwks_file, config.jwks_url) {
+            (Some(file), None) => {
+                let file = base.join(file);
+                let text = std::fs::read_to_string(&file)
+                    .map_err(|e| format!("cannot read the JWKS {}: {e}", file.display()))?;
+                let keys = jwks(&text).map_err(|e| format!("{}: {e}", file.display()))?;
+                (Source::File(file), keys)
+            }
+            (None, Some(url)) => {
+                let endpoint = Endpoint::parse(&url).map_err(|e| format!("`jwks_url`: {e}"))?;
+                let source = Source::Url {
+                    pool: endpoint.pool()?,
+                    endpoint,
+                    url,
+                    every: Duration::from_secs(config.jwks_refresh_seconds.max(1)),
+                };
+                (source, Vec::new())
+            }
+            _ => return Err("`jwt` needs one of `jwks_file` and `jwks_url`".into()),
+        };
         Ok(Validator {
             issuer: config.issuer,
             audience: config.audience,
             claim: config.grant_claim,
             allowed: config.allowed.map(|a| a.into_iter().collect()),
-            keys,
-            jwks_file,
+            keys: ArcSwap::from_pointee(keys),
+            source,
         })
     }
 
-    pub fn jwks_file(&self) -> &Path {
-        &self.jwks_file
+    /// The JWKS file, if the keys come from one (watched with the grants file).
+    pub fn jwks_file(&self) -> Option<&Path> {
+        match &self.source {
+            Source::File(f) => Some(f),
+            Source::Url { .. } => None,
+        }
+    }
+
+    /// How often the keys are fetched again, if they come from a URL.
+    pub fn refresh_every(&self) -> Option<Duration> {
+        match &self.source {
+            Source::File(_) => None,
+            Source::Url { every, .. } => Some(*every),
+        }
+    }
+
+    /// Fetches the keys from the JWKS URL (nothing to do for a file); on an error the keys in
+    /// use stay. Returns how many keys are in use.
+    pub async fn refresh(&self) -> Result<usize, String> {
+        let Source::Url {
+            url,
+            endpoint,
+            pool,
+            ..
+        } = &self.source
+        else {
+            return Ok(self.keys.load().len());
+        };
+        let text = tokio::time::timeout(FETCH_TIMEOUT, fetch(endpoint, pool))
+            .await
+            .map_err(|_| format!("{url}: no answer within {FETCH_TIMEOUT:?}"))?
+            .map_err(|e| format!("{url}: {e}"))?;
+        let keys = jwks(&text).map_err(|e| format!("{url}: {e}"))?;
+        let count = keys.len();
+        self.keys.store(Arc::new(keys));
+        Ok(count)
     }
 
     /// The grant `token` names, if it is valid at `now` (seconds since the epoch); else why not.
@@ -152,8 +249,8 @@ impl Validator {
             }
         };
         let kid = header.get("kid").and_then(Value::as_str);
-        let mut fitting = self
-            .keys
+        let keys = self.keys.load();
+        let mut fitting = keys
             .iter()
             .filter(|k| k.alg() == alg && (kid.is_none() || k.kid.as_deref() == kid));
         let key = match (fitting.next(), fitting.next(), kid) {
@@ -200,6 +297,26 @@ impl Validator {
         }
         Ok(grant.to_string())
     }
+}
+
+/// A JWKS document at `endpoint`, as text.
+async fn fetch(endpoint: &Endpoint, pool: &Arc<Pool>) -> Result<String, String> {
+    let headers = [
+        (&header::HOST, endpoint.host_header.as_bytes()),
+        (&header::ACCEPT, &b"application/json"[..]),
+    ];
+    let target = endpoint.target.path_and_query().map_or("/", |p| p.as_str());
+    let request = wire::request("GET", target, headers.into_iter(), b"");
+    let answer = pool.send(&request, &[header::CONTENT_TYPE]).await?;
+    if !answer.status().is_success() {
+        return Err(format!("answered HTTP {}", answer.status()));
+    }
+    let body = Limited::new(answer.into_body(), MAX_JWKS)
+        .collect()
+        .await
+        .map_err(|e| format!("cannot read the JWKS: {e}"))?
+        .to_bytes();
+    String::from_utf8(body.to_vec()).map_err(|_| "the JWKS is not UTF-8".into())
 }
 
 fn json_part(part: &str, what: &str) -> Result<Value, String> {

@@ -436,6 +436,10 @@ pub async fn run(engine: Arc<Engine>, options: Options) -> i32 {
         header_timeout: options.header_timeout,
     };
     let proxy = Arc::new(Proxy::new(engine, options.grants, backend, settings));
+    if let Err(e) = super::watch::fetch_keys(&proxy.grants.load()).await {
+        eprintln!("warden: --grants: {e}");
+        return 2;
+    }
     let listener = match tokio::net::TcpListener::bind(options.listen).await {
         Ok(l) => l,
         Err(e) => {
@@ -472,6 +476,7 @@ pub async fn run(engine: Arc<Engine>, options: Options) -> i32 {
     }
     tokio::spawn(proxy.clone().expire(options.session_idle));
     if let Some(path) = options.grants_file {
+        tokio::spawn(super::watch::jwks(proxy.clone()));
         let file = FileWatch::new(path, options.reload_interval);
         tokio::spawn(super::watch::grants(
             proxy.clone(),

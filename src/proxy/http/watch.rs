@@ -7,6 +7,7 @@ use super::grants::Grants;
 use super::server::{Backend, Proxy};
 use crate::proxy::reload::FileWatch;
 use crate::proxy::tls::ListenerCert;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,7 +16,10 @@ use std::time::Duration;
 /// in together; a file with errors is refused and the previous grants stay. Sessions belong
 /// to grant names: a rotated token keeps its grant's sessions.
 pub async fn grants(proxy: Arc<Proxy>, mut file: FileWatch, every: Duration) {
-    let jwks_of = |grants: &Grants| grants.jwt.as_ref().map(|j| j.jwks_file().to_path_buf());
+    let jwks_of = |grants: &Grants| {
+        let file = grants.jwt.as_ref().and_then(|j| j.jwks_file());
+        file.map(Path::to_path_buf)
+    };
     let mut jwks = jwks_of(&proxy.grants.load()).map(|p| FileWatch::new(p, every));
     loop {
         match &mut jwks {
@@ -26,7 +30,11 @@ pub async fn grants(proxy: Arc<Proxy>, mut file: FileWatch, every: Duration) {
             None => file.changed().await,
         }
         let path = file.path().display();
-        let loaded = Grants::load(file.path()).and_then(|grants| {
+        let loaded = match Grants::load(file.path()) {
+            Ok(grants) => fetch_keys(&grants).await.map(|()| grants),
+            Err(e) => Err(e),
+        };
+        let loaded = loaded.and_then(|grants| {
             if let Backend::Http(upstream) = &proxy.backend {
                 upstream.set_credentials(&grants.upstream_headers)?;
             }
@@ -47,6 +55,31 @@ pub async fn grants(proxy: Arc<Proxy>, mut file: FileWatch, every: Duration) {
                 proxy.metrics.grants_reloaded(false);
                 eprintln!("warden: refused to reload {path}, keeping the previous grants: {e}");
             }
+        }
+    }
+}
+
+/// Fetches the keys at the grants' JWKS URL, if they name one (keys from a file are read with
+/// the grants file); an error is the grants'.
+pub async fn fetch_keys(grants: &Grants) -> Result<(), String> {
+    match &grants.jwt {
+        Some(jwt) => jwt.refresh().await.map(|_| ()),
+        None => Ok(()),
+    }
+}
+
+/// Fetches the JWKS of the grants in use again, at the interval they give (keys at a URL
+/// rotate there); a failed fetch is logged and the keys in use stay.
+pub async fn jwks(proxy: Arc<Proxy>) {
+    let every = |proxy: &Proxy| proxy.grants.load().jwt.as_ref()?.refresh_every();
+    loop {
+        tokio::time::sleep(every(&proxy).unwrap_or(Duration::from_secs(60))).await;
+        let grants = proxy.grants.load_full();
+        let Some(jwt) = grants.jwt.as_ref().filter(|j| j.refresh_every().is_some()) else {
+            continue;
+        };
+        if let Err(e) = jwt.refresh().await {
+            eprintln!("warden: cannot fetch the JWKS again, keeping the keys in use: {e}");
         }
     }
 }

@@ -17,8 +17,8 @@ fn validator(allowed: Option<Vec<String>>) -> Validator {
         audience: "warden".into(),
         claim: "sub".into(),
         allowed: allowed.map(|a| a.into_iter().collect()),
-        keys: jwks(&v["jwks"].to_string()).unwrap(),
-        jwks_file: PathBuf::new(),
+        keys: ArcSwap::from_pointee(jwks(&v["jwks"].to_string()).unwrap()),
+        source: Source::File(PathBuf::new()),
     }
 }
 
@@ -93,4 +93,31 @@ fn a_jwks_keeps_only_signing_keys_it_can_use() {
     assert!(jwks(r#"{"keys": [{"kty": "RSA", "n": "!"}]}"#).is_err());
     assert!(jwks("[]").is_err());
     assert!(looks_like_jwt("a.b.c") && !looks_like_jwt("opaque-token"));
+}
+
+#[test]
+fn keys_come_from_one_source() {
+    let config = |file: Option<&str>, url: Option<&str>| Config {
+        issuer: "i".into(),
+        audience: "a".into(),
+        jwks_file: file.map(PathBuf::from),
+        jwks_url: url.map(str::to_string),
+        jwks_refresh_seconds: 300,
+        grant_claim: "sub".into(),
+        allowed: None,
+    };
+    let dir = Path::new(".");
+    let both = Validator::new(config(Some("k.json"), Some("https://idp/k")), dir);
+    assert!(both.unwrap_err().contains("one of"));
+    assert!(Validator::new(config(None, None), dir).is_err());
+    assert!(
+        Validator::new(config(None, Some("ftp://idp/k")), dir)
+            .unwrap_err()
+            .contains("jwks_url")
+    );
+    let at_url = Validator::new(config(None, Some("http://127.0.0.1:1/k")), dir).unwrap();
+    assert_eq!(at_url.refresh_every(), Some(Duration::from_secs(300)));
+    assert!(at_url.jwks_file().is_none());
+    let missing = Validator::new(config(Some("/nonexistent/k.json"), None), dir);
+    assert!(missing.unwrap_err().contains("cannot read the JWKS"));
 }
