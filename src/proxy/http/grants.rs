@@ -184,7 +184,7 @@ impl Grants {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs());
             return match jwt.grant(token, now) {
-                Ok(grant) => Some(grant.into()),
+                Ok(grant) => Some(grant),
                 Err(why) => {
                     tracing::info!(why, "bearer JWT refused");
                     None

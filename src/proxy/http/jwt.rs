@@ -8,7 +8,10 @@
 //! header and payload; the algorithm (RS256 or ES256: never `none`, never an HMAC, whose key
 //! would be public here); the key (the header's `kid`, else the only key for the algorithm);
 //! the signature; `exp` (required) and `nbf` with [`LEEWAY`]; `iss`; `aud` (a string, or a
-//! list holding the audience); then the grant claim (a string, among `allowed` if given).
+//! list holding the audience); then the grant claim (a string, among `allowed` if given). A
+//! header with critical extensions (`crit`) is refused. A valid token is remembered until it
+//! expires (a signature costs tens of µs, more than the rest of a call), and forgotten when
+//! the keys change.
 
 use super::pool::Pool;
 use super::upstream::Endpoint;
@@ -19,9 +22,10 @@ use hyper::header;
 use ring::signature::{self, RsaPublicKeyComponents, UnparsedPublicKey};
 use serde::Deserialize;
 use serde_json::Value;
-use std::collections::HashSet;
+use sha2::{Digest, Sha256};
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use crate::proxy::base64::decode_url;
@@ -147,10 +151,23 @@ pub struct Validator {
     audience: String,
     claim: String,
     allowed: Option<HashSet<String>>,
-    /// Swapped whole when a JWKS fetched again differs.
+    /// Swapped whole when the JWKS is fetched again.
     keys: ArcSwap<Vec<Key>>,
     source: Source,
+    /// Tokens already checked (by SHA-256): a signature is checked once per token, not once
+    /// per request. Emptied when the keys change.
+    checked: Mutex<HashMap<[u8; 32], Checked>>,
 }
+
+/// A token found valid: its grant, and when it expires.
+#[derive(Debug)]
+struct Checked {
+    grant: Arc<str>,
+    exp: f64,
+}
+
+/// At most this many checked tokens are remembered.
+const MAX_CHECKED: usize = 4096;
 
 /// Whether a bearer token has a JWT's form (three dot-separated parts), so that it is checked
 /// as one rather than looked up as an opaque token.
@@ -189,6 +206,7 @@ impl Validator {
             allowed: config.allowed.map(|a| a.into_iter().collect()),
             keys: ArcSwap::from_pointee(keys),
             source,
+            checked: Mutex::default(),
         })
     }
 
@@ -227,11 +245,42 @@ impl Validator {
         let keys = jwks(&text).map_err(|e| format!("{url}: {e}"))?;
         let count = keys.len();
         self.keys.store(Arc::new(keys));
+        self.checked().clear();
         Ok(count)
     }
 
     /// The grant `token` names, if it is valid at `now` (seconds since the epoch); else why not.
-    pub fn grant(&self, token: &str, now: u64) -> Result<String, String> {
+    pub fn grant(&self, token: &str, now: u64) -> Result<Arc<str>, String> {
+        let id: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let now_f = now as f64;
+        if let Some(c) = self.checked().get(&id)
+            && now_f < c.exp + LEEWAY as f64
+        {
+            return Ok(c.grant.clone());
+        }
+        let (grant, exp) = self.check(token, now)?;
+        let grant: Arc<str> = grant.into();
+        let mut checked = self.checked();
+        if checked.len() >= MAX_CHECKED {
+            checked.retain(|_, c| now_f < c.exp + LEEWAY as f64);
+            if checked.len() >= MAX_CHECKED {
+                checked.clear();
+            }
+        }
+        let entry = Checked {
+            grant: grant.clone(),
+            exp,
+        };
+        checked.insert(id, entry);
+        Ok(grant)
+    }
+
+    fn checked(&self) -> MutexGuard<'_, HashMap<[u8; 32], Checked>> {
+        self.checked.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Checks `token` whole: its grant and expiry, or why it is refused.
+    fn check(&self, token: &str, now: u64) -> Result<(String, f64), String> {
         let mut parts = token.split('.');
         let (Some(head), Some(body), Some(sig), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
@@ -239,6 +288,9 @@ impl Validator {
             return Err("not a JWT (three parts)".into());
         };
         let header = json_part(head, "header")?;
+        if header.get("crit").is_some() {
+            return Err("the header has critical extensions (`crit`) warden does not know".into());
+        }
         let alg = match header.get("alg").and_then(Value::as_str) {
             Some("RS256") => Alg::Rs256,
             Some("ES256") => Alg::Es256,
@@ -270,11 +322,11 @@ impl Validator {
         let claims = json_part(body, "payload")?;
         let time = |name: &str| claims.get(name).and_then(Value::as_f64);
         let now_f = now as f64;
-        match time("exp") {
+        let exp = match time("exp") {
             None => return Err("no `exp`".into()),
             Some(exp) if exp + LEEWAY as f64 <= now_f => return Err("expired".into()),
-            Some(_) => {}
-        }
+            Some(exp) => exp,
+        };
         if time("nbf").is_some_and(|nbf| nbf > now_f + LEEWAY as f64) {
             return Err("not valid yet (`nbf`)".into());
         }
@@ -295,7 +347,7 @@ impl Validator {
         if self.allowed.as_ref().is_some_and(|a| !a.contains(grant)) {
             return Err(format!("grant `{grant}` is not allowed"));
         }
-        Ok(grant.to_string())
+        Ok((grant.to_string(), exp))
     }
 }
 

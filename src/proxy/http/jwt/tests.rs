@@ -19,6 +19,7 @@ fn validator(allowed: Option<Vec<String>>) -> Validator {
         allowed: allowed.map(|a| a.into_iter().collect()),
         keys: ArcSwap::from_pointee(jwks(&v["jwks"].to_string()).unwrap()),
         source: Source::File(PathBuf::new()),
+        checked: Mutex::default(),
     }
 }
 
@@ -29,14 +30,14 @@ fn token(name: &str) -> String {
 #[test]
 fn tokens_signed_by_the_issuers_keys_name_their_grant() {
     let v = validator(None);
-    assert_eq!(v.grant(&token("rs_ok"), NOW).unwrap(), "ci");
+    assert_eq!(&*v.grant(&token("rs_ok"), NOW).unwrap(), "ci");
     assert_eq!(
-        v.grant(&token("es_ok"), NOW).unwrap(),
+        &*v.grant(&token("es_ok"), NOW).unwrap(),
         "ops",
         "aud as a list"
     );
     assert_eq!(
-        v.grant(&token("es_no_kid"), NOW).unwrap(),
+        &*v.grant(&token("es_no_kid"), NOW).unwrap(),
         "ops",
         "the only P-256 key"
     );
@@ -77,7 +78,28 @@ fn allowed_grants_narrow_what_tokens_may_name() {
             .unwrap_err()
             .contains("not allowed")
     );
-    assert_eq!(v.grant(&token("es_ok"), NOW).unwrap(), "ops");
+    assert_eq!(&*v.grant(&token("es_ok"), NOW).unwrap(), "ops");
+}
+
+#[test]
+fn a_checked_token_is_remembered_until_it_expires_and_forgotten_with_the_keys() {
+    let v = validator(None);
+    let ok = token("rs_ok");
+    assert!(v.grant(&ok, NOW).is_ok());
+    assert_eq!(v.checked().len(), 1);
+    // Remembered: still valid without its key...
+    v.keys.store(Arc::new(Vec::new()));
+    assert_eq!(&*v.grant(&ok, NOW).unwrap(), "ci");
+    // ...but not past its expiry, which is checked on every use.
+    assert!(v.grant(&ok, 2_000_000_000 + LEEWAY).is_err());
+    // New keys forget every checked token (a removed key revokes its tokens at once).
+    v.checked().clear();
+    assert!(v.grant(&ok, NOW).unwrap_err().contains("no RS256 key"));
+    // Refusals are not remembered: a tampered token is checked (and refused) each time.
+    for _ in 0..2 {
+        assert!(v.grant(&token("rs_tampered"), NOW).is_err());
+    }
+    assert_eq!(v.checked().len(), 0);
 }
 
 #[test]
