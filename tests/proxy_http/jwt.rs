@@ -6,7 +6,9 @@
 
 use crate::certs::openssl;
 use crate::e2e::{python, script};
-use crate::support::{Reply, Warden, call_modern, eventually, listening, refused_start, upstream};
+use crate::support::{
+    Reply, Warden, call_modern, eventually, get, listening, refused_start, upstream,
+};
 use serde_json::{Value, json};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -71,6 +73,24 @@ fn tokens_of_the_issuer_name_their_grant_and_rotated_keys_apply_without_a_restar
     let (_server, url) = upstream("fixture");
     let file = file.display().to_string();
     let warden = Warden::reloading_grants(&url, &file);
+    // Without a token: 401, naming the protected-resource metadata (RFC 9728) that tells an
+    // OAuth client where to get one.
+    let anonymous = call_modern(&warden.url, None, 0, "echo", &json!({}), &json!({}));
+    assert_eq!(anonymous.status, 401);
+    let base = warden.url.trim_end_matches("/mcp");
+    let metadata_url = format!("{base}/.well-known/oauth-protected-resource/mcp");
+    assert_eq!(
+        anonymous.header("www-authenticate"),
+        Some(format!("Bearer resource_metadata=\"{metadata_url}\"").as_str())
+    );
+    let metadata = get(&metadata_url);
+    assert_eq!(metadata.status, 200, "{metadata:?}");
+    assert_eq!(metadata.json()["resource"], warden.url);
+    assert_eq!(
+        metadata.json()["authorization_servers"],
+        json!(["https://idp.test"])
+    );
+
     let claims =
         |azp: &str| json!({"iss": "https://idp.test", "aud": "warden", "sub": "x", "azp": azp});
     let a = token(d, "old.pem", "k1", &claims("agent-a"));

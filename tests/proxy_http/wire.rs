@@ -67,6 +67,14 @@ fn a_changed_grants_file_is_reloaded_and_a_broken_one_refused() {
     };
     let (status, headers) = seen("Bearer old");
     assert_eq!(status, 200);
+    // Static tokens only: no OAuth discovery (a plain challenge, no metadata document).
+    let anonymous = call_modern(&warden.url, None, 1, "echo", &json!({}), &json!({}));
+    assert_eq!(anonymous.header("www-authenticate"), Some("Bearer"));
+    let base = warden.url.trim_end_matches("/mcp");
+    assert_eq!(
+        get(&format!("{base}/.well-known/oauth-protected-resource")).status,
+        404
+    );
     assert_eq!(headers.unwrap()["x-upstream-key"], "first");
 
     // A rotation: the grant's new token, the server's new key.

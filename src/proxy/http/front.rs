@@ -38,10 +38,11 @@ use tokio::time::{Instant, Sleep};
 
 /// The request headers the endpoint reads; the rest are not kept. Those from [`FORWARDED`] on
 /// also go to the server (`upstream`); the first ones (the caller's credentials, a browser's
-/// origin) never do.
-pub static READ: [HeaderName; 9] = [
+/// origin, the host the client dialled) never do.
+pub static READ: [HeaderName; 10] = [
     HeaderName::from_static("authorization"),
     HeaderName::from_static("origin"),
+    HeaderName::from_static("host"),
     HeaderName::from_static("content-type"),
     HeaderName::from_static("accept"),
     HeaderName::from_static("mcp-session-id"),
@@ -52,7 +53,7 @@ pub static READ: [HeaderName; 9] = [
 ];
 
 /// Where the forwarded headers start in [`READ`].
-const FORWARDED: usize = 2;
+const FORWARDED: usize = 3;
 
 /// `Mcp-Session-Id` (one of [`READ`]), for lookups.
 pub static SESSION_ID: HeaderName = HeaderName::from_static("mcp-session-id");

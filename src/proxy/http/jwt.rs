@@ -57,6 +57,13 @@ pub struct Config {
     /// The grant names a token may carry; absent: any.
     #[serde(default)]
     pub allowed: Option<Vec<String>>,
+    /// warden's endpoint as the protected resource (RFC 9728 `resource`: the URL clients
+    /// dial); absent: the URL of each request (its `Host`, the listener's scheme).
+    #[serde(default)]
+    pub resource: Option<String>,
+    /// The scopes the metadata lists (`scopes_supported`); absent: none listed.
+    #[serde(default)]
+    pub scopes_supported: Option<Vec<String>>,
 }
 
 fn subject() -> String {
@@ -151,6 +158,8 @@ pub struct Validator {
     audience: String,
     claim: String,
     allowed: Option<HashSet<String>>,
+    resource: Option<String>,
+    scopes: Option<Vec<String>>,
     /// Swapped whole when the JWKS is fetched again.
     keys: ArcSwap<Vec<Key>>,
     source: Source,
@@ -204,10 +213,26 @@ impl Validator {
             audience: config.audience,
             claim: config.grant_claim,
             allowed: config.allowed.map(|a| a.into_iter().collect()),
+            resource: config.resource,
+            scopes: config.scopes_supported,
             keys: ArcSwap::from_pointee(keys),
             source,
             checked: Mutex::default(),
         })
+    }
+
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// The configured resource URI (RFC 9728), if any.
+    pub fn resource(&self) -> Option<&str> {
+        self.resource.as_deref()
+    }
+
+    /// The scopes to list in the metadata, if any.
+    pub fn scopes(&self) -> Option<&[String]> {
+        self.scopes.as_deref()
     }
 
     /// The JWKS file, if the keys come from one (watched with the grants file).

@@ -21,6 +21,7 @@
 //! - `grants`: bearer tokens (stored hashed) → grant names, upstream credentials; `jwt`: bearer
 //!   JSON Web Tokens of an identity provider, the grant named by a claim; `watch`: the grants
 //!   file (and its JWKS) and an HTTPS listener's certificate reloaded when they change;
+//! - `discovery`: OAuth protected-resource metadata (RFC 9728) when grants take JWTs;
 //! - `metrics`, `admin`: `/metrics` (Prometheus text) and `/healthz` on a separate listener.
 //!
 //! What to decide lives in `proxy::session` and `proxy::engine`, shared with stdio: this module
@@ -29,6 +30,7 @@
 pub mod admin;
 pub mod child;
 mod deadline;
+pub mod discovery;
 mod exchange;
 mod front;
 pub mod grants;

@@ -11,6 +11,7 @@
 //! the POSTs in flight (up to the drain timeout) before exiting; GET streams are cut.
 
 use super::child::Children;
+use super::discovery;
 use super::exchange::Guard;
 use super::front::{self, Headers, Incoming, SESSION_ID};
 use super::grants::Grants;
@@ -52,6 +53,8 @@ pub struct Settings {
     pub allowed_origins: Vec<String>,
     /// A client connection that sends no whole request head for this long is closed.
     pub header_timeout: Duration,
+    /// The listener serves HTTPS.
+    pub tls: bool,
 }
 
 impl Settings {
@@ -138,6 +141,12 @@ impl Proxy {
     pub async fn handle(self: Arc<Self>, req: Incoming) -> Response<Body> {
         self.metrics.request();
         if req.uri.path() != self.path {
+            if req.method == Method::GET
+                && discovery::is_metadata_path(req.uri.path(), &self.path)
+                && let Some(metadata) = self.resource_metadata(&req.headers)
+            {
+                return metadata;
+            }
             return plain(
                 StatusCode::NOT_FOUND,
                 &format!("not found: the MCP endpoint is {}", self.path),
@@ -164,9 +173,12 @@ impl Proxy {
                 StatusCode::UNAUTHORIZED,
                 "unauthorized: a valid bearer token is required",
             );
+            let challenge = self
+                .resource(&req.headers)
+                .and_then(|r| HeaderValue::from_str(&discovery::challenge(&r)).ok());
             r.headers_mut().insert(
                 hyper::header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer"),
+                challenge.unwrap_or(HeaderValue::from_static("Bearer")),
             );
             return r;
         };
@@ -183,6 +195,21 @@ impl Proxy {
                 r
             }
         }
+    }
+
+    /// warden's endpoint as an OAuth protected resource, when the grants take JWTs.
+    fn resource(&self, headers: &Headers) -> Option<String> {
+        let grants = self.grants.load();
+        let jwt = grants.jwt.as_ref()?;
+        discovery::resource(jwt, headers, self.settings.tls, &self.path)
+    }
+
+    /// The protected-resource metadata document (RFC 9728), when the grants take JWTs.
+    fn resource_metadata(&self, headers: &Headers) -> Option<Response<Body>> {
+        let resource = self.resource(headers)?;
+        let grants = self.grants.load();
+        let doc = discovery::metadata(grants.jwt.as_ref()?, &resource);
+        Some(json(StatusCode::OK, doc.to_string().into_bytes()))
     }
 
     /// A browser page on a foreign origin must not reach a loopback warden (DNS rebinding).
@@ -434,6 +461,7 @@ pub async fn run(engine: Arc<Engine>, options: Options) -> i32 {
         check_origin: loopback || !options.allowed_origins.is_empty(),
         allowed_origins: options.allowed_origins.clone(),
         header_timeout: options.header_timeout,
+        tls: options.tls.is_some(),
     };
     let proxy = Arc::new(Proxy::new(engine, options.grants, backend, settings));
     if let Err(e) = super::watch::fetch_keys(&proxy.grants.load()).await {

@@ -72,7 +72,7 @@ async fn requests_by_length_and_chunked_are_answered_in_order_on_one_connection(
         status_lines(&answer),
         ["HTTP/1.1 200 OK", "HTTP/1.1 200 OK"]
     );
-    let first = answer.find("POST /mcp\nhello").expect(&answer);
+    let first = answer.find("POST /mcp\nhost=x\nhello").expect(&answer);
     let second = answer.find("POST /two\nabcde").expect(&answer);
     assert!(first < second);
     assert!(answer.contains("content-length: 15\r\n"), "{answer}");
@@ -145,6 +145,7 @@ async fn only_the_headers_the_endpoint_reads_are_kept() {
         [
             "GET /mcp?x=1",
             "authorization=Bearer t",
+            "host=x",
             "mcp-session-id=s1"
         ]
     );
@@ -333,7 +334,7 @@ proptest::proptest! {
         }
         let p = parse(head, 1024).unwrap().unwrap();
         proptest::prop_assert_eq!(p.framing, Framing::Length(7));
-        proptest::prop_assert_eq!(p.headers.len(), 1);
+        proptest::prop_assert_eq!(p.headers.len(), 2, "Host and Mcp-Session-Id");
         proptest::prop_assert_eq!(&head[p.target.0..p.target.1], b"/mcp?a=b");
     }
 }
@@ -373,10 +374,11 @@ async fn a_head_sent_byte_by_byte_is_read() {
 }
 
 #[test]
-fn credentials_and_origin_are_kept_but_never_forwarded() {
+fn credentials_origin_and_host_are_kept_but_never_forwarded() {
     let headers: Headers = [
         ("authorization", "Bearer t"),
         ("mcp-session-id", "s1"),
+        ("host", "gateway:8080"),
         ("origin", "http://localhost"),
         ("cookie", "c"),
         ("accept", "text/event-stream"),

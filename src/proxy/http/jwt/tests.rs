@@ -17,6 +17,8 @@ fn validator(allowed: Option<Vec<String>>) -> Validator {
         audience: "warden".into(),
         claim: "sub".into(),
         allowed: allowed.map(|a| a.into_iter().collect()),
+        resource: None,
+        scopes: None,
         keys: ArcSwap::from_pointee(jwks(&v["jwks"].to_string()).unwrap()),
         source: Source::File(PathBuf::new()),
         checked: Mutex::default(),
@@ -127,6 +129,8 @@ fn keys_come_from_one_source() {
         jwks_refresh_seconds: 300,
         grant_claim: "sub".into(),
         allowed: None,
+        resource: None,
+        scopes_supported: None,
     };
     let dir = Path::new(".");
     let both = Validator::new(config(Some("k.json"), Some("https://idp/k")), dir);

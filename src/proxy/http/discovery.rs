@@ -1,0 +1,81 @@
+//! OAuth 2.0 Protected Resource Metadata (RFC 9728), the MCP authorization spec's discovery
+//! step, when the grants file takes JSON Web Tokens (`jwt`): warden's endpoint is the
+//! protected resource and the token issuer its authorization server. A 401 names the metadata
+//! document (`WWW-Authenticate: Bearer resource_metadata="…"`), served at
+//! `/.well-known/oauth-protected-resource` and at that path followed by the endpoint's path,
+//! so that an OAuth-capable MCP client finds where to get a token for warden by itself.
+
+use super::front::Headers;
+use super::jwt::Validator;
+use hyper::header::HOST;
+use serde_json::{Value, json};
+
+/// Where the metadata documents live.
+pub const WELL_KNOWN: &str = "/.well-known/oauth-protected-resource";
+
+/// The resource's URI: the configured one, else the URL the client dialled (`Host`, the
+/// listener's scheme, the endpoint's path). `None` without either.
+pub fn resource(jwt: &Validator, headers: &Headers, tls: bool, path: &str) -> Option<String> {
+    if let Some(r) = jwt.resource() {
+        return Some(r.to_string());
+    }
+    let host = headers.get(&HOST)?.to_str().ok()?;
+    let scheme = if tls { "https" } else { "http" };
+    Some(format!("{scheme}://{host}{path}"))
+}
+
+/// Whether a request path asks for the metadata of the endpoint at `path`.
+pub fn is_metadata_path(requested: &str, path: &str) -> bool {
+    requested == WELL_KNOWN || requested.strip_prefix(WELL_KNOWN) == Some(path)
+}
+
+/// The metadata document.
+pub fn metadata(jwt: &Validator, resource: &str) -> Value {
+    let mut doc = json!({
+        "resource": resource,
+        "authorization_servers": [jwt.issuer()],
+        "bearer_methods_supported": ["header"],
+    });
+    if let Some(scopes) = jwt.scopes() {
+        doc["scopes_supported"] = json!(scopes);
+    }
+    doc
+}
+
+/// The `WWW-Authenticate` challenge of a 401: where the metadata is, for a resource at
+/// `resource` (its origin's well-known path followed by the resource's path).
+pub fn challenge(resource: &str) -> String {
+    let after_scheme = resource.find("://").map_or(0, |i| i + 3);
+    let (origin, path) = match resource[after_scheme..].find('/') {
+        Some(i) => resource.split_at(after_scheme + i),
+        None => (resource, ""),
+    };
+    let path = path.trim_end_matches('/');
+    format!("Bearer resource_metadata=\"{origin}{WELL_KNOWN}{path}\"")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_challenge_points_at_the_path_suffixed_document() {
+        assert_eq!(
+            challenge("https://gw.example.com/mcp"),
+            r#"Bearer resource_metadata="https://gw.example.com/.well-known/oauth-protected-resource/mcp""#
+        );
+        assert_eq!(
+            challenge("http://127.0.0.1:8080"),
+            r#"Bearer resource_metadata="http://127.0.0.1:8080/.well-known/oauth-protected-resource""#
+        );
+        assert!(is_metadata_path(WELL_KNOWN, "/mcp"));
+        assert!(is_metadata_path(
+            "/.well-known/oauth-protected-resource/mcp",
+            "/mcp"
+        ));
+        assert!(!is_metadata_path(
+            "/.well-known/oauth-protected-resource/other",
+            "/mcp"
+        ));
+    }
+}
