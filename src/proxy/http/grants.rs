@@ -186,7 +186,7 @@ impl Grants {
             return match jwt.grant(token, now) {
                 Ok(grant) => Some(grant),
                 Err(why) => {
-                    tracing::info!(why, "bearer JWT refused");
+                    tracing::debug!(why, "bearer JWT refused");
                     None
                 }
             };
