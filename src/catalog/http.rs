@@ -4,14 +4,14 @@
 //! `Mcp-Session-Id` the server assigns at `initialize` is sent back on every later request,
 //! with `MCP-Protocol-Version`, and the session is closed with a `DELETE` at the end. Every
 //! request also names its method in `Mcp-Method` (2026-07-28 servers check it against the body).
-//! The requests go out on the proxy's own HTTP/1.1 client (`proxy::http::pool`, `wire`):
+//! The requests go out on the proxy's own HTTP/1.1 client (`proxy::http::upstream::Endpoint`,
+//! `pool`):
 //! `http://`, or `https://` with the server's certificate checked against the system's roots
 //! (`SSL_CERT_FILE`).
 
 use super::client::{MAX_MESSAGE_BYTES, Read, Transport, read};
-use crate::proxy::http::pool::{Lent, Pool};
+use crate::proxy::http::pool::{Lent, Pool, collect};
 use crate::proxy::http::upstream::Endpoint;
-use crate::proxy::http::wire;
 use crate::proxy::jsonrpc::Id;
 use http_body_util::BodyExt;
 use hyper::header::{self, HeaderName, HeaderValue};
@@ -63,7 +63,6 @@ impl Http {
         let mcp_method = mcp_method.and_then(|m| HeaderValue::from_str(m).ok());
         let post = method == Method::POST;
         let headers = [
-            Some((&header::HOST, &self.endpoint.host_header)),
             self.session.as_ref().map(|s| (&SESSION, s)),
             self.version.as_ref().map(|v| (&VERSION, v)),
             mcp_method.as_ref().map(|m| (&METHOD, m)),
@@ -74,12 +73,7 @@ impl Http {
             .into_iter()
             .flatten()
             .map(|(n, v)| (n, v.as_bytes()));
-        let target = self
-            .endpoint
-            .target
-            .path_and_query()
-            .map_or("/", |p| p.as_str());
-        let request = wire::request(method.as_str(), target, headers, body);
+        let request = self.endpoint.request(method.as_str(), headers, body);
         self.pool
             .send(&request, &KEEP)
             .await
@@ -97,7 +91,9 @@ impl Http {
         }
         if !response.status().is_success() {
             let status = response.status();
-            let text = collect(response.into_body()).await.unwrap_or_default();
+            let text = collect(response.into_body(), MAX_MESSAGE_BYTES)
+                .await
+                .unwrap_or_default();
             let text = String::from_utf8_lossy(&text[..text.len().min(500)]).into_owned();
             return Err(format!("{} answered HTTP {status}: {text}", self.url));
         }
@@ -111,24 +107,13 @@ impl Http {
         }
         let delete = self.send(Method::DELETE, None, &[]);
         if let Ok(Ok(answer)) = tokio::time::timeout(Duration::from_secs(2), delete).await {
-            let _ = tokio::time::timeout(Duration::from_secs(2), collect(answer.into_body())).await;
+            let _ = tokio::time::timeout(
+                Duration::from_secs(2),
+                collect(answer.into_body(), MAX_MESSAGE_BYTES),
+            )
+            .await;
         }
     }
-}
-
-/// A whole body, refused past the size limit.
-async fn collect(mut body: Lent) -> Result<Vec<u8>, String> {
-    let mut out = Vec::new();
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| format!("cannot read the answer: {e}"))?;
-        if let Ok(data) = frame.into_data() {
-            if out.len() + data.len() > MAX_MESSAGE_BYTES {
-                return Err(format!("an answer is over {MAX_MESSAGE_BYTES} bytes"));
-            }
-            out.extend_from_slice(&data);
-        }
-    }
-    Ok(out)
 }
 
 /// Takes the complete events off the front of an SSE buffer and returns their `data`.
@@ -157,7 +142,7 @@ impl Transport for Http {
         let sse = crate::proxy::http::upstream::is_sse(response.headers());
         let mut body = response.into_body();
         if !sse {
-            let bytes = collect(body).await?;
+            let bytes = collect(body, MAX_MESSAGE_BYTES).await?;
             return match read(&bytes, id) {
                 Read::Answer(v) => Ok(v),
                 _ => Err("the server's HTTP answer is not the response to the request".into()),

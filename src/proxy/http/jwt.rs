@@ -13,11 +13,9 @@
 //! expires (a signature costs tens of µs, more than the rest of a call), and forgotten when
 //! the keys change.
 
-use super::pool::Pool;
+use super::pool::{Pool, collect};
 use super::upstream::Endpoint;
-use super::wire;
 use arc_swap::ArcSwap;
-use http_body_util::{BodyExt, Limited};
 use hyper::header;
 use ring::signature::{self, RsaPublicKeyComponents, UnparsedPublicKey};
 use serde::Deserialize;
@@ -378,22 +376,14 @@ impl Validator {
 
 /// A JWKS document at `endpoint`, as text.
 async fn fetch(endpoint: &Endpoint, pool: &Arc<Pool>) -> Result<String, String> {
-    let headers = [
-        (&header::HOST, endpoint.host_header.as_bytes()),
-        (&header::ACCEPT, &b"application/json"[..]),
-    ];
-    let target = endpoint.target.path_and_query().map_or("/", |p| p.as_str());
-    let request = wire::request("GET", target, headers.into_iter(), b"");
+    let accept = (&header::ACCEPT, &b"application/json"[..]);
+    let request = endpoint.request("GET", std::iter::once(accept), b"");
     let answer = pool.send(&request, &[header::CONTENT_TYPE]).await?;
     if !answer.status().is_success() {
         return Err(format!("answered HTTP {}", answer.status()));
     }
-    let body = Limited::new(answer.into_body(), MAX_JWKS)
-        .collect()
-        .await
-        .map_err(|e| format!("cannot read the JWKS: {e}"))?
-        .to_bytes();
-    String::from_utf8(body.to_vec()).map_err(|_| "the JWKS is not UTF-8".into())
+    let body = collect(answer.into_body(), MAX_JWKS).await?;
+    String::from_utf8(body).map_err(|_| "the JWKS is not UTF-8".into())
 }
 
 fn json_part(part: &str, what: &str) -> Result<Value, String> {

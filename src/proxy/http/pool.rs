@@ -24,6 +24,7 @@
 use super::socket::Stream;
 use super::wire::{self, Decoder, Step};
 use bytes::{Bytes, BytesMut};
+use http_body_util::BodyExt;
 use hyper::Response;
 use hyper::body::{Body, Frame, SizeHint};
 use hyper::header::HeaderName;
@@ -234,6 +235,21 @@ impl Pool {
             idle.push(Idle { conn, since: now });
         }
     }
+}
+
+/// A whole answer body, refused past `max` bytes.
+pub async fn collect(mut body: Lent, max: usize) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| format!("cannot read the answer: {e}"))?;
+        if let Ok(data) = frame.into_data() {
+            if out.len() + data.len() > max {
+                return Err(format!("an answer is over {max} bytes"));
+            }
+            out.extend_from_slice(&data);
+        }
+    }
+    Ok(out)
 }
 
 /// An upstream answer's body, decoded from its connection as the reader polls; the

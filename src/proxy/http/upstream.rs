@@ -32,10 +32,7 @@ static TO_CLIENT: [HeaderName; 7] = [
 
 pub struct Upstream {
     pool: Arc<Pool>,
-    /// The request target: the URL's path and query.
-    target: Uri,
-    /// The `Host` header: the URL's host, and its port unless it is 80.
-    host: HeaderValue,
+    endpoint: Endpoint,
     /// Swapped whole when the grants file is reloaded.
     credentials: ArcSwap<Vec<(HeaderName, HeaderValue)>>,
 }
@@ -92,6 +89,18 @@ impl Endpoint {
         })
     }
 
+    /// A request to it (head and body, for [`Pool::send`]): `Host` first, then `headers`.
+    pub fn request<'a>(
+        &'a self,
+        method: &str,
+        headers: impl Iterator<Item = (&'a HeaderName, &'a [u8])>,
+        body: &[u8],
+    ) -> Vec<u8> {
+        let host = (&hyper::header::HOST, self.host_header.as_bytes());
+        let target = self.target.path_and_query().map_or("/", |p| p.as_str());
+        wire::request(method, target, std::iter::once(host).chain(headers), body)
+    }
+
     /// A pool of connections to it (TLS ones for `https://`, the CA roots read now).
     pub fn pool(&self) -> Result<Arc<Pool>, String> {
         if !self.tls {
@@ -107,8 +116,7 @@ impl Upstream {
         let endpoint = Endpoint::parse(url)?;
         Ok(Upstream {
             pool: endpoint.pool()?,
-            target: endpoint.target,
-            host: endpoint.host_header,
+            endpoint,
             credentials: ArcSwap::from_pointee(headers(credentials)?),
         })
     }
@@ -121,7 +129,7 @@ impl Upstream {
 
     /// The path warden serves the MCP endpoint at: the upstream's.
     pub fn path(&self) -> &str {
-        self.target.path()
+        self.endpoint.target.path()
     }
 
     /// Sends one request upstream with the client's allowed headers and the upstream
@@ -132,19 +140,15 @@ impl Upstream {
         client_headers: &Headers,
         body: &[u8],
     ) -> Result<Response<Lent>, String> {
-        let host = (&hyper::header::HOST, self.host.as_bytes());
         let credentials = self.credentials.load();
         let from_client = client_headers
             .forwarded()
             .filter(|(name, _)| !credentials.iter().any(|(n, _)| n == *name))
             .map(|(n, v)| (n, v.as_bytes()));
         let own = credentials.iter().map(|(n, v)| (n, v.as_bytes()));
-        let request = wire::request(
-            method.as_str(),
-            self.target.path_and_query().map_or("/", |p| p.as_str()),
-            std::iter::once(host).chain(from_client).chain(own),
-            body,
-        );
+        let request = self
+            .endpoint
+            .request(method.as_str(), from_client.chain(own), body);
         self.pool.send(&request, &TO_CLIENT).await
     }
 }
