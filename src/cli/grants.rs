@@ -1,7 +1,9 @@
 //! `warden grants`: helpers for the HTTP proxy's grants file (docs/proxy.md).
 
-use super::EXIT_USAGE;
+use super::{EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
+use crate::proxy::http::grants::Grants;
 use std::io::Read;
+use std::path::Path;
 
 #[derive(clap::Args, Debug)]
 #[command(about = "Helpers for the HTTP proxy's grants file")]
@@ -15,23 +17,106 @@ pub enum Command {
     /// Print the SHA-256 hash of a bearer token read from stdin (what `--grants` files store).
     #[command(after_help = "Example:\n  printf %s \"$TOKEN\" | warden grants hash")]
     Hash,
+    /// Read a grants file as `warden proxy --grants` does (fetching a JWKS URL it names) and
+    /// print what it grants; with `--token-stdin`, the grant a bearer token read from stdin
+    /// has, or why it has none. Exit 0 valid (and the token granted), 1 not, 2 unreadable.
+    #[command(
+        after_help = "Examples:\n  warden grants check grants.json\n  printf %s \"$TOKEN\" | warden grants check grants.json --token-stdin"
+    )]
+    Check {
+        file: std::path::PathBuf,
+        /// Check the bearer token on stdin against the file.
+        #[arg(long)]
+        token_stdin: bool,
+    },
 }
 
 pub fn run(args: Args) -> u8 {
     match args.command {
-        Command::Hash => {
-            let mut token = String::new();
-            if let Err(e) = std::io::stdin().read_to_string(&mut token) {
-                eprintln!("warden: cannot read the token from stdin: {e}");
-                return EXIT_USAGE;
+        Command::Hash => match stdin_token() {
+            Ok(token) => {
+                println!("{}", crate::proxy::http::grants::hash_token(&token));
+                EXIT_OK
             }
-            let token = token.trim_end_matches(['\n', '\r']);
-            if token.is_empty() || token.trim() != token {
-                eprintln!("warden: give the token on stdin (no surrounding spaces)");
-                return EXIT_USAGE;
-            }
-            println!("{}", crate::proxy::http::grants::hash_token(token));
-            0
+            Err(code) => code,
+        },
+        Command::Check { file, token_stdin } => check(&file, token_stdin),
+    }
+}
+
+/// A token on stdin, without its line end.
+fn stdin_token() -> Result<String, u8> {
+    let mut token = String::new();
+    if let Err(e) = std::io::stdin().read_to_string(&mut token) {
+        eprintln!("warden: cannot read the token from stdin: {e}");
+        return Err(EXIT_USAGE);
+    }
+    let token = token.trim_end_matches(['\n', '\r']);
+    if token.is_empty() || token.trim() != token {
+        eprintln!("warden: give the token on stdin (no surrounding spaces)");
+        return Err(EXIT_USAGE);
+    }
+    Ok(token.to_string())
+}
+
+fn check(file: &Path, token_stdin: bool) -> u8 {
+    if let Err(e) = std::fs::metadata(file) {
+        eprintln!("warden: cannot read {}: {e}", file.display());
+        return EXIT_USAGE;
+    }
+    let token = match token_stdin.then(stdin_token).transpose() {
+        Ok(t) => t,
+        Err(code) => return code,
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("warden: cannot start the runtime: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let loaded = runtime.block_on(async {
+        let grants = Grants::load(file)?;
+        crate::proxy::http::watch::fetch_keys(&grants).await?;
+        Ok::<_, String>(grants)
+    });
+    let grants = match loaded {
+        Ok(g) => g,
+        Err(e) => {
+            println!("invalid: {e}");
+            return EXIT_FINDINGS;
+        }
+    };
+    println!(
+        "{}: {} grant(s) by token",
+        file.display(),
+        grants.grant_count()
+    );
+    if let Some(jwt) = &grants.jwt {
+        println!("{}", jwt.describe());
+    }
+    let headers: Vec<&str> = grants
+        .upstream_headers
+        .iter()
+        .map(|(n, _)| n.as_str())
+        .collect();
+    if !headers.is_empty() {
+        println!("upstream headers: {}", headers.join(", "));
+    }
+    let Some(token) = token else {
+        return EXIT_OK;
+    };
+    match grants.check(Some(format!("Bearer {token}").as_bytes())) {
+        Ok(grant) => {
+            println!("the token has grant `{grant}`");
+            EXIT_OK
+        }
+        Err(why) => {
+            println!("the token has no grant: {why}");
+            EXIT_FINDINGS
         }
     }
 }

@@ -7,7 +7,7 @@
 use crate::certs::openssl;
 use crate::e2e::{python, script};
 use crate::support::{
-    Reply, Warden, call_modern, eventually, get, listening, refused_start, upstream,
+    Reply, Warden, call_modern, eventually, get, grants_check, listening, refused_start, upstream,
 };
 use serde_json::{Value, json};
 use std::path::Path;
@@ -128,6 +128,29 @@ fn tokens_of_the_issuer_name_their_grant_and_rotated_keys_apply_without_a_restar
     let mut expired = claims("agent-a");
     expired["exp"] = json!(1_700_000_000);
     let expired = token(d, "old.pem", "k1", &expired);
+
+    // `warden grants check` reads the file as the proxy does, and tells what a token grants.
+    let (code, out) = grants_check(&file, None);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("1 grant(s) by token"), "{out}");
+    assert!(
+        out.contains("JWTs from https://idp.test for warden, grant from `azp`, 1 key(s) [k1]"),
+        "{out}"
+    );
+    let (code, out) = grants_check(&file, Some(&a));
+    assert_eq!((code, out.contains("grant `agent-a`")), (0, true), "{out}");
+    let (code, out) = grants_check(&file, Some(&expired));
+    assert_eq!(
+        (code, out.contains("JWT refused: expired")),
+        (1, true),
+        "{out}"
+    );
+    let (code, out) = grants_check(&file, Some("Bearer nope"));
+    assert_eq!(
+        (code, out.contains("no grant has this token")),
+        (1, true),
+        "{out}"
+    );
     assert_eq!(
         call(&warden, &expired, 6, "echo", json!({"message": "x"})).status,
         401

@@ -475,3 +475,30 @@ pub fn stream_until(url: &str, headers: &[(&str, &str)], needle: &str) -> String
     }
     String::from_utf8_lossy(&text).into_owned()
 }
+
+/// `warden grants check FILE [--token-stdin]` with `bearer`'s token on stdin: exit code and
+/// stdout.
+pub fn grants_check(file: &str, bearer: Option<&str>) -> (i32, String) {
+    use std::io::Write;
+    let mut command = Command::new(warden());
+    command.args(["grants", "check", file]);
+    if bearer.is_some() {
+        command.arg("--token-stdin");
+    }
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let token = bearer.map_or("", |b| b.trim_start_matches("Bearer "));
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(token.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let code = out.status.code().unwrap_or(-1);
+    (code, String::from_utf8_lossy(&out.stdout).into_owned())
+}

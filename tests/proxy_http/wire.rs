@@ -92,6 +92,9 @@ fn a_changed_grants_file_is_reloaded_and_a_broken_one_refused() {
     // A broken file is refused: the grants before it stay.
     std::fs::write(&file, r#"{"grants": {"ci": "#).unwrap();
     warden.await_metric(r#"warden_grants_reloads_total{result="refused"}"#, 1.0);
+    let (code, out) = support::grants_check(&file, None);
+    assert_eq!((code, out.starts_with("invalid: ")), (1, true), "{out}");
+    assert_eq!(support::grants_check("/nonexistent/grants.json", None).0, 2);
     assert_eq!(seen("Bearer new").0, 200);
     assert!(
         warden.stderr().contains("keeping the previous grants"),

@@ -168,14 +168,23 @@ impl Grants {
 
     /// The grant of a request with this `Authorization` header, or `None` (401).
     pub fn grant(&self, authorization: Option<&[u8]>) -> Option<Arc<str>> {
+        self.check(authorization)
+            .map_err(|why| tracing::debug!(why, "bearer credential refused"))
+            .ok()
+    }
+
+    /// The grant of a request with this `Authorization` header, or why it has none.
+    pub fn check(&self, authorization: Option<&[u8]>) -> Result<Arc<str>, String> {
         let Some(by_hash) = &self.by_hash else {
-            return Some(self.everyone.clone());
+            return Ok(self.everyone.clone());
         };
-        let value = std::str::from_utf8(authorization?).ok()?;
-        let (scheme, token) = value.trim().split_once(' ')?;
-        if !scheme.eq_ignore_ascii_case("bearer") {
-            return None;
-        }
+        let value = authorization.ok_or("no `Authorization` header")?;
+        let value = std::str::from_utf8(value).map_err(|_| "`Authorization` is not UTF-8")?;
+        let (_, token) = value
+            .trim()
+            .split_once(' ')
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .ok_or("not a bearer credential")?;
         let token = token.trim();
         if let Some(jwt) = &self.jwt
             && jwt::looks_like_jwt(token)
@@ -183,15 +192,14 @@ impl Grants {
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs());
-            return match jwt.grant(token, now) {
-                Ok(grant) => Some(grant),
-                Err(why) => {
-                    tracing::debug!(why, "bearer JWT refused");
-                    None
-                }
-            };
+            return jwt
+                .grant(token, now)
+                .map_err(|why| format!("JWT refused: {why}"));
         }
-        by_hash.get(&hash_token(token)).cloned()
+        by_hash
+            .get(&hash_token(token))
+            .cloned()
+            .ok_or_else(|| "no grant has this token".into())
     }
 }
 

@@ -241,6 +241,27 @@ impl Validator {
         }
     }
 
+    /// What the keys are and where they come from, for people.
+    pub fn describe(&self) -> String {
+        let keys = self.keys.load();
+        let kids: Vec<&str> = keys
+            .iter()
+            .map(|k| k.kid.as_deref().unwrap_or("-"))
+            .collect();
+        let source = match &self.source {
+            Source::File(f) => f.display().to_string(),
+            Source::Url { url, .. } => url.clone(),
+        };
+        format!(
+            "JWTs from {} for {}, grant from `{}`, {} key(s) [{}] from {source}",
+            self.issuer,
+            self.audience,
+            self.claim,
+            keys.len(),
+            kids.join(", ")
+        )
+    }
+
     /// How often the keys are fetched again, if they come from a URL.
     pub fn refresh_every(&self) -> Option<Duration> {
         match &self.source {

@@ -43,7 +43,7 @@ pub mod server;
 mod socket;
 pub mod sse;
 pub mod upstream;
-mod watch;
+pub mod watch;
 pub mod wire;
 
 use bytes::Bytes;
