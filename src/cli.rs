@@ -41,6 +41,17 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_FINDINGS: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 
+/// A tokio runtime on this thread, for a command's I/O; a failure is reported (exit 2).
+pub fn event_loop() -> Result<tokio::runtime::Runtime, u8> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("warden: cannot start the runtime: {e}");
+            EXIT_USAGE
+        })
+}
+
 #[derive(Parser, Debug)]
 #[command(
     name = "warden",

@@ -68,15 +68,9 @@ fn check(file: &Path, token_stdin: bool) -> u8 {
         Ok(t) => t,
         Err(code) => return code,
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::event_loop() {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("warden: cannot start the runtime: {e}");
-            return EXIT_USAGE;
-        }
+        Err(code) => return code,
     };
     let loaded = runtime.block_on(async {
         let grants = Grants::load(file)?;

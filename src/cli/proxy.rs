@@ -113,15 +113,9 @@ pub fn run(args: Args) -> u8 {
         Ok(e) => e,
         Err(code) => return code,
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::event_loop() {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("warden: cannot start the runtime: {e}");
-            return EXIT_USAGE;
-        }
+        Err(code) => return code,
     };
     let identity = engine::Identity {
         server: args.server,
