@@ -5,8 +5,9 @@
 //! warden's own client, `pool`) and within its validity.
 //!
 //! Checked in this order, any failure refusing the token: three base64url parts with a JSON
-//! header and payload; the algorithm (RS256 or ES256: never `none`, never an HMAC, whose key
-//! would be public here); the key (the header's `kid`, else the only key for the algorithm);
+//! header and payload; the algorithm (RS256/384/512, PS256/384/512, ES256, ES384 or EdDSA:
+//! never `none`, never an HMAC, whose key would be public here); the key (the header's
+//! `kid`, else the only key for the algorithm; a key whose JWK names an `alg` serves only it);
 //! the signature; `exp` (required) and `nbf` with [`LEEWAY`]; `iss`; `aud` (a string, or a
 //! list holding the audience); then the grant claim (a string, among `allowed` if given). A
 //! header with critical extensions (`crit`) is refused. A valid token is remembered until it
@@ -98,53 +99,130 @@ impl std::fmt::Debug for Source {
     }
 }
 
+/// The JWS algorithms accepted: the asymmetric ones (RFC 7518 §3, RFC 8037).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Alg {
     Rs256,
+    Rs384,
+    Rs512,
+    Ps256,
+    Ps384,
+    Ps512,
     Es256,
+    Es384,
+    EdDsa,
 }
 
 impl Alg {
+    const ALL: [Alg; 9] = [
+        Alg::Rs256,
+        Alg::Rs384,
+        Alg::Rs512,
+        Alg::Ps256,
+        Alg::Ps384,
+        Alg::Ps512,
+        Alg::Es256,
+        Alg::Es384,
+        Alg::EdDsa,
+    ];
+
     fn name(self) -> &'static str {
         match self {
             Alg::Rs256 => "RS256",
+            Alg::Rs384 => "RS384",
+            Alg::Rs512 => "RS512",
+            Alg::Ps256 => "PS256",
+            Alg::Ps384 => "PS384",
+            Alg::Ps512 => "PS512",
             Alg::Es256 => "ES256",
+            Alg::Es384 => "ES384",
+            Alg::EdDsa => "EdDSA",
         }
     }
+
+    fn named(name: &str) -> Option<Alg> {
+        Alg::ALL.into_iter().find(|a| a.name() == name)
+    }
+
+    /// The kind of key the algorithm signs with.
+    fn key_kind(self) -> Kind {
+        match self {
+            Alg::Rs256 | Alg::Rs384 | Alg::Rs512 | Alg::Ps256 | Alg::Ps384 | Alg::Ps512 => {
+                Kind::Rsa
+            }
+            Alg::Es256 => Kind::P256,
+            Alg::Es384 => Kind::P384,
+            Alg::EdDsa => Kind::Ed25519,
+        }
+    }
+
+    fn rsa(self) -> Option<&'static signature::RsaParameters> {
+        Some(match self {
+            Alg::Rs256 => &signature::RSA_PKCS1_2048_8192_SHA256,
+            Alg::Rs384 => &signature::RSA_PKCS1_2048_8192_SHA384,
+            Alg::Rs512 => &signature::RSA_PKCS1_2048_8192_SHA512,
+            Alg::Ps256 => &signature::RSA_PSS_2048_8192_SHA256,
+            Alg::Ps384 => &signature::RSA_PSS_2048_8192_SHA384,
+            Alg::Ps512 => &signature::RSA_PSS_2048_8192_SHA512,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Rsa,
+    P256,
+    P384,
+    Ed25519,
 }
 
 #[derive(Debug)]
 enum Public {
     /// Modulus and exponent, big-endian.
     Rsa { n: Vec<u8>, e: Vec<u8> },
-    /// A P-256 point, uncompressed (`04 || x || y`).
-    P256(Vec<u8>),
+    /// An elliptic-curve point, uncompressed (`04 || x || y`), or an Ed25519 key.
+    Point(Kind, Vec<u8>),
 }
 
 #[derive(Debug)]
 struct Key {
     kid: Option<String>,
+    /// The key's own `alg`, if its JWK names one: then only that algorithm uses it.
+    alg: Option<Alg>,
     public: Public,
 }
 
 impl Key {
-    fn alg(&self) -> Alg {
-        match self.public {
-            Public::Rsa { .. } => Alg::Rs256,
-            Public::P256(_) => Alg::Es256,
+    fn kind(&self) -> Kind {
+        match &self.public {
+            Public::Rsa { .. } => Kind::Rsa,
+            Public::Point(kind, _) => *kind,
         }
     }
 
-    fn verify(&self, message: &[u8], sig: &[u8]) -> bool {
-        match &self.public {
-            Public::Rsa { n, e } => RsaPublicKeyComponents { n, e }
-                .verify(&signature::RSA_PKCS1_2048_8192_SHA256, message, sig)
+    /// Whether `alg` may use this key.
+    fn serves(&self, alg: Alg) -> bool {
+        self.kind() == alg.key_kind() && self.alg.is_none_or(|own| own == alg)
+    }
+
+    fn verify(&self, alg: Alg, message: &[u8], sig: &[u8]) -> bool {
+        match (&self.public, alg.rsa()) {
+            (Public::Rsa { n, e }, Some(params)) => RsaPublicKeyComponents { n, e }
+                .verify(params, message, sig)
                 .is_ok(),
-            Public::P256(point) => {
-                UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, point)
+            (Public::Point(kind, point), None) => {
+                let algorithm: &dyn signature::VerificationAlgorithm = match kind {
+                    Kind::P256 => &signature::ECDSA_P256_SHA256_FIXED,
+                    Kind::P384 => &signature::ECDSA_P384_SHA384_FIXED,
+                    Kind::Ed25519 => &signature::ED25519,
+                    Kind::Rsa => return false,
+                };
+                UnparsedPublicKey::new(algorithm, point)
                     .verify(message, sig)
                     .is_ok()
             }
+            _ => false,
         }
     }
 }
@@ -335,20 +413,18 @@ impl Validator {
         if header.get("crit").is_some() {
             return Err("the header has critical extensions (`crit`) warden does not know".into());
         }
-        let alg = match header.get("alg").and_then(Value::as_str) {
-            Some("RS256") => Alg::Rs256,
-            Some("ES256") => Alg::Es256,
-            other => {
-                return Err(format!(
-                    "algorithm {other:?} is not accepted (RS256, ES256)"
-                ));
-            }
+        let named = header.get("alg").and_then(Value::as_str);
+        let Some(alg) = named.and_then(Alg::named) else {
+            return Err(format!(
+                "algorithm {named:?} is not accepted (RS256/384/512, PS256/384/512, ES256, ES384, EdDSA)"
+            ));
         };
+
         let kid = header.get("kid").and_then(Value::as_str);
         let keys = self.keys.load();
         let mut fitting = keys
             .iter()
-            .filter(|k| k.alg() == alg && (kid.is_none() || k.kid.as_deref() == kid));
+            .filter(|k| k.serves(alg) && (kid.is_none() || k.kid.as_deref() == kid));
         let key = match (fitting.next(), fitting.next(), kid) {
             (Some(k), _, Some(_)) | (Some(k), None, None) => k,
             (None, _, _) => {
@@ -360,7 +436,7 @@ impl Validator {
         };
         let sig = decode_url(sig).ok_or("the signature is not base64url")?;
         let signed = &token[..head.len() + 1 + body.len()];
-        if !key.verify(signed.as_bytes(), &sig) {
+        if !key.verify(alg, signed.as_bytes(), &sig) {
             return Err("bad signature".into());
         }
         let claims = json_part(body, "payload")?;
@@ -415,8 +491,9 @@ fn json_part(part: &str, what: &str) -> Result<Value, String> {
     }
 }
 
-/// The signing keys of a JWKS document that warden can use (RSA, EC P-256); others are
-/// skipped, and a document without any is an error.
+/// The signing keys of a JWKS document that warden can use (RSA, EC P-256 and P-384,
+/// Ed25519); others (and keys for another use, or for an algorithm warden does not accept)
+/// are skipped, and a document without any is an error.
 fn jwks(text: &str) -> Result<Vec<Key>, String> {
     #[derive(Deserialize)]
     struct Jwks {
@@ -428,6 +505,7 @@ fn jwks(text: &str) -> Result<Vec<Key>, String> {
         kid: Option<String>,
         #[serde(rename = "use")]
         usage: Option<String>,
+        alg: Option<String>,
         crv: Option<String>,
         n: Option<String>,
         e: Option<String>,
@@ -442,30 +520,41 @@ fn jwks(text: &str) -> Result<Vec<Key>, String> {
     };
     let mut keys = Vec::new();
     for jwk in doc.keys {
-        if jwk.usage.as_deref().is_some_and(|u| u != "sig") {
+        let alg = jwk.alg.as_deref().map(Alg::named);
+        if jwk.usage.as_deref().is_some_and(|u| u != "sig") || alg == Some(None) {
             continue;
         }
+        let point = |kind: Kind, size: usize| -> Result<Public, String> {
+            let (x, y) = (field(&jwk.x, "x", &jwk.kid)?, field(&jwk.y, "y", &jwk.kid)?);
+            if x.len() != size || y.len() != size {
+                return Err(format!("key {:?}: coordinates of {size} bytes", jwk.kid));
+            }
+            Ok(Public::Point(kind, [&[4u8][..], &x, &y].concat()))
+        };
         let public = match (jwk.kty.as_str(), jwk.crv.as_deref()) {
             ("RSA", _) => Public::Rsa {
                 n: field(&jwk.n, "n", &jwk.kid)?,
                 e: field(&jwk.e, "e", &jwk.kid)?,
             },
-            ("EC", Some("P-256")) => {
-                let (x, y) = (field(&jwk.x, "x", &jwk.kid)?, field(&jwk.y, "y", &jwk.kid)?);
-                if x.len() != 32 || y.len() != 32 {
-                    return Err(format!("key {:?}: P-256 coordinates are 32 bytes", jwk.kid));
+            ("EC", Some("P-256")) => point(Kind::P256, 32)?,
+            ("EC", Some("P-384")) => point(Kind::P384, 48)?,
+            ("OKP", Some("Ed25519")) => {
+                let x = field(&jwk.x, "x", &jwk.kid)?;
+                if x.len() != 32 {
+                    return Err(format!("key {:?}: an Ed25519 key is 32 bytes", jwk.kid));
                 }
-                Public::P256([&[4u8][..], &x, &y].concat())
+                Public::Point(Kind::Ed25519, x)
             }
             _ => continue,
         };
         keys.push(Key {
             kid: jwk.kid,
+            alg: alg.flatten(),
             public,
         });
     }
     if keys.is_empty() {
-        return Err("no RSA or P-256 signing key".into());
+        return Err("no signing key warden can use (RSA, EC P-256/P-384, Ed25519)".into());
     }
     Ok(keys)
 }

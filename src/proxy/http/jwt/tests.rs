@@ -1,6 +1,8 @@
 //! Tokens and keys made by another implementation (PyJWT 2.15 with `cryptography`: an RSA
-//! 2048 key `r1`, a P-256 key `e1`, and an RSA key outside the JWKS), in `vectors.json`: valid
-//! tokens are accepted, and every way a token can be wrong is refused.
+//! 2048 key as `r1` (its JWK restricted to RS256) and `r2` (unrestricted), a P-256 key `e1`, a
+//! P-384 key `p1`, an Ed25519 key `d1`, and an RSA key outside the JWKS), in `vectors.json`:
+//! valid tokens of every accepted algorithm are accepted, and every way a token can be wrong
+//! is refused.
 
 use super::*;
 
@@ -43,6 +45,14 @@ fn tokens_signed_by_the_issuers_keys_name_their_grant() {
         "ops",
         "the only P-256 key"
     );
+    for (name, grant) in [
+        ("ps256_ok", "ps"),
+        ("rs512_ok", "rs512"),
+        ("es384_ok", "es384"),
+        ("eddsa_ok", "ed"),
+    ] {
+        assert_eq!(&*v.grant(&token(name), NOW).unwrap(), grant, "{name}");
+    }
     // Within the leeway of `exp`, and not before it runs out.
     assert!(v.grant(&token("rs_ok"), 2_000_000_000 + LEEWAY - 1).is_ok());
     assert!(v.grant(&token("rs_ok"), 2_000_000_000 + LEEWAY).is_err());
@@ -63,6 +73,8 @@ fn every_way_a_token_can_be_wrong_refuses_it() {
         ("rs_numeric_sub", "claim `sub`"),
         ("hs256", "not accepted"),
         ("none", "not accepted"),
+        ("ps256_on_rs256_key", "no PS256 key"),
+        ("rs_crit", "critical"),
     ] {
         let err = v.grant(&token(name), NOW).unwrap_err();
         assert!(err.contains(why), "{name}: {err}");
@@ -107,12 +119,12 @@ fn a_checked_token_is_remembered_until_it_expires_and_forgotten_with_the_keys() 
 #[test]
 fn a_jwks_keeps_only_signing_keys_it_can_use() {
     let keys = jwks(&vectors()["jwks"].to_string()).unwrap();
-    // r1 and e1; the encryption key and the Ed25519 key are skipped.
+    // The encryption key, the HMAC key and the X25519 key are skipped.
     let kids: Vec<_> = keys
         .iter()
         .map(|k| k.kid.clone().unwrap_or_default())
         .collect();
-    assert_eq!(kids, ["r1", "e1"]);
+    assert_eq!(kids, ["r1", "r2", "e1", "p1", "d1"]);
     assert!(jwks(r#"{"keys": []}"#).is_err());
     assert!(jwks(r#"{"keys": [{"kty": "RSA", "n": "!"}]}"#).is_err());
     assert!(jwks("[]").is_err());
