@@ -44,7 +44,7 @@ impl Http {
         let endpoint = Endpoint::parse(url)?;
         Ok(Http {
             url: url.to_string(),
-            pool: endpoint.pool()?,
+            pool: endpoint.pool(None)?,
             endpoint,
             session: None,
             version: None,

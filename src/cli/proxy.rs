@@ -64,6 +64,12 @@ pub struct Args {
     /// The private key of --tls-cert (PEM).
     #[arg(long, value_name = "FILE", requires_all = ["listen", "tls_cert"])]
     pub tls_key: Option<PathBuf>,
+    /// Present this client certificate chain (PEM) to an https:// --upstream that asks for one.
+    #[arg(long, value_name = "FILE", requires_all = ["upstream", "upstream_key"])]
+    pub upstream_cert: Option<PathBuf>,
+    /// The private key of --upstream-cert (PEM).
+    #[arg(long, value_name = "FILE", requires_all = ["upstream", "upstream_cert"])]
+    pub upstream_key: Option<PathBuf>,
     /// Serve /metrics and /healthz on ADDR (with --listen).
     #[arg(long, value_name = "ADDR", requires = "listen")]
     pub admin: Option<std::net::SocketAddr>,
@@ -249,15 +255,17 @@ fn run_http(args: Args) -> u8 {
         }
     };
     let reload_interval = Duration::from_millis(args.reload_interval_ms.max(10));
-    let tls = match (&args.tls_cert, &args.tls_key) {
-        (Some(cert), Some(key)) => match crate::proxy::tls::ListenerCert::load(cert, key) {
-            Ok(config) => Some(config),
-            Err(e) => {
-                eprintln!("warden: --tls-cert/--tls-key: {e}");
-                return EXIT_USAGE;
-            }
-        },
-        _ => None,
+    let tls = match pair(&args.tls_cert, &args.tls_key, "--tls-cert/--tls-key") {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let upstream_identity = match pair(
+        &args.upstream_cert,
+        &args.upstream_key,
+        "--upstream-cert/--upstream-key",
+    ) {
+        Ok(p) => p,
+        Err(code) => return code,
     };
     let options = http::Options {
         listen,
@@ -276,6 +284,7 @@ fn run_http(args: Args) -> u8 {
         grants_file: args.grants.clone(),
         reload_interval,
         tls,
+        upstream_identity,
     };
     let code = runtime.block_on(async {
         tokio::spawn(reload::watch(engine.clone(), reload_interval));
@@ -283,6 +292,23 @@ fn run_http(args: Args) -> u8 {
     });
     runtime.shutdown_timeout(Duration::from_secs(1));
     u8::try_from(code).unwrap_or(1)
+}
+
+/// A certificate and key given by two flags (clap makes them go together), read now.
+fn pair(
+    cert: &Option<PathBuf>,
+    key: &Option<PathBuf>,
+    flags: &str,
+) -> Result<Option<Arc<crate::proxy::tls::CertPair>>, u8> {
+    let (Some(cert), Some(key)) = (cert, key) else {
+        return Ok(None);
+    };
+    crate::proxy::tls::CertPair::load(cert, key)
+        .map(Some)
+        .map_err(|e| {
+            eprintln!("warden: {flags}: {e}");
+            EXIT_USAGE
+        })
 }
 
 /// A session id for this process: unique enough to key `per session` counters and logs.

@@ -2,9 +2,13 @@
 //! over TLS: Redis at `rediss://` (`limits::redis`) and an `https://` upstream (`http::pool`),
 //! the server's certificate checked against the system's roots: `SSL_CERT_FILE`, else
 //! Debian's `/etc/ssl/certs/ca-certificates.crt`, so a private CA is trusted the usual way. As
-//! a server, for an HTTPS listener (`--tls-cert`, `--tls-key`), its certificate reloadable.
+//! a server, for an HTTPS listener (`--tls-cert`, `--tls-key`). The certificates warden
+//! presents, as a server or to an upstream asking for a client certificate
+//! (`--upstream-cert`, `--upstream-key`), are reloadable pairs ([`CertPair`]).
 
 use arc_swap::ArcSwap;
+use rustls::SignatureScheme;
+use rustls::client::ResolvesClientCert;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert};
@@ -13,8 +17,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// The client configuration, its roots read now; `alpn` names the application protocols
-/// offered (empty: none).
-pub fn client_config(alpn: &[&[u8]]) -> Result<Arc<rustls::ClientConfig>, String> {
+/// offered (empty: none); `identity`, a certificate to present if the server asks for one.
+pub fn client_config(
+    alpn: &[&[u8]],
+    identity: Option<Arc<CertPair>>,
+) -> Result<Arc<rustls::ClientConfig>, String> {
     let path = std::env::var_os("SSL_CERT_FILE")
         .unwrap_or_else(|| "/etc/ssl/certs/ca-certificates.crt".into());
     let shown = Path::new(&path).display().to_string();
@@ -28,30 +35,34 @@ pub fn client_config(alpn: &[&[u8]]) -> Result<Arc<rustls::ClientConfig>, String
     if roots.is_empty() {
         return Err(format!("{shown} holds no CA certificate"));
     }
-    let mut config = rustls::ClientConfig::builder_with_provider(provider())
+    let builder = rustls::ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| format!("TLS: {e}"))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+        .with_root_certificates(roots);
+    let mut config = match identity {
+        Some(pair) => builder.with_client_cert_resolver(pair),
+        None => builder.with_no_client_auth(),
+    };
     config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     Ok(Arc::new(config))
 }
 
-/// An HTTPS listener's certificate chain and key, read from their files; [`ListenerCert::reload`]
+/// A certificate chain and its key, read from their files: an HTTPS listener's, or the one
+/// warden presents to an upstream that asks for a client certificate. [`CertPair::reload`]
 /// swaps in a renewed pair for the handshakes that follow (connections already open keep
 /// theirs), and refuses a pair whose key does not match its certificate.
 #[derive(Debug)]
-pub struct ListenerCert {
+pub struct CertPair {
     cert: PathBuf,
     key: PathBuf,
     current: ArcSwap<CertifiedKey>,
 }
 
-impl ListenerCert {
+impl CertPair {
     /// Reads the pair: the chain (PEM, the server's own certificate first) and its private key
     /// (PEM: PKCS#8, PKCS#1 or SEC1).
-    pub fn load(cert: &Path, key: &Path) -> Result<Arc<ListenerCert>, String> {
-        Ok(Arc::new(ListenerCert {
+    pub fn load(cert: &Path, key: &Path) -> Result<Arc<CertPair>, String> {
+        Ok(Arc::new(CertPair {
             current: ArcSwap::from_pointee(read_pair(cert, key)?),
             cert: cert.to_path_buf(),
             key: key.to_path_buf(),
@@ -81,9 +92,19 @@ impl ListenerCert {
     }
 }
 
-impl ResolvesServerCert for ListenerCert {
+impl ResolvesServerCert for CertPair {
     fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
         Some(self.current.load_full())
+    }
+}
+
+impl ResolvesClientCert for CertPair {
+    fn resolve(&self, _hints: &[&[u8]], _schemes: &[SignatureScheme]) -> Option<Arc<CertifiedKey>> {
+        Some(self.current.load_full())
+    }
+
+    fn has_certs(&self) -> bool {
+        true
     }
 }
 

@@ -25,9 +25,8 @@ const EC: [&str; 5] = [
 
 /// A CA and a server certificate for localhost and 127.0.0.1 signed by it.
 pub fn certificates(dir: &Path) {
-    let ec = EC;
     let mut ca = vec!["req", "-x509"];
-    ca.extend(ec);
+    ca.extend(EC);
     ca.extend([
         "-keyout",
         "ca.key",
@@ -47,41 +46,42 @@ pub fn certificates(dir: &Path) {
 /// A new key and server certificate (`srv.key`, `srv.crt`) signed by the CA in `dir`, each
 /// with its own serial number: what a renewal writes.
 pub fn server_certificate(dir: &Path) {
-    let ec = EC;
-    let mut csr = vec!["req"];
-    csr.extend(ec);
-    csr.extend([
-        "-keyout",
-        "srv.key",
-        "-out",
-        "srv.csr",
-        "-subj",
-        "/CN=localhost",
-    ]);
-    openssl(dir, &csr);
+    signed(dir, "srv", "serverAuth");
+}
+
+/// A new key and client certificate (`cli.key`, `cli.crt`) signed by the CA in `dir`.
+#[allow(dead_code, reason = "used by tests/proxy_http/tls.rs only")]
+pub fn client_certificate(dir: &Path) {
+    signed(dir, "cli", "clientAuth");
+}
+
+/// `NAME.key` and `NAME.crt` for localhost and 127.0.0.1, for `usage` (an extended key usage).
+fn signed(dir: &Path, name: &str, usage: &str) {
+    let (key, csr, crt) = (
+        format!("{name}.key"),
+        format!("{name}.csr"),
+        format!("{name}.crt"),
+    );
+    let mut request = vec!["req"];
+    request.extend(EC);
+    request.extend(["-keyout", &key, "-out", &csr, "-subj", "/CN=localhost"]);
+    openssl(dir, &request);
     std::fs::write(
         dir.join("ext"),
-        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+        format!("subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage={usage}\n"),
     )
     .unwrap();
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "srv.csr",
-            "-CA",
-            "ca.crt",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            "srv.crt",
-            "-days",
-            "2",
-            "-extfile",
-            "ext",
-        ],
-    );
+    let sign = [
+        "x509", "-req", "-in", &csr, "-CA", "ca.crt", "-CAkey", "ca.key",
+    ];
+    let out = [
+        "-CAcreateserial",
+        "-out",
+        &crt,
+        "-days",
+        "2",
+        "-extfile",
+        "ext",
+    ];
+    openssl(dir, &[&sign[..], &out[..]].concat());
 }

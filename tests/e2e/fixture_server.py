@@ -1,6 +1,6 @@
 """A small real MCP server (the official Python SDK's MCPServer, both protocol eras) for the
 cases the reference servers cannot produce on demand (over stdio, or over Streamable HTTP with
-`fixture_server.py http PORT`, or over HTTPS with `fixture_server.py https PORT CERT KEY`):
+`fixture_server.py http PORT`, or over HTTPS with `fixture_server.py https PORT CERT KEY [CLIENT_CA]`):
 
 - `echo {message}`: answers `Echo: <message>`;
 - `fail {}`: answers with a JSON-RPC error (-32000), not a tool result;
@@ -73,15 +73,21 @@ if __name__ == "__main__":
         # eras (2026-07-28 requests are served statelessly; handshake clients get sessions).
         app.run("streamable-http", host="127.0.0.1", port=int(sys.argv[2]))
     elif sys.argv[1:2] == ["https"]:
-        # `fixture_server.py https PORT CERT KEY`: the same at https://127.0.0.1:PORT/mcp.
+        # `fixture_server.py https PORT CERT KEY [CLIENT_CA]`: the same at
+        # https://127.0.0.1:PORT/mcp; with CLIENT_CA, clients must present a certificate it signed.
+        import ssl
+
         import uvicorn
 
+        client_ca = sys.argv[5] if len(sys.argv) > 5 else None
         uvicorn.run(
             app.streamable_http_app(host="127.0.0.1"),
             host="127.0.0.1",
             port=int(sys.argv[2]),
             ssl_certfile=sys.argv[3],
             ssl_keyfile=sys.argv[4],
+            ssl_ca_certs=client_ca,
+            ssl_cert_reqs=ssl.CERT_REQUIRED if client_ca else ssl.CERT_NONE,
             log_level="warning",
         )
     else:

@@ -33,8 +33,9 @@ pub fn upstream(name: &str) -> (Proc, String) {
     listening(name, "http", |port| server_command(name, port))
 }
 
-/// The SDK fixture server over HTTPS with the certificate `certs` holds (`certs::certificates`).
-pub fn https_fixture(certs: &Path) -> (Proc, String) {
+/// The SDK fixture server over HTTPS with the certificate `certs` holds (`certs::certificates`);
+/// with `clients_need_certificates`, clients must present one the same CA signed.
+pub fn https_fixture(certs: &Path, clients_need_certificates: bool) -> (Proc, String) {
     listening("fixture", "https", |port| {
         let mut c = Command::new(python());
         c.arg(repo("tests/e2e/fixture_server.py"))
@@ -42,6 +43,7 @@ pub fn https_fixture(certs: &Path) -> (Proc, String) {
             .arg(port.to_string())
             .arg(certs.join("srv.crt"))
             .arg(certs.join("srv.key"))
+            .args(clients_need_certificates.then(|| certs.join("ca.crt")))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());

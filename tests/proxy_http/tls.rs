@@ -5,7 +5,7 @@
 //! 2). An HTTPS listener (`--tls-cert`, `--tls-key`): the SDK's client through it, and
 //! plaintext on its port answered with nothing.
 
-use crate::certs::{certificates, server_certificate};
+use crate::certs::{certificates, client_certificate, server_certificate};
 use crate::e2e::{python, repo, script_with_env, warden};
 use crate::ports::sockets;
 use crate::support::{Proc, Reply, Warden, call_modern, eventually, https_fixture, upstream};
@@ -17,7 +17,7 @@ use std::process::Command;
 fn an_https_upstream_is_reached_over_tls_with_its_certificate_checked() {
     let dir = tempfile::tempdir().unwrap();
     certificates(dir.path());
-    let (_server, url) = https_fixture(dir.path());
+    let (_server, url) = https_fixture(dir.path(), false);
     let policy = repo("tests/proxy_http/http.warden");
     let ca = dir.path().join("ca.crt");
     let proxy = Warden::with_env(&policy, &["--upstream", &url], &[("SSL_CERT_FILE", &ca)]);
@@ -94,6 +94,39 @@ fn an_https_upstream_is_reached_over_tls_with_its_certificate_checked() {
         String::from_utf8_lossy(&refused.stderr).contains("certificate"),
         "{refused:?}"
     );
+}
+
+#[test]
+fn an_upstream_that_asks_for_a_client_certificate_gets_the_one_configured() {
+    let dir = tempfile::tempdir().unwrap();
+    certificates(dir.path());
+    client_certificate(dir.path());
+    let (_server, url) = https_fixture(dir.path(), true);
+    let file = |name: &str| dir.path().join(name).display().to_string();
+    let policy = repo("tests/proxy_http/http.warden");
+    let ca = dir.path().join("ca.crt");
+    let env = [("SSL_CERT_FILE", ca.as_path())];
+    let (cert, key) = (file("cli.crt"), file("cli.key"));
+    let flags = [
+        "--upstream",
+        &url,
+        "--upstream-cert",
+        &cert,
+        "--upstream-key",
+        &key,
+    ];
+    let with = Warden::with_env(&policy, &flags, &env);
+    let r = echo(&with.url, 1, "mutual");
+    assert_eq!(
+        r.json()["result"]["content"][0]["text"],
+        "Echo: mutual",
+        "{r:?}"
+    );
+    // Without it the server ends the handshake: the call fails closed.
+    let without = Warden::with_env(&policy, &["--upstream", &url], &env);
+    let r = echo(&without.url, 1, "x");
+    assert_eq!(r.status, 502, "{r:?}");
+    assert!(r.json().get("result").is_none(), "{r:?}");
 }
 
 #[test]

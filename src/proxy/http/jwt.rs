@@ -275,7 +275,7 @@ impl Validator {
             (None, Some(url)) => {
                 let endpoint = Endpoint::parse(&url).map_err(|e| format!("`jwks_url`: {e}"))?;
                 let source = Source::Url {
-                    pool: endpoint.pool()?,
+                    pool: endpoint.pool(None)?,
                     endpoint,
                     url,
                     every: Duration::from_secs(config.jwks_refresh_seconds.max(1)),

@@ -109,7 +109,10 @@ pub struct Options {
     pub reload_interval: Duration,
     /// Serve HTTPS with this certificate (`--tls-cert`, `--tls-key`), reloaded when its files
     /// change; `None`: plain HTTP.
-    pub tls: Option<Arc<crate::proxy::tls::ListenerCert>>,
+    pub tls: Option<Arc<crate::proxy::tls::CertPair>>,
+    /// The client certificate presented to an `https://` upstream that asks for one
+    /// (`--upstream-cert`, `--upstream-key`), reloaded when its files change.
+    pub upstream_identity: Option<Arc<crate::proxy::tls::CertPair>>,
     pub server: Option<String>,
     pub max_concurrent: usize,
     pub upstream_timeout: Duration,

@@ -435,7 +435,11 @@ pub fn json_error(status: StatusCode, id: Option<&Id>, code: i64, message: &str)
 /// Binds the listeners and serves until a signal; then drains.
 pub async fn run(engine: Arc<Engine>, options: Options) -> i32 {
     let (backend, target) = match &options.target {
-        Target::Url(url) => match Upstream::new(url, &options.grants.upstream_headers) {
+        Target::Url(url) => match Upstream::new(
+            url,
+            &options.grants.upstream_headers,
+            options.upstream_identity.clone(),
+        ) {
             Ok(u) => (Backend::Http(u), url.clone()),
             Err(e) => {
                 eprintln!("warden: --upstream {e}");
@@ -503,6 +507,10 @@ pub async fn run(engine: Arc<Engine>, options: Options) -> i32 {
         tokio::spawn(super::admin::serve(a, proxy.clone()));
     }
     tokio::spawn(proxy.clone().expire(options.session_idle));
+    if let Some(identity) = &options.upstream_identity {
+        let every = options.reload_interval;
+        tokio::spawn(super::watch::certificate(identity.clone(), every));
+    }
     if let Some(path) = options.grants_file {
         tokio::spawn(super::watch::jwks(proxy.clone()));
         let file = FileWatch::new(path, options.reload_interval);

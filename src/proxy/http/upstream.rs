@@ -14,6 +14,7 @@ use super::Body;
 use super::front::Headers;
 use super::pool::{Lent, Pool};
 use super::wire;
+use crate::proxy::tls::CertPair;
 use arc_swap::ArcSwap;
 use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 use hyper::{Method, Response, Uri};
@@ -101,21 +102,28 @@ impl Endpoint {
         wire::request(method, target, std::iter::once(host).chain(headers), body)
     }
 
-    /// A pool of connections to it (TLS ones for `https://`, the CA roots read now).
-    pub fn pool(&self) -> Result<Arc<Pool>, String> {
+    /// A pool of connections to it (TLS ones for `https://`, the CA roots read now,
+    /// presenting `identity` if the server asks for a client certificate).
+    pub fn pool(&self, identity: Option<Arc<CertPair>>) -> Result<Arc<Pool>, String> {
         if !self.tls {
             return Ok(Pool::new(&self.host, self.port));
         }
-        let config = crate::proxy::tls::client_config(&[b"http/1.1"])?;
+        let config = crate::proxy::tls::client_config(&[b"http/1.1"], identity)?;
         Pool::tls(&self.host, self.port, config)
     }
 }
 
 impl Upstream {
-    pub fn new(url: &str, credentials: &[(String, String)]) -> Result<Upstream, String> {
+    /// The server at `url`, sent `credentials` with every request; `identity` is presented
+    /// over TLS if the server asks for a client certificate.
+    pub fn new(
+        url: &str,
+        credentials: &[(String, String)],
+        identity: Option<Arc<CertPair>>,
+    ) -> Result<Upstream, String> {
         let endpoint = Endpoint::parse(url)?;
         Ok(Upstream {
-            pool: endpoint.pool()?,
+            pool: endpoint.pool(identity)?,
             endpoint,
             credentials: ArcSwap::from_pointee(headers(credentials)?),
         })

@@ -6,7 +6,7 @@
 use super::grants::Grants;
 use super::server::{Backend, Proxy};
 use crate::proxy::reload::FileWatch;
-use crate::proxy::tls::ListenerCert;
+use crate::proxy::tls::CertPair;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -86,7 +86,7 @@ pub async fn jwks(proxy: Arc<Proxy>) {
 
 /// Reloads the listener's certificate whenever its certificate or key file changes (a renewal
 /// writes both: a pair caught half-written is refused, and the second write reloads again).
-pub async fn certificate(cert: Arc<ListenerCert>, every: Duration) {
+pub async fn certificate(cert: Arc<CertPair>, every: Duration) {
     let (cert_file, key_file) = cert.files();
     let mut files = [
         FileWatch::new(cert_file.to_path_buf(), every),

@@ -109,7 +109,7 @@ impl Redis {
     pub fn new(options: Options) -> Result<Redis, String> {
         let target = Target::parse(&options.url)?;
         let tls = if target.tls {
-            Some(crate::proxy::tls::client_config(&[])?)
+            Some(crate::proxy::tls::client_config(&[], None)?)
         } else {
             None
         };
