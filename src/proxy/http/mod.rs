@@ -20,7 +20,7 @@
 //! - `child`: stdio servers behind the endpoint, one child process per MCP session;
 //! - `grants`: bearer tokens (stored hashed) → grant names, upstream credentials; `jwt`: bearer
 //!   JSON Web Tokens of an identity provider, the grant named by a claim; `watch`: the grants
-//!   file (and its JWKS) and an HTTPS listener's certificate reloaded when they change;
+//!   file (and its JWKS) and the certificates warden presents reloaded when they change;
 //! - `discovery`: OAuth protected-resource metadata (RFC 9728) when grants take JWTs;
 //! - `metrics`, `admin`: `/metrics` (Prometheus text) and `/healthz` on a separate listener.
 //!

@@ -1,5 +1,6 @@
 //! The files the HTTP proxy follows while it runs, polled like the policy (`proxy::reload`):
-//! the grants file (tokens and upstream credentials) and an HTTPS listener's certificate.
+//! the grants file (tokens and upstream credentials) and the certificates warden presents
+//! (an HTTPS listener's, the client certificate for the upstream).
 //! A changed file is read and swapped in whole; one with errors is refused, logged, and what
 //! was in use stays.
 
@@ -84,8 +85,9 @@ pub async fn jwks(proxy: Arc<Proxy>) {
     }
 }
 
-/// Reloads the listener's certificate whenever its certificate or key file changes (a renewal
-/// writes both: a pair caught half-written is refused, and the second write reloads again).
+/// Reloads a certificate pair (the listener's, or the upstream client one) whenever its
+/// certificate or key file changes (a renewal writes both: a pair caught half-written is
+/// refused, and the second write reloads again).
 pub async fn certificate(cert: Arc<CertPair>, every: Duration) {
     let (cert_file, key_file) = cert.files();
     let mut files = [
