@@ -7,16 +7,22 @@
 //! p99 round trip of each, the added latency (− direct) at p50 and p99, the throughput
 //! ratios, and the relay's and warden's CPU time per call.
 //!
-//! The byte relay is the floor of any proxy in its own process: threads of this process that
-//! accept on a loopback port and copy bytes both ways to the server's port, parsing nothing.
-//! What it adds to the direct round trip (two more TCP crossings and wake-ups per call) is
-//! what the machine charges for relaying at all; warden's figures are to be read against it.
+//! The byte relay is the floor of any proxy in its own process: a process of its own (this
+//! program, started again) that accepts on a loopback port and copies bytes both ways to the
+//! server's port with a blocking thread per direction, parsing nothing. What it adds to the
+//! direct round trip (two more TCP crossings, wake-ups and process switches per call) is what
+//! the machine charges for relaying at all; warden's figures are to be read against it.
+//!
+//! `BENCH_NEIGHBOUR_MIB=N` runs a noisy neighbour beside them (this program again, at nice
+//! 19): it walks N MiB of memory over and over, evicting from the caches what a call left
+//! there, as other tenants of a busy host do. With 64 (twice this machine's L3), each call
+//! runs cold code and data from memory: a busy host, reproducible.
 //!
 //! Run: `cargo bench --bench proxy_http` (peers from scripts/install-deps.sh; `BENCH_CALLS=N`
 //! calls per client per round, default 100; `BENCH_ROUNDS=N`, default 3; `BENCH_CLIENTS=1,16`
 //! the loads, default 1,16,64; `BENCH_INTERLEAVE=0` makes 1 client take turns round by round
 //! too, so that each path runs warm, call after call; `WARDEN_BIN=path` measures another
-//! build of warden).
+//! build of warden; `BENCH_NEIGHBOUR_MIB=N`, above).
 
 #![allow(
     clippy::unwrap_used,
@@ -34,10 +40,10 @@ use hyper::Request;
 use hyper_util::client::legacy::{Client, connect::HttpConnector};
 use hyper_util::rt::TokioExecutor;
 use measure::{peers, percentile, process_cpu, thread_cpu};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Lines, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -81,13 +87,57 @@ fn everything() -> (Proc, String) {
     (Proc(child), format!("http://127.0.0.1:{port}/mcp"))
 }
 
-/// The byte relay in front of URL (`http://127.0.0.1:PORT/PATH`); its URL.
-fn relay(upstream: &str) -> String {
-    let rest = upstream.strip_prefix("http://").unwrap();
-    let (authority, path) = rest.split_at(rest.find('/').unwrap());
-    let (authority, path) = (authority.to_string(), path.to_string());
+/// The environment variable that makes this program the byte relay, in front of its value
+/// (`HOST:PORT`).
+const RELAY_FOR: &str = "BENCH_RELAY_FOR";
+
+/// The environment variable that makes this program the noisy neighbour, over its value in
+/// MiB.
+const NEIGHBOUR_OVER: &str = "BENCH_NEIGHBOUR_OVER_MIB";
+
+/// The byte relay, a process of its own, and what it answers on.
+struct Relay {
+    _proc: Proc,
+    ask: ChildStdin,
+    answers: Lines<BufReader<ChildStdout>>,
+    url: String,
+}
+
+impl Relay {
+    /// The relay in front of URL (`http://127.0.0.1:PORT/PATH`).
+    fn start(upstream: &str) -> Relay {
+        let rest = upstream.strip_prefix("http://").unwrap();
+        let (authority, path) = rest.split_at(rest.find('/').unwrap());
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .env(RELAY_FOR, authority)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let ask = child.stdin.take().unwrap();
+        let mut answers = BufReader::new(child.stdout.take().unwrap()).lines();
+        let port = answers.next().expect("the relay exited").unwrap();
+        Relay {
+            _proc: Proc(child),
+            ask,
+            answers,
+            url: format!("http://127.0.0.1:{port}{path}"),
+        }
+    }
+
+    /// CPU time the relay's copying threads have run for, as it counts them.
+    fn cpu(&mut self) -> Duration {
+        writeln!(self.ask, "cpu").unwrap();
+        let nanos = self.answers.next().expect("the relay exited").unwrap();
+        Duration::from_nanos(nanos.parse().unwrap())
+    }
+}
+
+/// This program as the relay in front of `authority`: prints its port, then answers each line
+/// on its input with its copying threads' CPU time in nanoseconds, until its input ends.
+fn serve_relay(authority: String) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
+    println!("{}", listener.local_addr().unwrap().port());
     std::thread::spawn(move || {
         for client in listener.incoming() {
             let client = client.unwrap();
@@ -99,7 +149,34 @@ fn relay(upstream: &str) -> String {
             copy_in_thread(server, client);
         }
     });
-    format!("http://127.0.0.1:{port}{path}")
+    for _ in std::io::stdin().lines().map_while(Result::ok) {
+        println!("{}", relay_cpu().as_nanos());
+    }
+}
+
+/// This program as the noisy neighbour: writes a line of each 64 bytes of `mib` MiB, over and
+/// over, until killed.
+fn be_neighbour(mib: usize) -> ! {
+    let mut memory = vec![1u8; mib << 20];
+    let mut sum = 0u8;
+    loop {
+        for line in memory.chunks_mut(64) {
+            sum = sum.wrapping_add(line[0]);
+            line[0] = std::hint::black_box(sum);
+        }
+    }
+}
+
+/// The noisy neighbour over `mib` MiB, at the lowest priority.
+fn neighbour(mib: usize) -> Proc {
+    Proc(
+        Command::new("nice")
+            .args(["-n", "19"])
+            .arg(std::env::current_exe().unwrap())
+            .env(NEIGHBOUR_OVER, mib.to_string())
+            .spawn()
+            .unwrap(),
+    )
 }
 
 /// The relay's copying threads (`/proc/PID/task/TID`) and the CPU time of those that ended.
@@ -290,6 +367,12 @@ async fn load(http: &Http, url: &str, clients: usize, n: usize) -> (Vec<Duration
 }
 
 fn main() {
+    if let Ok(authority) = std::env::var(RELAY_FOR) {
+        return serve_relay(authority);
+    }
+    if let Ok(mib) = std::env::var(NEIGHBOUR_OVER) {
+        be_neighbour(mib.parse().unwrap());
+    }
     let env = |k: &str, d: usize| {
         std::env::var(k)
             .ok()
@@ -307,8 +390,11 @@ fn main() {
         })
         .collect();
     let interleave = env("BENCH_INTERLEAVE", 1) != 0;
+    let neighbour_mib = env("BENCH_NEIGHBOUR_MIB", 0);
+    let _neighbour = (neighbour_mib > 0).then(|| neighbour(neighbour_mib));
     let (_server, direct) = everything();
-    let relayed = relay(&direct);
+    let mut relay = Relay::start(&direct);
+    let relayed = relay.url.clone();
     let (warden, proxied) = warden(&direct);
     let warden_pid = warden.0.id();
     let warden_cpu_time = || process_cpu(warden_pid);
@@ -333,15 +419,18 @@ fn main() {
         println!(
             "HTTP proxy: {rounds} rounds x {n} tools/call echo per client, direct, through a byte relay and through warden"
         );
+        if neighbour_mib > 0 {
+            println!("  beside a noisy neighbour walking {neighbour_mib} MiB at nice 19");
+        }
         // CPU time of the relay and of warden, and their calls, over their rounds.
         let mut cpu = [(Duration::ZERO, 0); 3];
         for clients in loads {
             let mut sums: [(Vec<Duration>, Duration); 3] = Default::default();
             for _ in 0..rounds {
                 if clients == 1 && interleave {
-                    let before = [relay_cpu(), warden_cpu_time()];
+                    let before = [relay.cpu(), warden_cpu_time()];
                     let times = interleaved(&http, urls, n).await;
-                    let after = [relay_cpu(), warden_cpu_time()];
+                    let after = [relay.cpu(), warden_cpu_time()];
                     for (p, t) in times.into_iter().enumerate() {
                         if p > 0 {
                             cpu[p].0 += after[p - 1].saturating_sub(before[p - 1]);
@@ -353,8 +442,8 @@ fn main() {
                     continue;
                 }
                 for (p, url) in urls.into_iter().enumerate() {
-                    let cpu_time = || match p {
-                        1 => relay_cpu(),
+                    let mut cpu_time = || match p {
+                        1 => relay.cpu(),
                         2 => warden_cpu_time(),
                         _ => Duration::ZERO,
                     };
