@@ -57,6 +57,8 @@ impl Failure {
 #[derive(Debug, Default)]
 pub struct Metrics {
     failures: [AtomicU64; 9],
+    /// Exchanges by the first bucket they fit in (not cumulative: one count per exchange;
+    /// `render` sums them into Prometheus's cumulative buckets).
     buckets: [AtomicU64; BUCKETS.len()],
     latency_count: AtomicU64,
     latency_sum_us: AtomicU64,
@@ -89,10 +91,8 @@ impl Metrics {
     /// One upstream exchange took `d` (until its answer was complete).
     pub fn upstream_latency(&self, d: Duration) {
         let s = d.as_secs_f64();
-        for (i, bound) in BUCKETS.iter().enumerate() {
-            if s <= *bound {
-                self.buckets[i].fetch_add(1, Ordering::Relaxed);
-            }
+        if let Some(i) = BUCKETS.iter().position(|bound| s <= *bound) {
+            self.buckets[i].fetch_add(1, Ordering::Relaxed);
         }
         self.latency_count.fetch_add(1, Ordering::Relaxed);
         let us = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
@@ -180,14 +180,17 @@ impl Metrics {
             out,
             "# HELP warden_upstream_request_duration_seconds Time from forwarding a request to the end of the upstream's answer.\n# TYPE warden_upstream_request_duration_seconds histogram"
         );
+        let mut cumulative = 0;
         for (bound, n) in BUCKETS.iter().zip(&self.buckets) {
+            cumulative += n.load(Ordering::Relaxed);
             let _ = writeln!(
                 out,
-                "warden_upstream_request_duration_seconds_bucket{{le=\"{bound}\"}} {}",
-                n.load(Ordering::Relaxed)
+                "warden_upstream_request_duration_seconds_bucket{{le=\"{bound}\"}} {cumulative}"
             );
         }
-        let count = self.latency_count.load(Ordering::Relaxed);
+        // (An exchange counted in a bucket since the count was read still makes +Inf the
+        // largest.)
+        let count = self.latency_count.load(Ordering::Relaxed).max(cumulative);
         let sum = self.latency_sum_us.load(Ordering::Relaxed) as f64 / 1e6;
         let _ = writeln!(
             out,
@@ -223,6 +226,8 @@ mod tests {
         let m = Metrics::default();
         m.failed(Failure::Unauthorized);
         m.upstream_latency(Duration::from_millis(3));
+        m.upstream_latency(Duration::from_micros(500));
+        m.upstream_latency(Duration::from_secs(11));
         let stats = Snapshot {
             decisions: vec![DecisionCount {
                 effect: "allow",
@@ -245,8 +250,19 @@ mod tests {
         ));
         assert!(text.contains(r#"warden_limit_hits_total{rule="a\"b"} 2"#));
         assert!(text.contains(r#"warden_http_errors_total{kind="unauthorized"} 1"#));
-        assert!(text.contains(r#"warden_upstream_request_duration_seconds_bucket{le="0.005"} 1"#));
-        assert!(text.contains(r#"warden_upstream_request_duration_seconds_bucket{le="0.001"} 0"#));
+        for (le, n) in [
+            ("0.0005", 1),
+            ("0.001", 1),
+            ("0.0025", 1),
+            ("0.005", 2),
+            ("10", 2),
+        ] {
+            let bucket =
+                format!("warden_upstream_request_duration_seconds_bucket{{le=\"{le}\"}} {n}\n");
+            assert!(text.contains(&bucket), "{bucket} in {text}");
+        }
+        assert!(text.contains("warden_upstream_request_duration_seconds_bucket{le=\"+Inf\"} 3\n"));
+        assert!(text.contains("warden_upstream_request_duration_seconds_count 3\n"));
         assert!(text.contains("warden_sessions 3"));
         assert!(text.contains(r#"warden_reloads_total{result="ok"} 1"#));
     }
