@@ -18,16 +18,22 @@ pub enum Command {
     #[command(after_help = "Example:\n  printf %s \"$TOKEN\" | warden grants hash")]
     Hash,
     /// Read a grants file as `warden proxy --grants` does (fetching a JWKS URL it names) and
-    /// print what it grants; with `--token-stdin`, the grant a bearer token read from stdin
-    /// has, or why it has none. Exit 0 valid (and the token granted), 1 not, 2 unreadable.
+    /// print what it grants; with `--token-stdin` and/or `--certificate`, the grant a request
+    /// with that bearer token (read from stdin) and client certificate has, or why it has none.
+    /// Exit 0 valid (and granted), 1 not, 2 unreadable.
     #[command(
-        after_help = "Examples:\n  warden grants check grants.json\n  printf %s \"$TOKEN\" | warden grants check grants.json --token-stdin"
+        after_help = "Examples:\n  warden grants check grants.json\n  printf %s \"$TOKEN\" | warden grants check grants.json --token-stdin\n  warden grants check grants.json --certificate agent.crt"
     )]
     Check {
         file: std::path::PathBuf,
         /// Check the bearer token on stdin against the file.
         #[arg(long)]
         token_stdin: bool,
+        /// Check a client certificate (PEM, its own certificate first) against the file: the
+        /// names in it that grants are given by. (Whether the CA issued it is the handshake's
+        /// to check: `--client-ca`.)
+        #[arg(long, value_name = "FILE")]
+        certificate: Option<std::path::PathBuf>,
     },
 }
 
@@ -40,7 +46,11 @@ pub fn run(args: Args) -> u8 {
             }
             Err(code) => code,
         },
-        Command::Check { file, token_stdin } => check(&file, token_stdin),
+        Command::Check {
+            file,
+            token_stdin,
+            certificate,
+        } => check(&file, token_stdin, certificate.as_deref()),
     }
 }
 
@@ -59,11 +69,18 @@ fn stdin_token() -> Result<String, u8> {
     Ok(token.to_string())
 }
 
-fn check(file: &Path, token_stdin: bool) -> u8 {
+fn check(file: &Path, token_stdin: bool, certificate: Option<&Path>) -> u8 {
     if let Err(e) = std::fs::metadata(file) {
         eprintln!("warden: cannot read {}: {e}", file.display());
         return EXIT_USAGE;
     }
+    let names = match certificate.map(certificate_names).transpose() {
+        Ok(n) => n,
+        Err(e) => {
+            eprintln!("warden: --certificate: {e}");
+            return EXIT_USAGE;
+        }
+    };
     let token = match token_stdin.then(stdin_token).transpose() {
         Ok(t) => t,
         Err(code) => return code,
@@ -84,11 +101,7 @@ fn check(file: &Path, token_stdin: bool) -> u8 {
             return EXIT_FINDINGS;
         }
     };
-    println!(
-        "{}: {} grant(s) by token",
-        file.display(),
-        grants.grant_count()
-    );
+    println!("{}: {}", file.display(), grants.summary());
     if let Some(jwt) = &grants.jwt {
         println!("{}", jwt.describe());
     }
@@ -100,17 +113,48 @@ fn check(file: &Path, token_stdin: bool) -> u8 {
     if !headers.is_empty() {
         println!("upstream headers: {}", headers.join(", "));
     }
-    let Some(token) = token else {
+    if token.is_none() && names.is_none() {
         return EXIT_OK;
+    }
+    if let Some(names) = &names {
+        println!("the certificate's names: {}", names.join(", "));
+    }
+    let (what, have) = match (&token, &names) {
+        (Some(_), Some(_)) => ("the token and certificate", "have"),
+        (Some(_), None) => ("the token", "has"),
+        _ => ("the certificate", "has"),
     };
-    match grants.check(Some(format!("Bearer {token}").as_bytes())) {
+    let authorization = token.map(|t| format!("Bearer {t}"));
+    match grants.check(
+        authorization.as_deref().map(str::as_bytes),
+        names.as_deref(),
+    ) {
         Ok(grant) => {
-            println!("the token has grant `{grant}`");
+            println!("{what} {have} grant `{grant}`");
             EXIT_OK
         }
         Err(why) => {
-            println!("the token has no grant: {why}");
+            println!("{what} {have} no grant: {why}");
             EXIT_FINDINGS
         }
     }
+}
+
+/// The names a grant may be given by in the first certificate of a PEM file.
+fn certificate_names(path: &Path) -> Result<Vec<String>, String> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let cert = CertificateDer::pem_file_iter(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?
+        .next()
+        .ok_or_else(|| format!("{} holds no certificate", path.display()))?
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let names = crate::proxy::tls::subject_names(&cert);
+    if names.is_empty() {
+        return Err(format!(
+            "{} names no DNS or URI subject alternative name",
+            path.display()
+        ));
+    }
+    Ok(names)
 }

@@ -64,6 +64,10 @@ pub struct Args {
     /// The private key of --tls-cert (PEM).
     #[arg(long, value_name = "FILE", requires_all = ["listen", "tls_cert"])]
     pub tls_key: Option<PathBuf>,
+    /// Ask HTTPS clients for a certificate issued by a CA in FILE (PEM); a grant in --grants
+    /// may be given by a name in it (`client_certificate`). Clients may still present a token.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub client_ca: Option<PathBuf>,
     /// Present this client certificate chain (PEM) to an https:// --upstream that asks for one.
     #[arg(long, value_name = "FILE", requires_all = ["upstream", "upstream_key"])]
     pub upstream_cert: Option<PathBuf>,
@@ -284,6 +288,7 @@ fn run_http(args: Args) -> u8 {
         grants_file: args.grants.clone(),
         reload_interval,
         tls,
+        client_ca: args.client_ca.clone(),
         upstream_identity,
     };
     let code = runtime.block_on(async {

@@ -2,9 +2,11 @@
 //! over TLS: Redis at `rediss://` (`limits::redis`) and an `https://` upstream (`http::pool`),
 //! the server's certificate checked against the system's roots: `SSL_CERT_FILE`, else
 //! Debian's `/etc/ssl/certs/ca-certificates.crt`, so a private CA is trusted the usual way. As
-//! a server, for an HTTPS listener (`--tls-cert`, `--tls-key`). The certificates warden
-//! presents, as a server or to an upstream asking for a client certificate
-//! (`--upstream-cert`, `--upstream-key`), are reloadable pairs ([`CertPair`]).
+//! a server, for an HTTPS listener (`--tls-cert`, `--tls-key`), which may ask clients for a
+//! certificate from a CA of its own (`--client-ca`) and read the names in it
+//! ([`subject_names`]). The certificates warden presents, as a server or to an upstream
+//! asking for a client certificate (`--upstream-cert`, `--upstream-key`), are reloadable
+//! pairs ([`CertPair`]).
 
 use arc_swap::ArcSwap;
 use rustls::SignatureScheme;
@@ -24,17 +26,7 @@ pub fn client_config(
 ) -> Result<Arc<rustls::ClientConfig>, String> {
     let path = std::env::var_os("SSL_CERT_FILE")
         .unwrap_or_else(|| "/etc/ssl/certs/ca-certificates.crt".into());
-    let shown = Path::new(&path).display().to_string();
-    let mut roots = rustls::RootCertStore::empty();
-    let certs = CertificateDer::pem_file_iter(&path)
-        .map_err(|e| format!("cannot read the CA certificates {shown}: {e}"))?;
-    for cert in certs {
-        let cert = cert.map_err(|e| format!("{shown}: {e}"))?;
-        roots.add(cert).map_err(|e| format!("{shown}: {e}"))?;
-    }
-    if roots.is_empty() {
-        return Err(format!("{shown} holds no CA certificate"));
-    }
+    let roots = read_roots(Path::new(&path))?;
     let builder = rustls::ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| format!("TLS: {e}"))?
@@ -45,6 +37,34 @@ pub fn client_config(
     };
     config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     Ok(Arc::new(config))
+}
+
+/// The CA certificates in a PEM file; none is an error.
+fn read_roots(path: &Path) -> Result<rustls::RootCertStore, String> {
+    let shown = path.display();
+    let mut roots = rustls::RootCertStore::empty();
+    let certs = CertificateDer::pem_file_iter(path)
+        .map_err(|e| format!("cannot read the CA certificates {shown}: {e}"))?;
+    for cert in certs {
+        let cert = cert.map_err(|e| format!("{shown}: {e}"))?;
+        roots.add(cert).map_err(|e| format!("{shown}: {e}"))?;
+    }
+    if roots.is_empty() {
+        return Err(format!("{shown} holds no CA certificate"));
+    }
+    Ok(roots)
+}
+
+/// The names a client certificate (verified by the handshake) is issued to: its subject
+/// alternative names of type DNS (lowercase) and URI (as written, e.g. a SPIFFE ID). The
+/// subject's common name is not read: certificates name their holders in these.
+pub fn subject_names(cert: &CertificateDer<'_>) -> Vec<String> {
+    let Ok(cert) = webpki::EndEntityCert::try_from(cert) else {
+        return Vec::new();
+    };
+    let dns = cert.valid_dns_names().map(str::to_ascii_lowercase);
+    dns.chain(cert.valid_uri_names().map(str::to_string))
+        .collect()
 }
 
 /// A certificate chain and its key, read from their files: an HTTPS listener's, or the one
@@ -80,13 +100,30 @@ impl CertPair {
         Ok(())
     }
 
-    /// The server configuration that presents this pair; ALPN `http/1.1`.
-    pub fn server_config(self: &Arc<Self>) -> Result<Arc<rustls::ServerConfig>, String> {
-        let mut config = rustls::ServerConfig::builder_with_provider(provider())
+    /// The server configuration that presents this pair; ALPN `http/1.1`. With `client_ca`
+    /// (a PEM file of CA certificates), clients are asked for a certificate: one that the
+    /// CAs did not issue (or that is expired, or not for client authentication) ends the
+    /// handshake; a client may also present none (and a bearer token instead).
+    pub fn server_config(
+        self: &Arc<Self>,
+        client_ca: Option<&Path>,
+    ) -> Result<Arc<rustls::ServerConfig>, String> {
+        let builder = rustls::ServerConfig::builder_with_provider(provider())
             .with_safe_default_protocol_versions()
-            .map_err(|e| format!("TLS: {e}"))?
-            .with_no_client_auth()
-            .with_cert_resolver(self.clone());
+            .map_err(|e| format!("TLS: {e}"))?;
+        let builder = match client_ca {
+            None => builder.with_no_client_auth(),
+            Some(path) => {
+                let roots = Arc::new(read_roots(path)?);
+                let verifier =
+                    rustls::server::WebPkiClientVerifier::builder_with_provider(roots, provider())
+                        .allow_unauthenticated()
+                        .build()
+                        .map_err(|e| format!("{}: {e}", path.display()))?;
+                builder.with_client_cert_verifier(verifier)
+            }
+        };
+        let mut config = builder.with_cert_resolver(self.clone());
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         Ok(Arc::new(config))
     }

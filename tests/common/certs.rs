@@ -46,17 +46,28 @@ pub fn certificates(dir: &Path) {
 /// A new key and server certificate (`srv.key`, `srv.crt`) signed by the CA in `dir`, each
 /// with its own serial number: what a renewal writes.
 pub fn server_certificate(dir: &Path) {
-    signed(dir, "srv", "serverAuth");
+    signed(dir, "srv", "serverAuth", LOCAL);
 }
 
 /// A new key and client certificate (`cli.key`, `cli.crt`) signed by the CA in `dir`.
 #[allow(dead_code, reason = "used by tests/proxy_http/tls.rs only")]
 pub fn client_certificate(dir: &Path) {
-    signed(dir, "cli", "clientAuth");
+    signed(dir, "cli", "clientAuth", LOCAL);
 }
 
-/// `NAME.key` and `NAME.crt` for localhost and 127.0.0.1, for `usage` (an extended key usage).
-fn signed(dir: &Path, name: &str, usage: &str) {
+/// A new key and client certificate (`NAME.key`, `NAME.crt`) signed by the CA in `dir`, for
+/// the subject alternative names `names` (openssl's syntax: `URI:spiffe://x/y,DNS:a.b`).
+#[allow(dead_code, reason = "used by tests/proxy_http/tls.rs only")]
+pub fn client_certificate_for(dir: &Path, name: &str, names: &str) {
+    signed(dir, name, "clientAuth", names);
+}
+
+/// The subject alternative names of the server certificate.
+const LOCAL: &str = "DNS:localhost,IP:127.0.0.1";
+
+/// `NAME.key` and `NAME.crt` for the subject alternative names `names`, for `usage` (an
+/// extended key usage).
+fn signed(dir: &Path, name: &str, usage: &str, names: &str) {
     let (key, csr, crt) = (
         format!("{name}.key"),
         format!("{name}.csr"),
@@ -68,7 +79,7 @@ fn signed(dir: &Path, name: &str, usage: &str) {
     openssl(dir, &request);
     std::fs::write(
         dir.join("ext"),
-        format!("subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage={usage}\n"),
+        format!("subjectAltName={names}\nbasicConstraints=CA:FALSE\nextendedKeyUsage={usage}\n"),
     )
     .unwrap();
     let sign = [

@@ -3,14 +3,20 @@
 //! `warden proxy --upstream` and `warden catalog --url`; trusting another CA, it fails closed
 //! (the call is answered with a JSON-RPC error naming the certificate, the catalog with exit
 //! 2). An HTTPS listener (`--tls-cert`, `--tls-key`): the SDK's client through it, and
-//! plaintext on its port answered with nothing.
+//! plaintext on its port answered with nothing. Client certificates (`--client-ca`): a grant
+//! given by the names in one, beside grants by token.
 
-use crate::certs::{certificates, client_certificate, server_certificate};
+use crate::certs::{certificates, client_certificate, client_certificate_for, server_certificate};
 use crate::e2e::{python, repo, script_with_env, warden};
 use crate::ports::sockets;
-use crate::support::{Proc, Reply, Warden, call_modern, eventually, https_fixture, upstream};
-use serde_json::json;
+use crate::sdk::code;
+use crate::support::{
+    Proc, Reply, Warden, call_modern, eventually, grants, grants_check, https_fixture,
+    refused_start, upstream,
+};
+use serde_json::{Value, json};
 use std::io::{Read, Write};
+use std::path::Path;
 use std::process::Command;
 
 #[test]
@@ -189,6 +195,174 @@ fn a_renewed_listener_certificate_is_served_without_a_restart() {
     eventually(|| refusals() > before, || warden.stderr());
     assert_eq!(served_serial(&address, &file("ca.crt")), serial);
     assert_eq!(std::fs::read_to_string(&cert).unwrap(), renewed);
+}
+
+#[test]
+fn a_client_certificate_from_the_client_ca_gives_its_grant() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    certificates(d);
+    client_certificate_for(
+        d,
+        "ci",
+        "URI:spiffe://warden.test/ci,DNS:ci-runner.warden.test",
+    );
+    client_certificate_for(d, "ops", "DNS:Ops.Warden.Test");
+    // Another CA's certificate, for the very name `ci` is given by.
+    let other = tempfile::tempdir().unwrap();
+    certificates(other.path());
+    client_certificate_for(other.path(), "ci", "URI:spiffe://warden.test/ci");
+    let file = |dir: &Path, name: &str| dir.join(name).display().to_string();
+    let path = grants(d, &[("ops", "token-ops")], &[]);
+    let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    doc["grants"]["ci"] = json!({"client_certificate": ["spiffe://warden.test/ci"]});
+    doc["grants"]["ops"]["client_certificate"] = json!("ops.warden.test");
+    std::fs::write(&path, doc.to_string()).unwrap();
+    let (_server, url) = upstream("everything");
+    let (cert, key, ca) = (file(d, "srv.crt"), file(d, "srv.key"), file(d, "ca.crt"));
+    let flags = [
+        "--upstream",
+        &url,
+        "--grants",
+        &path,
+        "--tls-cert",
+        &cert,
+        "--tls-key",
+        &key,
+    ];
+
+    // Grants by certificate need a listener that asks for certificates.
+    let refused = refused_start(&[&flags[..], &["--listen", "127.0.0.1:0"]].concat());
+    assert_eq!(refused.status.code(), Some(2), "{refused:?}");
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        said.contains("grant `ci` is given by client certificate"),
+        "{said}"
+    );
+
+    let warden = Warden::start(&[&flags[..], &["--client-ca", &ca]].concat());
+    // ci by its certificate alone: `per grant` limits count it as `ci` (three sums a day), and
+    // ops by its token alone (no certificate) still has its own three.
+    let sum = json!(["call", "get-sum", {"a": 1, "b": 2}]);
+    let steps = json!([sum, sum, sum, sum]);
+    let ci = sdk_over_tls(&warden.url, d, Some("ci"), "-", &steps);
+    let ops = sdk_over_tls(&warden.url, d, None, "token-ops", &steps);
+    for (grant, out) in [("ci", &ci), ("ops", &ops)] {
+        let r = out["results"].as_array().unwrap();
+        for allowed in &r[..3] {
+            assert_eq!(allowed["is_error"], false, "{grant}: {allowed}");
+        }
+        assert_eq!(code(&r[3]), "rate_limited", "{grant}: {}", r[3]);
+    }
+
+    // Raw requests: the status each pair of credentials gets.
+    let address = warden.url.trim_start_matches("https://");
+    let address = address.split('/').next().unwrap();
+    let status = |cert: Option<(&Path, &str)>, token: Option<&str>| {
+        tls_initialize(
+            address,
+            &ca,
+            cert.map(|(dir, n)| file(dir, n)).as_deref(),
+            token,
+        )
+    };
+    assert_eq!(status(Some((d, "ci")), None), "200");
+    assert_eq!(status(Some((d, "ops")), Some("token-ops")), "200");
+    assert_eq!(
+        status(None, None),
+        "401",
+        "neither a token nor a certificate"
+    );
+    assert_eq!(
+        status(Some((d, "ci")), Some("token-ops")),
+        "401",
+        "a token of one grant and a certificate of another"
+    );
+    assert_eq!(status(Some((d, "ci")), Some("wrong")), "401");
+    assert_eq!(
+        status(Some((other.path(), "ci")), None),
+        "handshake refused",
+        "a certificate the client CA did not issue"
+    );
+    warden.await_metric(r#"warden_http_errors_total{kind="tls_handshake"}"#, 1.0);
+
+    // `warden grants check --certificate` reads the names as the listener does.
+    let (code, out) = grants_check_certificate(&path, &file(d, "ci.crt"));
+    assert_eq!(code, 0, "{out}");
+    let names = "the certificate's names: ci-runner.warden.test, spiffe://warden.test/ci";
+    assert!(out.contains(names), "{out}");
+    assert!(out.contains("the certificate has grant `ci`"), "{out}");
+    assert!(
+        out.contains("1 grant(s) by token, 2 by client certificate"),
+        "{out}"
+    );
+    let (code, out) = grants_check(&path, None);
+    assert_eq!(code, 0, "{out}");
+}
+
+/// The SDK's client through warden at `url` over HTTPS (trusting the CA in `dir`),
+/// presenting the client certificate `name` (`NAME.crt`, `NAME.key` in `dir`) if given, and
+/// the bearer `token` (`-`: none).
+fn sdk_over_tls(url: &str, dir: &Path, name: Option<&str>, token: &str, steps: &Value) -> Value {
+    let ca = dir.join("ca.crt");
+    let (cert, key) = name.map_or_else(Default::default, |n| {
+        (dir.join(format!("{n}.crt")), dir.join(format!("{n}.key")))
+    });
+    let mut env = vec![("SSL_CERT_FILE", ca.as_path())];
+    if name.is_some() {
+        env.extend([
+            ("WARDEN_TEST_CLIENT_CERT", cert.as_path()),
+            ("WARDEN_TEST_CLIENT_KEY", key.as_path()),
+        ]);
+    }
+    script_with_env(
+        "http_client",
+        &[url, "legacy", token, &steps.to_string()],
+        &env,
+    )
+}
+
+/// The HTTP status of an `initialize` POSTed over TLS to `address` (trusting `ca`), with the
+/// client certificate `CERT.crt`/`CERT.key` and bearer token if given; `handshake refused`
+/// when the TLS connection fails before an answer.
+fn tls_initialize(address: &str, ca: &str, cert: Option<&str>, token: Option<&str>) -> String {
+    let (host, port) = address.rsplit_once(':').unwrap();
+    let load = cert.map_or(String::new(), |c| {
+        format!(
+            "ctx.load_cert_chain({:?}, {:?})\n",
+            format!("{c}.crt"),
+            format!("{c}.key")
+        )
+    });
+    let auth = token.map_or(String::new(), |t| format!("Bearer {t}"));
+    let code = format!(
+        "import http.client, json, ssl\n\
+         ctx = ssl.create_default_context(cafile={ca:?})\n\
+         {load}\
+         body = json.dumps({{'jsonrpc': '2.0', 'id': 1, 'method': 'initialize', 'params': {{\
+         'protocolVersion': '2025-11-25', 'capabilities': {{}}, 'clientInfo': {{'name': 't', 'version': '1'}}}}}})\n\
+         headers = {{'Content-Type': 'application/json', 'Accept': 'application/json, text/event-stream'}}\n\
+         if {auth:?}: headers['Authorization'] = {auth:?}\n\
+         try:\n\
+         \x20   conn = http.client.HTTPSConnection({host:?}, {port}, context=ctx, timeout=20)\n\
+         \x20   conn.request('POST', '/mcp', body=body, headers=headers)\n\
+         \x20   print(conn.getresponse().status)\n\
+         except (ssl.SSLError, ConnectionError) as e:\n\
+         \x20   print('handshake refused')\n"
+    );
+    let out = Command::new(python()).args(["-c", &code]).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// `warden grants check FILE --certificate CERT`: its exit code and output.
+fn grants_check_certificate(file: &str, cert: &str) -> (i32, String) {
+    let out = Command::new(warden())
+        .args(["grants", "check", file, "--certificate", cert])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    (out.status.code().unwrap_or(-1), text)
 }
 
 /// warden serving HTTPS, with a certificate of a new test CA, in front of `server` (with `more`

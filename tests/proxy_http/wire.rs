@@ -101,6 +101,17 @@ fn a_changed_grants_file_is_reloaded_and_a_broken_one_refused() {
         "{}",
         warden.stderr()
     );
+
+    // A grant by client certificate needs a listener that asks for certificates: refused too.
+    let by_certificate = json!({"grants": {"ci": {"client_certificate": "ci.example"}}});
+    std::fs::write(&file, by_certificate.to_string()).unwrap();
+    warden.await_metric(r#"warden_grants_reloads_total{result="refused"}"#, 2.0);
+    assert!(
+        warden.stderr().contains("asks for none (--client-ca)"),
+        "{}",
+        warden.stderr()
+    );
+    assert_eq!(seen("Bearer new").0, 200);
 }
 
 #[test]

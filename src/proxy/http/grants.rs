@@ -16,7 +16,13 @@
 //!
 //! A presented token is hashed and looked up; one with a JWT's form is checked against the
 //! `jwt` section instead (`jwt`: issuer, audience, JWKS file, the claim naming the grant), when
-//! the file has one. The client's `Authorization` header is never forwarded. Without a grants file (loopback listeners only) every caller is grant `default`.
+//! the file has one. The client's `Authorization` header is never forwarded.
+//!
+//! Over HTTPS with `--client-ca`, a grant may instead (or as well) be given by a client
+//! certificate: `"ci": {"client_certificate": "spiffe://example.org/ci"}` (or a list) names a
+//! DNS or URI subject alternative name of a certificate the CA issued. A request with a token
+//! is the token's grant, and refused if its certificate is another grant's; one without is
+//! its certificate's. Without a grants file (loopback listeners only) every caller is grant `default`.
 //! The file is watched while warden runs (`--reload-interval-ms`): a changed file's grants and
 //! upstream credentials replace the old ones together; a file with errors is refused, and the
 //! old ones stay (`server`).
@@ -36,6 +42,8 @@ pub const DEFAULT_GRANT: &str = "default";
 pub struct Grants {
     /// Token hash (lowercase hex) → grant name. `None`: no grants file, everyone is `default`.
     by_hash: Option<HashMap<String, Arc<str>>>,
+    /// A client certificate's subject alternative name (DNS names lowercase) → grant name.
+    by_certificate: HashMap<String, Arc<str>>,
     /// The name everyone has without a grants file.
     everyone: Arc<str>,
     /// Headers warden adds to every upstream request (the upstream's own credentials).
@@ -58,7 +66,10 @@ struct File {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct GrantEntry {
-    token_sha256: Value,
+    #[serde(default)]
+    token_sha256: Option<Value>,
+    #[serde(default)]
+    client_certificate: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -78,6 +89,7 @@ impl Grants {
     pub fn open() -> Grants {
         Grants {
             by_hash: None,
+            by_certificate: HashMap::new(),
             everyone: DEFAULT_GRANT.into(),
             upstream_headers: Vec::new(),
             jwt: None,
@@ -88,10 +100,27 @@ impl Grants {
         self.by_hash.is_none()
     }
 
-    /// How many grants the file names.
+    /// How many grants the file gives by token.
     pub fn grant_count(&self) -> usize {
         let names = self.by_hash.iter().flat_map(HashMap::values);
         names.collect::<std::collections::HashSet<_>>().len()
+    }
+
+    /// The grants given by client certificate, each once.
+    pub fn certificate_grant_names(&self) -> impl Iterator<Item = &str> {
+        let names: std::collections::BTreeSet<&str> =
+            self.by_certificate.values().map(|n| &**n).collect();
+        names.into_iter()
+    }
+
+    /// How the file's grants are given, e.g. `2 grant(s) by token, 1 by client certificate`.
+    pub fn summary(&self) -> String {
+        let by_certificate = self.certificate_grant_names().count();
+        let mut text = format!("{} grant(s) by token", self.grant_count());
+        if by_certificate > 0 {
+            text.push_str(&format!(", {by_certificate} by client certificate"));
+        }
+        text
     }
 
     pub fn load(path: &Path) -> Result<Grants, String> {
@@ -110,23 +139,35 @@ impl Grants {
     pub fn parse_in(text: &str, dir: &Path) -> Result<Grants, String> {
         let file: File = serde_json::from_str(text).map_err(|e| e.to_string())?;
         let mut by_hash = HashMap::new();
+        let mut by_certificate = HashMap::new();
         for (name, entry) in file.grants {
-            let hashes = match entry.token_sha256 {
-                Value::String(s) => vec![s],
-                Value::Array(items) => items
-                    .into_iter()
-                    .map(|v| match v {
-                        Value::String(s) => Ok(s),
-                        _ => Err(format!("grant `{name}`: token hashes must be strings")),
-                    })
-                    .collect::<Result<_, _>>()?,
-                _ => {
+            if entry.token_sha256.is_none() && entry.client_certificate.is_none() {
+                return Err(format!(
+                    "grant `{name}`: give `token_sha256`, `client_certificate`, or both"
+                ));
+            }
+            let names = strings(
+                &name,
+                "client_certificate",
+                "a name",
+                entry.client_certificate,
+            )?;
+            for subject in names {
+                let subject = if subject.contains(':') {
+                    subject // a URI, compared as written
+                } else {
+                    subject.to_ascii_lowercase()
+                };
+                if subject.is_empty() {
+                    return Err(format!("grant `{name}`: an empty client certificate name"));
+                }
+                if let Some(other) = by_certificate.insert(subject.clone(), name.as_str().into()) {
                     return Err(format!(
-                        "grant `{name}`: `token_sha256` must be a hash or a list of hashes"
+                        "grants `{other}` and `{name}` have the same client certificate name `{subject}`"
                     ));
                 }
-            };
-            for hash in hashes {
+            }
+            for hash in strings(&name, "token_sha256", "a hash", entry.token_sha256)? {
                 let hash = hash.to_ascii_lowercase();
                 if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
                     return Err(format!(
@@ -151,34 +192,82 @@ impl Grants {
                 ));
             }
         }
-        if by_hash.is_empty() && file.jwt.is_none() {
+        if by_hash.is_empty() && by_certificate.is_empty() && file.jwt.is_none() {
             return Err(
-                "no grant: give `grants` (tokens by hash), `jwt` (an issuer's tokens), or both"
+                "no grant: give `grants` (by token hash or client certificate), `jwt` (an issuer's tokens), or both"
                     .into(),
             );
         }
         let jwt = file.jwt.map(|c| Validator::new(c, dir)).transpose()?;
         Ok(Grants {
             by_hash: Some(by_hash),
+            by_certificate,
             upstream_headers,
             jwt,
             ..Grants::open()
         })
     }
 
-    /// The grant of a request with this `Authorization` header, or `None` (401).
-    pub fn grant(&self, authorization: Option<&[u8]>) -> Option<Arc<str>> {
-        self.check(authorization)
-            .map_err(|why| tracing::debug!(why, "bearer credential refused"))
+    /// The grant of a request with this `Authorization` header and client certificate (the
+    /// names in it), or `None` (401).
+    pub fn grant(
+        &self,
+        authorization: Option<&[u8]>,
+        certificate: Option<&[String]>,
+    ) -> Option<Arc<str>> {
+        self.check(authorization, certificate)
+            .map_err(|why| tracing::debug!(why, "credentials refused"))
             .ok()
     }
 
-    /// The grant of a request with this `Authorization` header, or why it has none.
-    pub fn check(&self, authorization: Option<&[u8]>) -> Result<Arc<str>, String> {
-        let Some(by_hash) = &self.by_hash else {
+    /// The grant of a request with this `Authorization` header and client certificate (the
+    /// names in it), or why it has none.
+    pub fn check(
+        &self,
+        authorization: Option<&[u8]>,
+        certificate: Option<&[String]>,
+    ) -> Result<Arc<str>, String> {
+        if self.by_hash.is_none() {
             return Ok(self.everyone.clone());
+        }
+        let by_certificate = self.certificate_grant(certificate.unwrap_or_default())?;
+        let Some(authorization) = authorization else {
+            return by_certificate.ok_or_else(|| match certificate {
+                Some(_) => {
+                    "no `Authorization` header, and no grant has the client certificate's names"
+                        .into()
+                }
+                None => "no `Authorization` header".into(),
+            });
         };
-        let value = authorization.ok_or("no `Authorization` header")?;
+        let by_token = self.token_grant(authorization)?;
+        match by_certificate {
+            Some(other) if other != by_token => Err(format!(
+                "the token is grant `{by_token}`'s but the client certificate is grant `{other}`'s"
+            )),
+            _ => Ok(by_token),
+        }
+    }
+
+    /// The grant a client certificate's names give, if any; names of two grants are refused.
+    fn certificate_grant(&self, names: &[String]) -> Result<Option<Arc<str>>, String> {
+        let mut found: Option<&Arc<str>> = None;
+        for grant in names.iter().filter_map(|n| self.by_certificate.get(n)) {
+            match found {
+                Some(other) if other != grant => {
+                    return Err(format!(
+                        "the client certificate names grants `{other}` and `{grant}`"
+                    ));
+                }
+                _ => found = Some(grant),
+            }
+        }
+        Ok(found.cloned())
+    }
+
+    /// The grant of a bearer token in this `Authorization` header, or why it has none.
+    fn token_grant(&self, value: &[u8]) -> Result<Arc<str>, String> {
+        let by_hash = self.by_hash.as_ref().ok_or("no grants file")?;
         let value = std::str::from_utf8(value).map_err(|_| "`Authorization` is not UTF-8")?;
         let (_, token) = value
             .trim()
@@ -203,6 +292,29 @@ impl Grants {
     }
 }
 
+/// A grant entry's member that holds a string or a list of strings (none: empty).
+fn strings(
+    grant: &str,
+    member: &str,
+    what: &str,
+    value: Option<Value>,
+) -> Result<Vec<String>, String> {
+    let wrong =
+        || format!("grant `{grant}`: `{member}` must be {what} or a list of them (strings)");
+    match value {
+        None => Ok(Vec::new()),
+        Some(Value::String(s)) => Ok(vec![s]),
+        Some(Value::Array(items)) => items
+            .into_iter()
+            .map(|v| match v {
+                Value::String(s) => Ok(s),
+                _ => Err(wrong()),
+            })
+            .collect(),
+        Some(_) => Err(wrong()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -217,16 +329,67 @@ mod tests {
             hash_token("t-a2").to_uppercase()
         );
         let g = Grants::parse(&text).unwrap();
-        assert_eq!(g.grant(Some(b"Bearer t-ci")).as_deref(), Some("ci"));
-        assert_eq!(g.grant(Some(b"bearer t-a2")).as_deref(), Some("alice"));
-        assert_eq!(g.grant(Some(b"Bearer nope")), None);
-        assert_eq!(g.grant(Some(b"Basic t-ci")), None);
-        assert_eq!(g.grant(None), None);
+        assert_eq!(g.grant(Some(b"Bearer t-ci"), None).as_deref(), Some("ci"));
+        assert_eq!(
+            g.grant(Some(b"bearer t-a2"), None).as_deref(),
+            Some("alice")
+        );
+        assert_eq!(g.grant(Some(b"Bearer nope"), None), None);
+        assert_eq!(g.grant(Some(b"Basic t-ci"), None), None);
+        assert_eq!(g.grant(None, None), None);
         assert_eq!(
             g.upstream_headers,
             vec![("Authorization".into(), "Bearer up".into())]
         );
-        assert_eq!(Grants::open().grant(None).as_deref(), Some("default"));
+        assert_eq!(Grants::open().grant(None, None).as_deref(), Some("default"));
+    }
+
+    #[test]
+    fn maps_client_certificate_names_to_grants() {
+        let text = format!(
+            r#"{{"grants":{{"ci":{{"token_sha256":"{}","client_certificate":"spiffe://example.org/ci"}},
+                            "ops":{{"client_certificate":["Ops.Example.org","spiffe://example.org/ops"]}}}}}}"#,
+            hash_token("t-ci"),
+        );
+        let g = Grants::parse(&text).unwrap();
+        let names = |n: &[&str]| n.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let ci = names(&["ci.example.org", "spiffe://example.org/ci"]);
+        let ops = names(&["ops.example.org"]);
+        let nobody = names(&["other.example.org"]);
+        // A certificate alone gives its grant; DNS names compare in lowercase.
+        assert_eq!(g.check(None, Some(&ci)).as_deref(), Ok("ci"));
+        assert_eq!(g.check(None, Some(&ops)).as_deref(), Ok("ops"));
+        let refused = g.check(None, Some(&nobody)).unwrap_err();
+        assert!(
+            refused.contains("no grant has the client certificate's names"),
+            "{refused}"
+        );
+        // A token is its grant's; a certificate of another grant beside it is refused, a
+        // certificate no grant names is only transport.
+        assert_eq!(
+            g.check(Some(b"Bearer t-ci"), Some(&ci)).as_deref(),
+            Ok("ci")
+        );
+        assert_eq!(
+            g.check(Some(b"Bearer t-ci"), Some(&nobody)).as_deref(),
+            Ok("ci")
+        );
+        let clash = g.check(Some(b"Bearer t-ci"), Some(&ops)).unwrap_err();
+        assert!(clash.contains("grant `ops`"), "{clash}");
+        // A wrong token is refused even with a certificate that has a grant.
+        assert!(g.check(Some(b"Bearer nope"), Some(&ops)).is_err());
+        // One certificate naming two grants is refused.
+        let both = names(&["spiffe://example.org/ci", "ops.example.org"]);
+        assert!(
+            g.check(None, Some(&both))
+                .unwrap_err()
+                .contains("names grants")
+        );
+        assert_eq!(
+            g.certificate_grant_names().collect::<Vec<_>>(),
+            ["ci", "ops"]
+        );
+        assert_eq!(g.summary(), "1 grant(s) by token, 2 by client certificate");
     }
 
     #[test]
@@ -238,5 +401,22 @@ mod tests {
             r#"{{"grants":{{"a":{{"token_sha256":"{h}"}},"b":{{"token_sha256":"{h}"}}}}}}"#
         );
         assert!(Grants::parse(&dup).unwrap_err().contains("same token"));
+        assert!(
+            Grants::parse(r#"{"grants":{"ci":{}}}"#)
+                .unwrap_err()
+                .contains("give")
+        );
+        let same = r#"{"grants":{"a":{"client_certificate":"A.example"},"b":{"client_certificate":["a.example"]}}}"#;
+        assert!(
+            Grants::parse(same)
+                .unwrap_err()
+                .contains("same client certificate name")
+        );
+        let number = r#"{"grants":{"a":{"client_certificate":7}}}"#;
+        assert!(
+            Grants::parse(number)
+                .unwrap_err()
+                .contains("`client_certificate` must be")
+        );
     }
 }

@@ -55,6 +55,8 @@ pub struct Settings {
     pub header_timeout: Duration,
     /// The listener serves HTTPS.
     pub tls: bool,
+    /// The listener asks clients for a certificate (`--client-ca`).
+    pub client_certificates: bool,
 }
 
 impl Settings {
@@ -137,8 +139,13 @@ impl Proxy {
         Flight(self.clone())
     }
 
-    /// Handles one request.
-    pub async fn handle(self: Arc<Self>, req: Incoming) -> Response<Body> {
+    /// Handles one request; `certificate`: the names in the client's certificate, if it
+    /// presented one (`tls::subject_names`).
+    pub async fn handle(
+        self: Arc<Self>,
+        req: Incoming,
+        certificate: Option<Arc<[String]>>,
+    ) -> Response<Body> {
         self.metrics.request();
         if req.uri.path() != self.path {
             if req.method == Method::GET
@@ -166,7 +173,7 @@ impl Proxy {
         let grant = self
             .grants
             .load()
-            .grant(authorization.map(|v| v.as_bytes()));
+            .grant(authorization.map(|v| v.as_bytes()), certificate.as_deref());
         let Some(grant) = grant else {
             self.metrics.failed(Failure::Unauthorized);
             let mut r = plain(
@@ -466,7 +473,12 @@ pub async fn run(engine: Arc<Engine>, options: Options) -> i32 {
         allowed_origins: options.allowed_origins.clone(),
         header_timeout: options.header_timeout,
         tls: options.tls.is_some(),
+        client_certificates: options.client_ca.is_some(),
     };
+    if let Err(e) = proxy_can_use(&options.grants, &settings) {
+        eprintln!("warden: --grants: {e}");
+        return 2;
+    }
     let proxy = Arc::new(Proxy::new(engine, options.grants, backend, settings));
     if let Err(e) = super::watch::fetch_keys(&proxy.grants.load()).await {
         eprintln!("warden: --grants: {e}");
@@ -522,7 +534,7 @@ pub async fn run(engine: Arc<Engine>, options: Options) -> i32 {
     }
     let tls = match &options.tls {
         None => None,
-        Some(cert) => match cert.server_config() {
+        Some(cert) => match cert.server_config(options.client_ca.as_deref()) {
             Ok(config) => {
                 tokio::spawn(super::watch::certificate(
                     cert.clone(),
@@ -579,8 +591,8 @@ async fn serve(
                 let tls = tls.clone();
                 tokio::spawn(async move {
                     let limits = proxy.settings.limits();
-                    let stream = match tls {
-                        None => Stream::Plain(stream),
+                    let (stream, certificate) = match tls {
+                        None => (Stream::Plain(stream), None),
                         Some(tls) => match handshake(&tls, stream, limits.header_timeout).await {
                             Ok(s) => s,
                             Err(e) => {
@@ -591,7 +603,8 @@ async fn serve(
                         },
                     };
                     let refused = |_| proxy.metrics.failed(Failure::BadRequest);
-                    front::serve(stream, limits, |req| proxy.clone().handle(req), refused).await;
+                    let handle = |req| proxy.clone().handle(req, certificate.clone());
+                    front::serve(stream, limits, handle, refused).await;
                 });
             }
             _ = term.recv() => return,
@@ -601,16 +614,31 @@ async fn serve(
 }
 
 /// A client's TLS handshake, within `timeout` (a client that stalls it holds no more than a
-/// request would).
+/// request would); the stream and the names in the certificate the client presented, if any.
 async fn handshake(
     tls: &tokio_rustls::TlsAcceptor,
     stream: tokio::net::TcpStream,
     timeout: Duration,
-) -> Result<Stream, String> {
+) -> Result<(Stream, Option<Arc<[String]>>), String> {
     match tokio::time::timeout(timeout, tls.accept(stream)).await {
-        Ok(Ok(tls)) => Ok(Stream::Tls(Box::new(tls.into()))),
+        Ok(Ok(tls)) => {
+            let certificate = tls.get_ref().1.peer_certificates().and_then(|c| c.first());
+            let names = certificate.map(|c| crate::proxy::tls::subject_names(c).into());
+            Ok((Stream::Tls(Box::new(tls.into())), names))
+        }
         Ok(Err(e)) => Err(e.to_string()),
         Err(_) => Err("the handshake timed out".into()),
+    }
+}
+
+/// Whether the proxy can use these grants: grants by client certificate need a listener that
+/// asks for certificates. (At start, and for a grants file reloaded.)
+pub fn proxy_can_use(grants: &Grants, settings: &Settings) -> Result<(), String> {
+    match grants.certificate_grant_names().next() {
+        Some(name) if !settings.client_certificates => Err(format!(
+            "grant `{name}` is given by client certificate, but the listener asks for none (--client-ca)"
+        )),
+        _ => Ok(()),
     }
 }
 

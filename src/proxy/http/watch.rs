@@ -36,6 +36,7 @@ pub async fn grants(proxy: Arc<Proxy>, mut file: FileWatch, every: Duration) {
             Err(e) => Err(e),
         };
         let loaded = loaded.and_then(|grants| {
+            super::server::proxy_can_use(&grants, &proxy.settings)?;
             if let Backend::Http(upstream) = &proxy.backend {
                 upstream.set_credentials(&grants.upstream_headers)?;
             }
@@ -43,14 +44,14 @@ pub async fn grants(proxy: Arc<Proxy>, mut file: FileWatch, every: Duration) {
         });
         match loaded {
             Ok(grants) => {
-                let count = grants.grant_count();
+                let summary = grants.summary();
                 let keys = jwks_of(&grants);
                 if keys.as_deref() != jwks.as_ref().map(FileWatch::path) {
                     jwks = keys.map(|p| FileWatch::new(p, every));
                 }
                 proxy.grants.store(Arc::new(grants));
                 proxy.metrics.grants_reloaded(true);
-                eprintln!("warden: reloaded the grants in {path} ({count} by token)");
+                eprintln!("warden: reloaded the grants in {path} ({summary})");
             }
             Err(e) => {
                 proxy.metrics.grants_reloaded(false);
