@@ -133,8 +133,8 @@ fn check(file: &Path, token_stdin: bool, certificate: Option<&Path>) -> u8 {
             println!("{what} {have} grant `{grant}`");
             EXIT_OK
         }
-        Err(why) => {
-            println!("{what} {have} no grant: {why}");
+        Err(refusal) => {
+            println!("{what} {have} no grant: {}", refusal.why());
             EXIT_FINDINGS
         }
     }

@@ -7,7 +7,8 @@
 use crate::certs::openssl;
 use crate::e2e::{python, script};
 use crate::support::{
-    Reply, Warden, call_modern, eventually, get, grants_check, listening, refused_start, upstream,
+    Proc, Reply, Warden, call_modern, eventually, get, grants_check, listening, refused_start,
+    upstream,
 };
 use serde_json::{Value, json};
 use std::path::Path;
@@ -50,6 +51,17 @@ fn call(warden: &Warden, bearer: &str, id: u64, tool: &str, arguments: Value) ->
     call_modern(&warden.url, Some(bearer), id, tool, &arguments, &json!({}))
 }
 
+/// The fixture server, and warden in front of it with `grants` written to `dir/grants.json`
+/// (looked at for changes every 50 ms); that file's path.
+fn in_front_of_fixture(dir: &Path, grants: &Value) -> (Proc, Warden, String) {
+    let file = dir.join("grants.json");
+    std::fs::write(&file, grants.to_string()).unwrap();
+    let (server, url) = upstream("fixture");
+    let file = file.display().to_string();
+    let warden = Warden::reloading_grants(&url, &file);
+    (server, warden, file)
+}
+
 /// The decision code warden put on a tools/call answer (`forwarded` when none).
 fn code(r: &Reply) -> String {
     let d = &r.json()["result"]["_meta"]["warden/decision"]["code"];
@@ -68,11 +80,7 @@ fn tokens_of_the_issuer_name_their_grant_and_rotated_keys_apply_without_a_restar
         "jwt": {"issuer": "https://idp.test", "audience": "warden",
                 "jwks_file": "jwks.json", "grant_claim": "azp"}
     });
-    let file = d.join("grants.json");
-    std::fs::write(&file, grants.to_string()).unwrap();
-    let (_server, url) = upstream("fixture");
-    let file = file.display().to_string();
-    let warden = Warden::reloading_grants(&url, &file);
+    let (_server, warden, file) = in_front_of_fixture(d, &grants);
     // Without a token: 401, naming the protected-resource metadata (RFC 9728) that tells an
     // OAuth client where to get one.
     let anonymous = call_modern(&warden.url, None, 0, "echo", &json!({}), &json!({}));
@@ -181,6 +189,74 @@ fn tokens_of_the_issuer_name_their_grant_and_rotated_keys_apply_without_a_restar
         call(&warden, &a, 10, "echo", json!({"message": "x"})).status,
         401
     );
+}
+
+#[test]
+fn a_token_short_of_a_required_scope_gets_403_and_a_step_up_challenge() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    new_key(d, "idp.pem", "ec");
+    jwks(d, "idp.pem", "k1");
+    let grants = json!({
+        "jwt": {"issuer": "https://idp.test", "audience": "warden", "jwks_file": "jwks.json",
+                "grant_claim": "azp", "required_scopes": ["mcp", "tools:call"],
+                "scopes_supported": ["mcp", "tools:call", "admin"]}
+    });
+    let (_server, warden, file) = in_front_of_fixture(d, &grants);
+    let base = warden.url.trim_end_matches("/mcp");
+    let metadata = format!("{base}/.well-known/oauth-protected-resource/mcp");
+    let claims = |scope: Value| {
+        let mut c = json!({"iss": "https://idp.test", "aud": "warden", "azp": "ci"});
+        if !scope.is_null() {
+            c["scope"] = scope;
+        }
+        c
+    };
+    let echo = |bearer: Option<&str>| {
+        let arguments = json!({"message": "x"});
+        call_modern(&warden.url, bearer, 1, "echo", &arguments, &json!({}))
+    };
+
+    // Valid, but one scope short: 403, naming the scopes to ask for (the spec's step-up).
+    let short = token(d, "idp.pem", "k1", &claims(json!("mcp")));
+    let r = echo(Some(&short));
+    assert_eq!(r.status, 403, "{r:?}");
+    assert_eq!(
+        r.header("www-authenticate"),
+        Some(format!(r#"Bearer error="insufficient_scope", scope="mcp tools:call", resource_metadata="{metadata}""#).as_str())
+    );
+    // With both scopes (and more), the call goes through.
+    let full = token(d, "idp.pem", "k1", &claims(json!("openid mcp tools:call")));
+    let r = echo(Some(&full));
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.json()["result"]["content"][0]["text"], "Echo: x");
+    // A token that is not valid: 401 `invalid_token`; no token: 401 without an error code.
+    let r = echo(Some("Bearer a.b.c"));
+    assert_eq!(r.status, 401);
+    assert_eq!(
+        r.header("www-authenticate"),
+        Some(format!(r#"Bearer error="invalid_token", scope="mcp tools:call", resource_metadata="{metadata}""#).as_str())
+    );
+    let r = echo(None);
+    assert_eq!(r.status, 401);
+    assert_eq!(
+        r.header("www-authenticate"),
+        Some(format!(r#"Bearer scope="mcp tools:call", resource_metadata="{metadata}""#).as_str())
+    );
+    // The metadata lists what the section supports; `grants check` tells why a token is short.
+    let doc = get(&metadata).json();
+    assert_eq!(
+        doc["scopes_supported"],
+        json!(["mcp", "tools:call", "admin"])
+    );
+    warden.await_metric(
+        r#"warden_http_errors_total{kind="insufficient_scope"}"#,
+        1.0,
+    );
+    warden.await_metric(r#"warden_http_errors_total{kind="unauthorized"}"#, 2.0);
+    let (code, out) = grants_check(&file, Some(&short));
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("lacks scope(s) tools:call"), "{out}");
 }
 
 #[test]

@@ -22,7 +22,13 @@ fn requests_without_a_valid_token_get_401_and_never_reach_the_server() {
             &json!({}),
         );
         assert_eq!(r.status, 401, "{token:?}: {r:?}");
-        assert_eq!(r.header("www-authenticate"), Some("Bearer"));
+        // RFC 6750 §3.1: a bearer token that is wrong is `invalid_token`; no bearer token at
+        // all gets no error code.
+        let challenge = match token {
+            Some("Bearer bad") => r#"Bearer error="invalid_token""#,
+            _ => "Bearer",
+        };
+        assert_eq!(r.header("www-authenticate"), Some(challenge), "{token:?}");
     }
     assert_eq!(
         warden.metric("warden_upstream_request_duration_seconds_count"),

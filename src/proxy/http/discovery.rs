@@ -3,7 +3,9 @@
 //! protected resource and the token issuer its authorization server. A 401 names the metadata
 //! document (`WWW-Authenticate: Bearer resource_metadata="…"`), served at
 //! `/.well-known/oauth-protected-resource` and at that path followed by the endpoint's path,
-//! so that an OAuth-capable MCP client finds where to get a token for warden by itself.
+//! so that an OAuth-capable MCP client finds where to get a token for warden by itself. The
+//! challenge ([`Challenge`]) also says why a token was refused (`invalid_token`, or
+//! `insufficient_scope` with a 403) and which scopes to ask for (`jwt.required_scopes`).
 
 use super::front::Headers;
 use super::jwt::Validator;
@@ -42,16 +44,46 @@ pub fn metadata(jwt: &Validator, resource: &str) -> Value {
     doc
 }
 
-/// The `WWW-Authenticate` challenge of a 401: where the metadata is, for a resource at
-/// `resource` (its origin's well-known path followed by the resource's path).
-pub fn challenge(resource: &str) -> String {
+/// A `WWW-Authenticate` challenge (RFC 6750 §3) of a request refused for its credentials.
+pub struct Challenge<'a> {
+    /// `invalid_token` or `insufficient_scope`; none when no token came.
+    pub error: Option<&'a str>,
+    /// The scopes a token must have (none: the parameter is left out).
+    pub scope: &'a [String],
+    /// The protected resource, whose metadata's URL the challenge gives (none without JWTs).
+    pub resource: Option<&'a str>,
+}
+
+impl std::fmt::Display for Challenge<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Bearer")?;
+        let mut params = Vec::new();
+        if let Some(error) = self.error {
+            params.push(format!("error=\"{error}\""));
+        }
+        if !self.scope.is_empty() {
+            params.push(format!("scope=\"{}\"", self.scope.join(" ")));
+        }
+        if let Some(resource) = self.resource {
+            params.push(format!("resource_metadata=\"{}\"", metadata_url(resource)));
+        }
+        if !params.is_empty() {
+            write!(f, " {}", params.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+/// Where the metadata of a resource at `resource` is: its origin's well-known path followed
+/// by the resource's path.
+fn metadata_url(resource: &str) -> String {
     let after_scheme = resource.find("://").map_or(0, |i| i + 3);
     let (origin, path) = match resource[after_scheme..].find('/') {
         Some(i) => resource.split_at(after_scheme + i),
         None => (resource, ""),
     };
     let path = path.trim_end_matches('/');
-    format!("Bearer resource_metadata=\"{origin}{WELL_KNOWN}{path}\"")
+    format!("{origin}{WELL_KNOWN}{path}")
 }
 
 #[cfg(test)]
@@ -60,13 +92,31 @@ mod tests {
 
     #[test]
     fn the_challenge_points_at_the_path_suffixed_document() {
+        let challenge = |resource, error, scope: &[String]| {
+            Challenge {
+                error,
+                scope,
+                resource,
+            }
+            .to_string()
+        };
         assert_eq!(
-            challenge("https://gw.example.com/mcp"),
+            challenge(Some("https://gw.example.com/mcp"), None, &[]),
             r#"Bearer resource_metadata="https://gw.example.com/.well-known/oauth-protected-resource/mcp""#
         );
         assert_eq!(
-            challenge("http://127.0.0.1:8080"),
+            challenge(Some("http://127.0.0.1:8080"), None, &[]),
             r#"Bearer resource_metadata="http://127.0.0.1:8080/.well-known/oauth-protected-resource""#
+        );
+        let scopes = ["mcp".to_string(), "tools:call".to_string()];
+        assert_eq!(
+            challenge(Some("https://gw/mcp"), Some("insufficient_scope"), &scopes),
+            r#"Bearer error="insufficient_scope", scope="mcp tools:call", resource_metadata="https://gw/.well-known/oauth-protected-resource/mcp""#
+        );
+        assert_eq!(challenge(None, None, &[]), "Bearer");
+        assert_eq!(
+            challenge(None, Some("invalid_token"), &[]),
+            r#"Bearer error="invalid_token""#
         );
         assert!(is_metadata_path(WELL_KNOWN, "/mcp"));
         assert!(is_metadata_path(

@@ -209,42 +209,34 @@ impl Grants {
     }
 
     /// The grant of a request with this `Authorization` header and client certificate (the
-    /// names in it), or `None` (401).
-    pub fn grant(
-        &self,
-        authorization: Option<&[u8]>,
-        certificate: Option<&[String]>,
-    ) -> Option<Arc<str>> {
-        self.check(authorization, certificate)
-            .map_err(|why| tracing::debug!(why, "credentials refused"))
-            .ok()
-    }
-
-    /// The grant of a request with this `Authorization` header and client certificate (the
     /// names in it), or why it has none.
     pub fn check(
         &self,
         authorization: Option<&[u8]>,
         certificate: Option<&[String]>,
-    ) -> Result<Arc<str>, String> {
+    ) -> Result<Arc<str>, Refusal> {
         if self.by_hash.is_none() {
             return Ok(self.everyone.clone());
         }
-        let by_certificate = self.certificate_grant(certificate.unwrap_or_default())?;
+        let by_certificate = self
+            .certificate_grant(certificate.unwrap_or_default())
+            .map_err(Refusal::Missing)?;
         let Some(authorization) = authorization else {
-            return by_certificate.ok_or_else(|| match certificate {
-                Some(_) => {
-                    "no `Authorization` header, and no grant has the client certificate's names"
-                        .into()
-                }
-                None => "no `Authorization` header".into(),
+            return by_certificate.ok_or_else(|| {
+                Refusal::Missing(match certificate {
+                    Some(_) => {
+                        "no `Authorization` header, and no grant has the client certificate's names"
+                            .into()
+                    }
+                    None => "no `Authorization` header".into(),
+                })
             });
         };
         let by_token = self.token_grant(authorization)?;
         match by_certificate {
-            Some(other) if other != by_token => Err(format!(
+            Some(other) if other != by_token => Err(Refusal::Invalid(format!(
                 "the token is grant `{by_token}`'s but the client certificate is grant `{other}`'s"
-            )),
+            ))),
             _ => Ok(by_token),
         }
     }
@@ -266,14 +258,19 @@ impl Grants {
     }
 
     /// The grant of a bearer token in this `Authorization` header, or why it has none.
-    fn token_grant(&self, value: &[u8]) -> Result<Arc<str>, String> {
-        let by_hash = self.by_hash.as_ref().ok_or("no grants file")?;
-        let value = std::str::from_utf8(value).map_err(|_| "`Authorization` is not UTF-8")?;
+    fn token_grant(&self, value: &[u8]) -> Result<Arc<str>, Refusal> {
+        let missing = |why: &str| Refusal::Missing(why.into());
+        let by_hash = self
+            .by_hash
+            .as_ref()
+            .ok_or_else(|| missing("no grants file"))?;
+        let value =
+            std::str::from_utf8(value).map_err(|_| missing("`Authorization` is not UTF-8"))?;
         let (_, token) = value
             .trim()
             .split_once(' ')
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .ok_or("not a bearer credential")?;
+            .ok_or_else(|| missing("not a bearer credential"))?;
         let token = token.trim();
         if let Some(jwt) = &self.jwt
             && jwt::looks_like_jwt(token)
@@ -281,14 +278,36 @@ impl Grants {
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs());
-            return jwt
-                .grant(token, now)
-                .map_err(|why| format!("JWT refused: {why}"));
+            return jwt.grant(token, now).map_err(|refused| match refused {
+                jwt::Refused::Invalid(why) => Refusal::Invalid(format!("JWT refused: {why}")),
+                jwt::Refused::Scope(why) => Refusal::Scope(why),
+            });
         }
         by_hash
             .get(&hash_token(token))
             .cloned()
-            .ok_or_else(|| "no grant has this token".into())
+            .ok_or_else(|| Refusal::Invalid("no grant has this token".into()))
+    }
+}
+
+/// Why a request has no grant, which says how it is answered (RFC 6750 §3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// No bearer token (nor a certificate a grant has): 401 with a plain challenge.
+    Missing(String),
+    /// A token that is not valid here, or one of another grant than the certificate's: 401,
+    /// `error="invalid_token"`.
+    Invalid(String),
+    /// A valid token without a scope the `jwt` section requires: 403,
+    /// `error="insufficient_scope"`.
+    Scope(String),
+}
+
+impl Refusal {
+    pub fn why(&self) -> &str {
+        match self {
+            Refusal::Missing(why) | Refusal::Invalid(why) | Refusal::Scope(why) => why,
+        }
     }
 }
 
@@ -329,19 +348,25 @@ mod tests {
             hash_token("t-a2").to_uppercase()
         );
         let g = Grants::parse(&text).unwrap();
-        assert_eq!(g.grant(Some(b"Bearer t-ci"), None).as_deref(), Some("ci"));
         assert_eq!(
-            g.grant(Some(b"bearer t-a2"), None).as_deref(),
+            g.check(Some(b"Bearer t-ci"), None).ok().as_deref(),
+            Some("ci")
+        );
+        assert_eq!(
+            g.check(Some(b"bearer t-a2"), None).ok().as_deref(),
             Some("alice")
         );
-        assert_eq!(g.grant(Some(b"Bearer nope"), None), None);
-        assert_eq!(g.grant(Some(b"Basic t-ci"), None), None);
-        assert_eq!(g.grant(None, None), None);
+        assert_eq!(g.check(Some(b"Bearer nope"), None).ok(), None);
+        assert_eq!(g.check(Some(b"Basic t-ci"), None).ok(), None);
+        assert_eq!(g.check(None, None).ok(), None);
         assert_eq!(
             g.upstream_headers,
             vec![("Authorization".into(), "Bearer up".into())]
         );
-        assert_eq!(Grants::open().grant(None, None).as_deref(), Some("default"));
+        assert_eq!(
+            Grants::open().check(None, None).ok().as_deref(),
+            Some("default")
+        );
     }
 
     #[test]
@@ -361,8 +386,10 @@ mod tests {
         assert_eq!(g.check(None, Some(&ops)).as_deref(), Ok("ops"));
         let refused = g.check(None, Some(&nobody)).unwrap_err();
         assert!(
-            refused.contains("no grant has the client certificate's names"),
-            "{refused}"
+            refused
+                .why()
+                .contains("no grant has the client certificate's names"),
+            "{refused:?}"
         );
         // A token is its grant's; a certificate of another grant beside it is refused, a
         // certificate no grant names is only transport.
@@ -375,7 +402,10 @@ mod tests {
             Ok("ci")
         );
         let clash = g.check(Some(b"Bearer t-ci"), Some(&ops)).unwrap_err();
-        assert!(clash.contains("grant `ops`"), "{clash}");
+        assert!(
+            matches!(&clash, Refusal::Invalid(why) if why.contains("grant `ops`")),
+            "{clash:?}"
+        );
         // A wrong token is refused even with a certificate that has a grant.
         assert!(g.check(Some(b"Bearer nope"), Some(&ops)).is_err());
         // One certificate naming two grants is refused.
@@ -383,6 +413,7 @@ mod tests {
         assert!(
             g.check(None, Some(&both))
                 .unwrap_err()
+                .why()
                 .contains("names grants")
         );
         assert_eq!(

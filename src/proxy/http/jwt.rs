@@ -9,10 +9,12 @@
 //! never `none`, never an HMAC, whose key would be public here); the key (the header's
 //! `kid`, else the only key for the algorithm; a key whose JWK names an `alg` serves only it);
 //! the signature; `exp` (required) and `nbf` with [`LEEWAY`]; `iss`; `aud` (a string, or a
-//! list holding the audience); then the grant claim (a string, among `allowed` if given). A
-//! header with critical extensions (`crit`) is refused. A valid token is remembered until it
-//! expires (a signature costs tens of µs, more than the rest of a call), and forgotten when
-//! the keys change.
+//! list holding the audience); then the grant claim (a string, among `allowed` if given); then
+//! the scopes (`required_scopes`, each in the token's `scope` or `scp`): a token valid in
+//! every other way but short of a scope is refused as such ([`Refused::Scope`]: HTTP 403 and a
+//! step-up challenge, where an invalid token gets 401). A header with critical extensions
+//! (`crit`) is refused. A valid token is remembered until it expires (a signature costs tens
+//! of µs, more than the rest of a call), and forgotten when the keys change.
 
 use super::pool::{Pool, collect};
 use super::upstream::Endpoint;
@@ -63,6 +65,39 @@ pub struct Config {
     /// The scopes the metadata lists (`scopes_supported`); absent: none listed.
     #[serde(default)]
     pub scopes_supported: Option<Vec<String>>,
+    /// Scopes every token must have (in its `scope`, space-separated, or `scp`, a list or a
+    /// string); named in the `WWW-Authenticate` challenge so that a client asks for them.
+    #[serde(default)]
+    pub required_scopes: Vec<String>,
+}
+
+/// Why a token is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refused {
+    /// Not a valid token for warden (401, `invalid_token`).
+    Invalid(String),
+    /// Valid, but without every required scope (403, `insufficient_scope`).
+    Scope(String),
+}
+
+impl Refused {
+    pub fn why(&self) -> &str {
+        match self {
+            Refused::Invalid(why) | Refused::Scope(why) => why,
+        }
+    }
+}
+
+impl From<String> for Refused {
+    fn from(why: String) -> Refused {
+        Refused::Invalid(why)
+    }
+}
+
+impl From<&str> for Refused {
+    fn from(why: &str) -> Refused {
+        Refused::Invalid(why.to_string())
+    }
 }
 
 fn subject() -> String {
@@ -236,6 +271,7 @@ pub struct Validator {
     allowed: Option<HashSet<String>>,
     resource: Option<String>,
     scopes: Option<Vec<String>>,
+    required_scopes: Vec<String>,
     /// Swapped whole when the JWKS is fetched again.
     keys: ArcSwap<Vec<Key>>,
     source: Source,
@@ -249,6 +285,14 @@ pub struct Validator {
 struct Checked {
     grant: Arc<str>,
     exp: f64,
+}
+
+/// Whether `s` is a scope token (RFC 6749 §3.3: `%x21 / %x23-5B / %x5D-7E`, at least one),
+/// so that it can be named in a challenge's quoted string.
+fn is_scope_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| matches!(b, 0x21 | 0x23..=0x5B | 0x5D..=0x7E))
 }
 
 /// At most this many checked tokens are remembered.
@@ -284,6 +328,11 @@ impl Validator {
             }
             _ => return Err("`jwt` needs one of `jwks_file` and `jwks_url`".into()),
         };
+        if let Some(bad) = config.required_scopes.iter().find(|s| !is_scope_token(s)) {
+            return Err(format!(
+                "`required_scopes`: {bad:?} is not a scope (printable ASCII without spaces, `\"` or `\\`)"
+            ));
+        }
         Ok(Validator {
             issuer: config.issuer,
             audience: config.audience,
@@ -291,6 +340,7 @@ impl Validator {
             allowed: config.allowed.map(|a| a.into_iter().collect()),
             resource: config.resource,
             scopes: config.scopes_supported,
+            required_scopes: config.required_scopes,
             keys: ArcSwap::from_pointee(keys),
             source,
             checked: Mutex::default(),
@@ -309,6 +359,11 @@ impl Validator {
     /// The scopes to list in the metadata, if any.
     pub fn scopes(&self) -> Option<&[String]> {
         self.scopes.as_deref()
+    }
+
+    /// The scopes every token must have (none: any).
+    pub fn required_scopes(&self) -> &[String] {
+        &self.required_scopes
     }
 
     /// The JWKS file, if the keys come from one (watched with the grants file).
@@ -372,7 +427,7 @@ impl Validator {
     }
 
     /// The grant `token` names, if it is valid at `now` (seconds since the epoch); else why not.
-    pub fn grant(&self, token: &str, now: u64) -> Result<Arc<str>, String> {
+    pub fn grant(&self, token: &str, now: u64) -> Result<Arc<str>, Refused> {
         let id: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         let now_f = now as f64;
         if let Some(c) = self.checked().get(&id)
@@ -397,12 +452,28 @@ impl Validator {
         Ok(grant)
     }
 
+    /// The required scopes a token's claims lack: `scope` is a space-separated string (RFC
+    /// 9068), `scp` a list or a string (some identity providers).
+    fn missing_scopes(&self, claims: &Value) -> Vec<&str> {
+        let mut has: HashSet<&str> = HashSet::new();
+        if let Some(Value::String(scope)) = claims.get("scope") {
+            has.extend(scope.split(' '));
+        }
+        match claims.get("scp") {
+            Some(Value::String(scp)) => has.extend(scp.split(' ')),
+            Some(Value::Array(list)) => has.extend(list.iter().filter_map(Value::as_str)),
+            _ => {}
+        }
+        let required = self.required_scopes.iter().map(String::as_str);
+        required.filter(|r| !has.contains(r)).collect()
+    }
+
     fn checked(&self) -> MutexGuard<'_, HashMap<[u8; 32], Checked>> {
         self.checked.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Checks `token` whole: its grant and expiry, or why it is refused.
-    fn check(&self, token: &str, now: u64) -> Result<(String, f64), String> {
+    fn check(&self, token: &str, now: u64) -> Result<(String, f64), Refused> {
         let mut parts = token.split('.');
         let (Some(head), Some(body), Some(sig), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
@@ -417,7 +488,7 @@ impl Validator {
         let Some(alg) = named.and_then(Alg::named) else {
             return Err(format!(
                 "algorithm {named:?} is not accepted (RS256/384/512, PS256/384/512, ES256, ES384, EdDSA)"
-            ));
+            ).into());
         };
 
         let kid = header.get("kid").and_then(Value::as_str);
@@ -428,7 +499,7 @@ impl Validator {
         let key = match (fitting.next(), fitting.next(), kid) {
             (Some(k), _, Some(_)) | (Some(k), None, None) => k,
             (None, _, _) => {
-                return Err(format!("no {} key with id {kid:?} in the JWKS", alg.name()));
+                return Err(format!("no {} key with id {kid:?} in the JWKS", alg.name()).into());
             }
             (Some(_), Some(_), None) => {
                 return Err("the token names no key (`kid`) and the JWKS has several".into());
@@ -462,10 +533,17 @@ impl Validator {
             return Err("not for this audience".into());
         }
         let Some(grant) = claims.get(&self.claim).and_then(Value::as_str) else {
-            return Err(format!("no string claim `{}`", self.claim));
+            return Err(format!("no string claim `{}`", self.claim).into());
         };
         if self.allowed.as_ref().is_some_and(|a| !a.contains(grant)) {
-            return Err(format!("grant `{grant}` is not allowed"));
+            return Err(format!("grant `{grant}` is not allowed").into());
+        }
+        let missing = self.missing_scopes(&claims);
+        if !missing.is_empty() {
+            let missing = missing.join(" ");
+            return Err(Refused::Scope(format!(
+                "grant `{grant}`'s token lacks scope(s) {missing}"
+            )));
         }
         Ok((grant.to_string(), exp))
     }

@@ -16,6 +16,7 @@ const BUCKETS: [f64; 14] = [
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Failure {
     Unauthorized,
+    InsufficientScope,
     Origin,
     HeaderMismatch,
     BadRequest,
@@ -27,8 +28,9 @@ pub enum Failure {
 }
 
 impl Failure {
-    const ALL: [Failure; 9] = [
+    const ALL: [Failure; 10] = [
         Failure::Unauthorized,
+        Failure::InsufficientScope,
         Failure::Origin,
         Failure::HeaderMismatch,
         Failure::BadRequest,
@@ -42,6 +44,7 @@ impl Failure {
     fn label(self) -> &'static str {
         match self {
             Failure::Unauthorized => "unauthorized",
+            Failure::InsufficientScope => "insufficient_scope",
             Failure::Origin => "origin",
             Failure::HeaderMismatch => "header_mismatch",
             Failure::BadRequest => "bad_request",
@@ -56,7 +59,7 @@ impl Failure {
 
 #[derive(Debug, Default)]
 pub struct Metrics {
-    failures: [AtomicU64; 9],
+    failures: [AtomicU64; Failure::ALL.len()],
     /// Exchanges by the first bucket they fit in (not cumulative: one count per exchange;
     /// `render` sums them into Prometheus's cumulative buckets).
     buckets: [AtomicU64; BUCKETS.len()],

@@ -14,7 +14,7 @@ use super::child::Children;
 use super::discovery;
 use super::exchange::Guard;
 use super::front::{self, Headers, Incoming, SESSION_ID};
-use super::grants::Grants;
+use super::grants::{Grants, Refusal};
 use super::metrics::{Failure, Gauges, Metrics};
 use super::socket::Stream;
 use super::upstream::{self, Upstream};
@@ -170,24 +170,18 @@ impl Proxy {
             );
         }
         let authorization = req.headers.get(&hyper::header::AUTHORIZATION);
-        let grant = self
-            .grants
-            .load()
-            .grant(authorization.map(|v| v.as_bytes()), certificate.as_deref());
-        let Some(grant) = grant else {
-            self.metrics.failed(Failure::Unauthorized);
-            let mut r = plain(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized: a valid bearer token is required",
-            );
-            let challenge = self
-                .resource(&req.headers)
-                .and_then(|r| HeaderValue::from_str(&discovery::challenge(&r)).ok());
-            r.headers_mut().insert(
-                hyper::header::WWW_AUTHENTICATE,
-                challenge.unwrap_or(HeaderValue::from_static("Bearer")),
-            );
-            return r;
+        let grants = self.grants.load();
+        let grant = grants.check(authorization.map(|v| v.as_bytes()), certificate.as_deref());
+        let grant = match grant {
+            Ok(grant) => grant,
+            Err(refusal) => {
+                tracing::debug!(why = refusal.why(), "credentials refused");
+                self.metrics.failed(match refusal {
+                    Refusal::Scope(_) => Failure::InsufficientScope,
+                    _ => Failure::Unauthorized,
+                });
+                return self.refused(&req.headers, &grants, &refusal);
+            }
         };
         match req.method {
             Method::POST => self.post(req, grant).await,
@@ -202,6 +196,42 @@ impl Proxy {
                 r
             }
         }
+    }
+
+    /// The answer to a request without a grant: 401 (no or a wrong credential) or 403 (a
+    /// token short of a required scope), with the challenge RFC 6750 §3 and the MCP
+    /// authorization spec ask for: the error, the scopes to ask for, the metadata's URL.
+    fn refused(&self, headers: &Headers, grants: &Grants, refusal: &Refusal) -> Response<Body> {
+        let (status, text, error) = match refusal {
+            Refusal::Missing(_) => (
+                StatusCode::UNAUTHORIZED,
+                "unauthorized: a valid bearer token is required",
+                None,
+            ),
+            Refusal::Invalid(_) => (
+                StatusCode::UNAUTHORIZED,
+                "unauthorized: a valid bearer token is required",
+                Some("invalid_token"),
+            ),
+            Refusal::Scope(_) => (
+                StatusCode::FORBIDDEN,
+                "forbidden: the token lacks a scope warden requires",
+                Some("insufficient_scope"),
+            ),
+        };
+        let mut r = plain(status, text);
+        let jwt = grants.jwt.as_ref();
+        let resource = self.resource(headers);
+        let challenge = discovery::Challenge {
+            error,
+            scope: jwt.map_or(&[][..], |j| j.required_scopes()),
+            resource: resource.as_deref(),
+        };
+        let value = HeaderValue::from_str(&challenge.to_string())
+            .unwrap_or(HeaderValue::from_static("Bearer"));
+        r.headers_mut()
+            .insert(hyper::header::WWW_AUTHENTICATE, value);
+        r
     }
 
     /// warden's endpoint as an OAuth protected resource, when the grants take JWTs.

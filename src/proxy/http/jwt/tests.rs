@@ -5,6 +5,7 @@
 //! is refused.
 
 use super::*;
+use serde_json::json;
 
 const NOW: u64 = 1_900_000_000;
 
@@ -21,6 +22,7 @@ fn validator(allowed: Option<Vec<String>>) -> Validator {
         allowed: allowed.map(|a| a.into_iter().collect()),
         resource: None,
         scopes: None,
+        required_scopes: Vec::new(),
         keys: ArcSwap::from_pointee(jwks(&v["jwks"].to_string()).unwrap()),
         source: Source::File(PathBuf::new()),
         checked: Mutex::default(),
@@ -77,7 +79,10 @@ fn every_way_a_token_can_be_wrong_refuses_it() {
         ("rs_crit", "critical"),
     ] {
         let err = v.grant(&token(name), NOW).unwrap_err();
-        assert!(err.contains(why), "{name}: {err}");
+        assert!(
+            matches!(&err, Refused::Invalid(e) if e.contains(why)),
+            "{name}: {err:?}"
+        );
     }
     for junk in ["", "a.b", "a.b.c.d", "!!.e30.", "e30.e30.e30"] {
         assert!(v.grant(junk, NOW).is_err(), "{junk}");
@@ -90,6 +95,7 @@ fn allowed_grants_narrow_what_tokens_may_name() {
     assert!(
         v.grant(&token("rs_ok"), NOW)
             .unwrap_err()
+            .why()
             .contains("not allowed")
     );
     assert_eq!(&*v.grant(&token("es_ok"), NOW).unwrap(), "ops");
@@ -108,7 +114,12 @@ fn a_checked_token_is_remembered_until_it_expires_and_forgotten_with_the_keys() 
     assert!(v.grant(&ok, 2_000_000_000 + LEEWAY).is_err());
     // New keys forget every checked token (a removed key revokes its tokens at once).
     v.checked().clear();
-    assert!(v.grant(&ok, NOW).unwrap_err().contains("no RS256 key"));
+    assert!(
+        v.grant(&ok, NOW)
+            .unwrap_err()
+            .why()
+            .contains("no RS256 key")
+    );
     // Refusals are not remembered: a tampered token is checked (and refused) each time.
     for _ in 0..2 {
         assert!(v.grant(&token("rs_tampered"), NOW).is_err());
@@ -143,6 +154,7 @@ fn keys_come_from_one_source() {
         allowed: None,
         resource: None,
         scopes_supported: None,
+        required_scopes: Vec::new(),
     };
     let dir = Path::new(".");
     let both = Validator::new(config(Some("k.json"), Some("https://idp/k")), dir);
@@ -158,4 +170,44 @@ fn keys_come_from_one_source() {
     assert!(at_url.jwks_file().is_none());
     let missing = Validator::new(config(Some("/nonexistent/k.json"), None), dir);
     assert!(missing.unwrap_err().contains("cannot read the JWKS"));
+}
+
+#[test]
+fn a_valid_token_short_of_a_required_scope_is_refused_as_such() {
+    let mut v = validator(None);
+    v.required_scopes = vec!["mcp".into(), "tools:call".into()];
+    // rs_ok is valid in every other way, and has no scope at all.
+    let refused = v.grant(&token("rs_ok"), NOW).unwrap_err();
+    assert!(
+        matches!(&refused, Refused::Scope(why) if why.contains("mcp tools:call")),
+        "{refused:?}"
+    );
+    // Refused for its scopes, a token is not remembered as valid either.
+    assert!(v.grant(&token("rs_ok"), NOW).is_err());
+    // `scope` (space-separated) and `scp` (a list, or a string) both count.
+    let missing = |claims: Value| v.missing_scopes(&claims);
+    assert!(missing(json!({"scope": "openid mcp tools:call"})).is_empty());
+    assert!(missing(json!({"scp": ["tools:call", "mcp"]})).is_empty());
+    assert!(missing(json!({"scope": "mcp", "scp": "tools:call"})).is_empty());
+    assert_eq!(missing(json!({"scope": "mcp tools:cal"})), ["tools:call"]);
+    assert_eq!(
+        missing(json!({"scope": ["mcp", "tools:call"]})),
+        ["mcp", "tools:call"]
+    );
+    assert_eq!(missing(json!({})), ["mcp", "tools:call"]);
+}
+
+#[test]
+fn required_scopes_must_be_scope_tokens() {
+    for bad in ["", "two words", "quo\"te", "back\\slash", "é"] {
+        assert!(!is_scope_token(bad), "{bad:?}");
+    }
+    for good in [
+        "mcp",
+        "tools:call",
+        "https://api.example.com/read",
+        "a!#[]~",
+    ] {
+        assert!(is_scope_token(good), "{good:?}");
+    }
 }
