@@ -278,9 +278,11 @@ struct Parsed {
 
 /// Parses the request head at the start of `buf`; `None` while it is incomplete.
 fn parse(buf: &[u8], max_body: usize) -> Result<Option<Parsed>, Refusal> {
-    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut req = httparse::Request::new(&mut slots);
-    let len = match req.parse(buf) {
+    let mut slots = wire::header_slots::<MAX_HEADERS>();
+    let mut req = httparse::Request::new(&mut []);
+    let parsed = httparse::ParserConfig::default()
+        .parse_request_with_uninit_headers(&mut req, buf, &mut slots);
+    let len = match parsed {
         Ok(httparse::Status::Complete(len)) => Some(len),
         Ok(httparse::Status::Partial) => None,
         Err(httparse::Error::TooManyHeaders) => {

@@ -138,6 +138,13 @@ pub fn has_head_end(buf: &[u8], scanned: &mut usize) -> bool {
     false
 }
 
+/// Room for `N` headers of a head, left uninitialized: httparse writes the ones it parses (an
+/// initialized array would be written whole for every head: 2 to 3 KiB, dozens of cache lines
+/// of stack).
+pub fn header_slots<'b, const N: usize>() -> [std::mem::MaybeUninit<httparse::Header<'b>>; N] {
+    [const { std::mem::MaybeUninit::uninit() }; N]
+}
+
 /// Parses the head at the start of `buf` (after any `1xx` interim answers, which are
 /// skipped) and removes it from `buf`; `None` while it is incomplete. Keeps the headers named
 /// in `keep`, their values from `values` when they repeat one.
@@ -147,9 +154,14 @@ pub fn head(
     values: &mut Values,
 ) -> Result<Option<Head>, String> {
     loop {
-        let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut response = httparse::Response::new(&mut slots);
-        let len = match response.parse(buf) {
+        let mut slots = header_slots::<MAX_HEADERS>();
+        let mut response = httparse::Response::new(&mut []);
+        let parsed = httparse::ParserConfig::default().parse_response_with_uninit_headers(
+            &mut response,
+            buf,
+            &mut slots,
+        );
+        let len = match parsed {
             Ok(httparse::Status::Complete(len)) => len,
             Ok(httparse::Status::Partial) if buf.len() > MAX_HEAD => {
                 return Err(format!("the answer's head is over {MAX_HEAD} bytes"));
