@@ -36,20 +36,36 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::time::{Instant, Sleep};
 
-/// The request headers the endpoint reads; the rest are not kept. Those from [`FORWARDED`] on
-/// also go to the server (`upstream`); the first ones (the caller's credentials, a browser's
-/// origin, the host the client dialled) never do.
+/// The request headers the endpoint reads, as text; the rest are not kept. Those from
+/// [`FORWARDED`] on also go to the server (`upstream`); the first ones (the caller's
+/// credentials, a browser's origin, the host the client dialled) never do. A request's header
+/// names are compared with these (a standard `HeaderName`'s text is looked up in the http
+/// crate's table of them, each time).
+const READ_TEXT: [&str; 10] = [
+    "authorization",
+    "origin",
+    "host",
+    "content-type",
+    "accept",
+    "mcp-session-id",
+    "mcp-protocol-version",
+    "mcp-method",
+    "mcp-name",
+    "last-event-id",
+];
+
+/// [`READ_TEXT`] as header names.
 pub static READ: [HeaderName; 10] = [
-    HeaderName::from_static("authorization"),
-    HeaderName::from_static("origin"),
-    HeaderName::from_static("host"),
-    HeaderName::from_static("content-type"),
-    HeaderName::from_static("accept"),
-    HeaderName::from_static("mcp-session-id"),
-    HeaderName::from_static("mcp-protocol-version"),
-    HeaderName::from_static("mcp-method"),
-    HeaderName::from_static("mcp-name"),
-    HeaderName::from_static("last-event-id"),
+    HeaderName::from_static(READ_TEXT[0]),
+    HeaderName::from_static(READ_TEXT[1]),
+    HeaderName::from_static(READ_TEXT[2]),
+    HeaderName::from_static(READ_TEXT[3]),
+    HeaderName::from_static(READ_TEXT[4]),
+    HeaderName::from_static(READ_TEXT[5]),
+    HeaderName::from_static(READ_TEXT[6]),
+    HeaderName::from_static(READ_TEXT[7]),
+    HeaderName::from_static(READ_TEXT[8]),
+    HeaderName::from_static(READ_TEXT[9]),
 ];
 
 /// Where the forwarded headers start in [`READ`].
@@ -354,10 +370,7 @@ fn parse(buf: &[u8], max_body: usize) -> Result<Option<Parsed>, Refusal> {
                 return refuse(StatusCode::EXPECTATION_FAILED, "unsupported expectation");
             }
             out.continue_100 = version == Version::HTTP_11;
-        } else if let Some(i) = READ
-            .iter()
-            .position(|r| name.eq_ignore_ascii_case(r.as_str()))
-        {
+        } else if let Some(i) = READ_TEXT.iter().position(|r| name.eq_ignore_ascii_case(r)) {
             if h.value
                 .iter()
                 .any(|&b| (b < b' ' && b != b'\t') || b == 0x7f)
