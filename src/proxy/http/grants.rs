@@ -22,7 +22,10 @@
 //! certificate: `"ci": {"client_certificate": "spiffe://example.org/ci"}` (or a list) names a
 //! DNS or URI subject alternative name of a certificate the CA issued. A request with a token
 //! is the token's grant, and refused if its certificate is another grant's; one without is
-//! its certificate's. Without a grants file (loopback listeners only) every caller is grant `default`.
+//! its certificate's. A request without a grant is refused for a reason ([`Refusal`]) that
+//! says how it is answered: 401, or 403 for a token short of a required scope.
+//!
+//! Without a grants file (loopback listeners only) every caller is grant `default`.
 //! The file is watched while warden runs (`--reload-interval-ms`): a changed file's grants and
 //! upstream credentials replace the old ones together; a file with errors is refused, and the
 //! old ones stay (`server`).
