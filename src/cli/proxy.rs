@@ -263,6 +263,18 @@ fn run_http(args: Args) -> u8 {
         Ok(p) => p,
         Err(code) => return code,
     };
+    let client_ca = match args
+        .client_ca
+        .as_deref()
+        .map(crate::proxy::tls::ClientCa::load)
+    {
+        None => None,
+        Some(Ok(ca)) => Some(ca),
+        Some(Err(e)) => {
+            eprintln!("warden: --client-ca: {e}");
+            return EXIT_USAGE;
+        }
+    };
     let upstream_identity = match pair(
         &args.upstream_cert,
         &args.upstream_key,
@@ -288,7 +300,7 @@ fn run_http(args: Args) -> u8 {
         grants_file: args.grants.clone(),
         reload_interval,
         tls,
-        client_ca: args.client_ca.clone(),
+        client_ca,
         upstream_identity,
     };
     let code = runtime.block_on(async {

@@ -61,6 +61,22 @@ impl FileWatch {
     }
 }
 
+impl FileWatch {
+    /// Waits until one of `files` has changed.
+    pub async fn any_changed(files: &mut [FileWatch]) {
+        let mut changes: Vec<_> = files.iter_mut().map(|f| Box::pin(f.changed())).collect();
+        std::future::poll_fn(|cx| {
+            let changed = changes.iter_mut().any(|c| c.as_mut().poll(cx).is_ready());
+            if changed {
+                std::task::Poll::Ready(())
+            } else {
+                std::task::Poll::Pending
+            }
+        })
+        .await
+    }
+}
+
 /// Watches the engine's policy file forever (spawn it).
 pub async fn watch(engine: Arc<Engine>, every: Duration) {
     let mut file = FileWatch::new(engine.policy().path.clone(), every);

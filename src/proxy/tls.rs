@@ -3,16 +3,20 @@
 //! the server's certificate checked against the system's roots: `SSL_CERT_FILE`, else
 //! Debian's `/etc/ssl/certs/ca-certificates.crt`, so a private CA is trusted the usual way. As
 //! a server, for an HTTPS listener (`--tls-cert`, `--tls-key`), which may ask clients for a
-//! certificate from a CA of its own (`--client-ca`) and read the names in it
+//! certificate from CAs of its own (`--client-ca`, [`ClientCa`]) and read the names in it
 //! ([`subject_names`]). The certificates warden presents, as a server or to an upstream
 //! asking for a client certificate (`--upstream-cert`, `--upstream-key`), are reloadable
-//! pairs ([`CertPair`]).
+//! pairs ([`CertPair`]); the client CAs are reloadable too.
 
 use arc_swap::ArcSwap;
+use rustls::DistinguishedName;
 use rustls::SignatureScheme;
 use rustls::client::ResolvesClientCert;
+use rustls::client::danger::HandshakeSignatureValid;
+use rustls::pki_types::UnixTime;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use std::path::{Path, PathBuf};
@@ -100,32 +104,111 @@ impl CertPair {
         Ok(())
     }
 
-    /// The server configuration that presents this pair; ALPN `http/1.1`. With `client_ca`
-    /// (a PEM file of CA certificates), clients are asked for a certificate: one that the
-    /// CAs did not issue (or that is expired, or not for client authentication) ends the
-    /// handshake; a client may also present none (and a bearer token instead).
+    /// The server configuration that presents this pair; ALPN `http/1.1`. With `client_ca`,
+    /// clients are asked for a certificate: one that the CAs did not issue (or that is
+    /// expired, or not for client authentication) ends the handshake; a client may also
+    /// present none (and a bearer token instead).
     pub fn server_config(
         self: &Arc<Self>,
-        client_ca: Option<&Path>,
+        client_ca: Option<Arc<ClientCa>>,
     ) -> Result<Arc<rustls::ServerConfig>, String> {
         let builder = rustls::ServerConfig::builder_with_provider(provider())
             .with_safe_default_protocol_versions()
             .map_err(|e| format!("TLS: {e}"))?;
         let builder = match client_ca {
             None => builder.with_no_client_auth(),
-            Some(path) => {
-                let roots = Arc::new(read_roots(path)?);
-                let verifier =
-                    rustls::server::WebPkiClientVerifier::builder_with_provider(roots, provider())
-                        .allow_unauthenticated()
-                        .build()
-                        .map_err(|e| format!("{}: {e}", path.display()))?;
-                builder.with_client_cert_verifier(verifier)
-            }
+            Some(ca) => builder.with_client_cert_verifier(ca),
         };
         let mut config = builder.with_cert_resolver(self.clone());
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         Ok(Arc::new(config))
+    }
+}
+
+/// The CAs whose certificates an HTTPS listener's clients may present (`--client-ca`, a PEM
+/// file), as the listener's rustls verifier: a client may present none; one it presents must
+/// chain to these CAs, be valid now and be for client authentication. [`ClientCa::reload`]
+/// reads the file again for the handshakes that follow (trust bundles rotate: a SPIFFE
+/// bundle often daily); a file that holds no CA is refused and the CAs in use stay. Clients
+/// are not sent the CAs' names (a client with several certificates picks its own).
+#[derive(Debug)]
+pub struct ClientCa {
+    path: PathBuf,
+    current: ArcSwap<Arc<dyn ClientCertVerifier>>,
+}
+
+impl ClientCa {
+    pub fn load(path: &Path) -> Result<Arc<ClientCa>, String> {
+        Ok(Arc::new(ClientCa {
+            current: ArcSwap::from_pointee(ClientCa::verifier(path)?),
+            path: path.to_path_buf(),
+        }))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Reads the file again; on an error the CAs in use stay.
+    pub fn reload(&self) -> Result<(), String> {
+        self.current
+            .store(Arc::new(ClientCa::verifier(&self.path)?));
+        Ok(())
+    }
+
+    fn verifier(path: &Path) -> Result<Arc<dyn ClientCertVerifier>, String> {
+        let roots = Arc::new(read_roots(path)?);
+        rustls::server::WebPkiClientVerifier::builder_with_provider(roots, provider())
+            .allow_unauthenticated()
+            .build()
+            .map_err(|e| format!("{}: {e}", path.display()))
+    }
+}
+
+impl ClientCertVerifier for ClientCa {
+    fn client_auth_mandatory(&self) -> bool {
+        false
+    }
+
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        &[]
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        self.current
+            .load()
+            .verify_client_cert(end_entity, intermediates, now)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.current
+            .load()
+            .verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.current
+            .load()
+            .verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.current.load().supported_verify_schemes()
     }
 }
 

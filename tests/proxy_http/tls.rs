@@ -240,7 +240,12 @@ fn a_client_certificate_from_the_client_ca_gives_its_grant() {
         "{said}"
     );
 
-    let warden = Warden::start(&[&flags[..], &["--client-ca", &ca]].concat());
+    // The client CAs in a file of their own, so that they can rotate apart from the CA that
+    // signed warden's own certificate.
+    let clients = file(d, "clients.crt");
+    std::fs::copy(&ca, &clients).unwrap();
+    let more = ["--client-ca", &clients, "--reload-interval-ms", "50"];
+    let warden = Warden::start(&[&flags[..], &more].concat());
     // ci by its certificate alone: `per grant` limits count it as `ci` (three sums a day), and
     // ops by its token alone (no certificate) still has its own three.
     let sum = json!(["call", "get-sum", {"a": 1, "b": 2}]);
@@ -285,6 +290,26 @@ fn a_client_certificate_from_the_client_ca_gives_its_grant() {
         "a certificate the client CA did not issue"
     );
     warden.await_metric(r#"warden_http_errors_total{kind="tls_handshake"}"#, 1.0);
+
+    // The client CAs rotate: the other CA's certificates are taken from the next handshake on,
+    // the first CA's no longer; a file without a CA is refused and the CAs in use stay.
+    std::fs::copy(other.path().join("ca.crt"), &clients).unwrap();
+    eventually(
+        || status(Some((other.path(), "ci")), None) == "200",
+        || warden.stderr(),
+    );
+    assert_eq!(status(Some((d, "ci")), None), "handshake refused");
+    assert!(
+        warden.stderr().contains("reloaded the client CAs"),
+        "{}",
+        warden.stderr()
+    );
+    std::fs::write(&clients, "not a certificate\n").unwrap();
+    eventually(
+        || warden.stderr().contains("refused to reload the client CAs"),
+        || warden.stderr(),
+    );
+    assert_eq!(status(Some((other.path(), "ci")), None), "200");
 
     // `warden grants check --certificate` reads the names as the listener does.
     let (code, out) = grants_check_certificate(&path, &file(d, "ci.crt"));

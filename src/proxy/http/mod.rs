@@ -110,9 +110,9 @@ pub struct Options {
     /// Serve HTTPS with this certificate (`--tls-cert`, `--tls-key`), reloaded when its files
     /// change; `None`: plain HTTP.
     pub tls: Option<Arc<crate::proxy::tls::CertPair>>,
-    /// Ask HTTPS clients for a certificate issued by a CA in this PEM file (`--client-ca`);
-    /// grants may be given by the names in it.
-    pub client_ca: Option<std::path::PathBuf>,
+    /// Ask HTTPS clients for a certificate issued by these CAs (`--client-ca`), reloaded when
+    /// their file changes; grants may be given by the names in it.
+    pub client_ca: Option<Arc<crate::proxy::tls::ClientCa>>,
     /// The client certificate presented to an `https://` upstream that asks for one
     /// (`--upstream-cert`, `--upstream-key`), reloaded when its files change.
     pub upstream_identity: Option<Arc<crate::proxy::tls::CertPair>>,

@@ -553,6 +553,9 @@ pub async fn run(engine: Arc<Engine>, options: Options) -> i32 {
         let every = options.reload_interval;
         tokio::spawn(super::watch::certificate(identity.clone(), every));
     }
+    if let Some(ca) = &options.client_ca {
+        tokio::spawn(super::watch::client_ca(ca.clone(), options.reload_interval));
+    }
     if let Some(path) = options.grants_file {
         tokio::spawn(super::watch::jwks(proxy.clone()));
         let file = FileWatch::new(path, options.reload_interval);
@@ -564,7 +567,7 @@ pub async fn run(engine: Arc<Engine>, options: Options) -> i32 {
     }
     let tls = match &options.tls {
         None => None,
-        Some(cert) => match cert.server_config(options.client_ca.as_deref()) {
+        Some(cert) => match cert.server_config(options.client_ca.clone()) {
             Ok(config) => {
                 tokio::spawn(super::watch::certificate(
                     cert.clone(),

@@ -1,13 +1,14 @@
 //! The files the HTTP proxy follows while it runs, polled like the policy (`proxy::reload`):
-//! the grants file (tokens and upstream credentials) and the certificates warden presents
-//! (an HTTPS listener's, the client certificate for the upstream).
+//! the grants file (tokens and upstream credentials), the certificates warden presents
+//! (an HTTPS listener's, the client certificate for the upstream) and the CAs of the
+//! listener's clients' certificates (`--client-ca`).
 //! A changed file is read and swapped in whole; one with errors is refused, logged, and what
 //! was in use stays.
 
 use super::grants::Grants;
 use super::server::{Backend, Proxy};
 use crate::proxy::reload::FileWatch;
-use crate::proxy::tls::CertPair;
+use crate::proxy::tls::{CertPair, ClientCa};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -91,21 +92,31 @@ pub async fn jwks(proxy: Arc<Proxy>) {
 /// refused, and the second write reloads again).
 pub async fn certificate(cert: Arc<CertPair>, every: Duration) {
     let (cert_file, key_file) = cert.files();
-    let mut files = [
-        FileWatch::new(cert_file.to_path_buf(), every),
-        FileWatch::new(key_file.to_path_buf(), every),
-    ];
+    let files = [cert_file, key_file].map(|f| FileWatch::new(f.to_path_buf(), every));
+    reloading(files, "certificate", || cert.reload()).await
+}
+
+/// Reloads the listener's client CAs whenever their file changes.
+pub async fn client_ca(ca: Arc<ClientCa>, every: Duration) {
+    let file = FileWatch::new(ca.path().to_path_buf(), every);
+    reloading([file], "client CAs", || ca.reload()).await
+}
+
+/// Calls `reload` whenever one of `files` changes, and says how it went (`what`: what the
+/// files hold); a refused reload keeps what is in use.
+async fn reloading<const N: usize>(
+    mut files: [FileWatch; N],
+    what: &str,
+    reload: impl Fn() -> Result<(), String>,
+) {
+    let shown = files[0].path().display().to_string();
     loop {
-        let [a, b] = &mut files;
-        tokio::select! {
-            _ = a.changed() => {}
-            _ = b.changed() => {}
-        }
-        match cert.reload() {
-            Ok(()) => eprintln!("warden: reloaded the certificate {}", cert_file.display()),
-            Err(e) => eprintln!(
-                "warden: refused to reload the certificate, keeping the previous one: {e}"
-            ),
+        FileWatch::any_changed(&mut files).await;
+        match reload() {
+            Ok(()) => eprintln!("warden: reloaded the {what} {shown}"),
+            Err(e) => {
+                eprintln!("warden: refused to reload the {what}, keeping the previous one: {e}")
+            }
         }
     }
 }
