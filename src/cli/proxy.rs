@@ -68,6 +68,10 @@ pub struct Args {
     /// may be given by a name in it (`client_certificate`). Clients may still present a token.
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub client_ca: Option<PathBuf>,
+    /// With --client-ca: a client without a certificate from those CAs cannot connect at all
+    /// (its TLS handshake ends), token or not.
+    #[arg(long, requires = "client_ca")]
+    pub require_client_cert: bool,
     /// Present this client certificate chain (PEM) to an https:// --upstream that asks for one.
     #[arg(long, value_name = "FILE", requires_all = ["upstream", "upstream_key"])]
     pub upstream_cert: Option<PathBuf>,
@@ -266,7 +270,7 @@ fn run_http(args: Args) -> u8 {
     let client_ca = match args
         .client_ca
         .as_deref()
-        .map(crate::proxy::tls::ClientCa::load)
+        .map(|ca| crate::proxy::tls::ClientCa::load(ca, args.require_client_cert))
     {
         None => None,
         Some(Ok(ca)) => Some(ca),

@@ -126,22 +126,25 @@ impl CertPair {
 }
 
 /// The CAs whose certificates an HTTPS listener's clients may present (`--client-ca`, a PEM
-/// file), as the listener's rustls verifier: a client may present none; one it presents must
-/// chain to these CAs, be valid now and be for client authentication. [`ClientCa::reload`]
+/// file), as the listener's rustls verifier: a client may present none (unless `required`:
+/// then the handshake ends without one); one it presents must chain to these CAs, be valid
+/// now and be for client authentication. [`ClientCa::reload`]
 /// reads the file again for the handshakes that follow (trust bundles rotate: a SPIFFE
 /// bundle often daily); a file that holds no CA is refused and the CAs in use stay. Clients
 /// are not sent the CAs' names (a client with several certificates picks its own).
 #[derive(Debug)]
 pub struct ClientCa {
     path: PathBuf,
+    required: bool,
     current: ArcSwap<Arc<dyn ClientCertVerifier>>,
 }
 
 impl ClientCa {
-    pub fn load(path: &Path) -> Result<Arc<ClientCa>, String> {
+    pub fn load(path: &Path, required: bool) -> Result<Arc<ClientCa>, String> {
         Ok(Arc::new(ClientCa {
             current: ArcSwap::from_pointee(ClientCa::verifier(path)?),
             path: path.to_path_buf(),
+            required,
         }))
     }
 
@@ -167,7 +170,7 @@ impl ClientCa {
 
 impl ClientCertVerifier for ClientCa {
     fn client_auth_mandatory(&self) -> bool {
-        false
+        self.required
     }
 
     fn root_hint_subjects(&self) -> &[DistinguishedName] {

@@ -311,6 +311,19 @@ fn a_client_certificate_from_the_client_ca_gives_its_grant() {
     );
     assert_eq!(status(Some((other.path(), "ci")), None), "200");
 
+    // With --require-client-cert, a client without a certificate cannot connect, token or not.
+    std::fs::copy(&ca, &clients).unwrap();
+    let strict = ["--client-ca", &clients, "--require-client-cert"];
+    let strict = Warden::start(&[&flags[..], &strict].concat());
+    let address = strict.url.trim_start_matches("https://");
+    let address = address.split('/').next().unwrap();
+    let ci_cert = file(d, "ci");
+    assert_eq!(
+        tls_initialize(address, &ca, None, Some("token-ops")),
+        "handshake refused"
+    );
+    assert_eq!(tls_initialize(address, &ca, Some(&ci_cert), None), "200");
+
     // `warden grants check --certificate` reads the names as the listener does.
     let (code, out) = grants_check_certificate(&path, &file(d, "ci.crt"));
     assert_eq!(code, 0, "{out}");
