@@ -446,6 +446,12 @@ mod tests {
                 .unwrap_err()
                 .contains("same client certificate name")
         );
+        let empty = r#"{"grants":{"a":{"client_certificate":[""]}}}"#;
+        assert!(
+            Grants::parse(empty)
+                .unwrap_err()
+                .contains("empty client certificate name")
+        );
         let number = r#"{"grants":{"a":{"client_certificate":7}}}"#;
         assert!(
             Grants::parse(number)
