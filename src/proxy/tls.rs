@@ -152,6 +152,11 @@ impl ClientCa {
         &self.path
     }
 
+    /// Whether a client must present a certificate to connect.
+    pub fn required(&self) -> bool {
+        self.required
+    }
+
     /// Reads the file again; on an error the CAs in use stay.
     pub fn reload(&self) -> Result<(), String> {
         self.current
@@ -170,7 +175,7 @@ impl ClientCa {
 
 impl ClientCertVerifier for ClientCa {
     fn client_auth_mandatory(&self) -> bool {
-        self.required
+        self.required()
     }
 
     fn root_hint_subjects(&self) -> &[DistinguishedName] {

@@ -323,6 +323,8 @@ fn a_client_certificate_from_the_client_ca_gives_its_grant() {
         "handshake refused"
     );
     assert_eq!(tls_initialize(address, &ca, Some(&ci_cert), None), "200");
+    let banner = format!("client certificates from the CAs in {clients} (required)");
+    assert!(strict.stderr().contains(&banner), "{}", strict.stderr());
 
     // `warden grants check --certificate` reads the names as the listener does.
     let (code, out) = grants_check_certificate(&path, &file(d, "ci.crt"));

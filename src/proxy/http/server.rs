@@ -539,6 +539,17 @@ pub async fn run(engine: Arc<Engine>, options: Options) -> i32 {
             "http"
         };
         eprintln!("warden: listening on {scheme}://{addr}{}", proxy.path);
+        if let Some(ca) = &options.client_ca {
+            let need = if ca.required() {
+                "required"
+            } else {
+                "optional"
+            };
+            eprintln!(
+                "warden: client certificates from the CAs in {} ({need})",
+                ca.path().display()
+            );
+        }
     }
     if let Some(a) = &admin
         && let Ok(addr) = a.local_addr()
