@@ -257,6 +257,7 @@ fn a_token_short_of_a_required_scope_gets_403_and_a_step_up_challenge() {
     let (code, out) = grants_check(&file, Some(&short));
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("lacks scope(s) tools:call"), "{out}");
+    assert!(out.contains("scope(s) required: mcp tools:call"), "{out}");
 }
 
 #[test]

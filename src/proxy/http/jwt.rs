@@ -385,8 +385,12 @@ impl Validator {
             Source::File(f) => f.display().to_string(),
             Source::Url { url, .. } => url.clone(),
         };
+        let scopes = match self.required_scopes.as_slice() {
+            [] => String::new(),
+            required => format!(", scope(s) required: {}", required.join(" ")),
+        };
         format!(
-            "JWTs from {} for {}, grant from `{}`, {} key(s) [{}] from {source}",
+            "JWTs from {} for {}, grant from `{}`, {} key(s) [{}] from {source}{scopes}",
             self.issuer,
             self.audience,
             self.claim,
