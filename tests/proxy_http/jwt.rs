@@ -51,6 +51,21 @@ fn call(warden: &Warden, bearer: &str, id: u64, tool: &str, arguments: Value) ->
     call_modern(&warden.url, Some(bearer), id, tool, &arguments, &json!({}))
 }
 
+/// The files in `dir` served over HTTP (Python's `http.server`, as an identity provider's
+/// documents are); the server, and a URL whose path is to be replaced.
+fn files_served(dir: &Path) -> (Proc, String) {
+    listening("files", "http", |port| {
+        let mut c = Command::new(python());
+        let port = port.to_string();
+        c.args(["-m", "http.server", &port, "--bind", "127.0.0.1"])
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        c
+    })
+}
+
 /// The fixture server, and warden in front of it with `grants` written to `dir/grants.json`
 /// (looked at for changes every 50 ms); that file's path.
 fn in_front_of_fixture(dir: &Path, grants: &Value) -> (Proc, Warden, String) {
@@ -266,21 +281,7 @@ fn keys_at_a_jwks_url_are_fetched_at_start_and_again_at_their_interval() {
     let d = dir.path();
     new_key(d, "one.pem", "ec");
     jwks(d, "one.pem", "k1");
-    let (_keys, keys_url) = listening("jwks", "http", |port| {
-        let mut c = Command::new(python());
-        c.args([
-            "-m",
-            "http.server",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-        ])
-        .current_dir(d)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-        c
-    });
+    let (_keys, keys_url) = files_served(d);
     let jwks_url = keys_url.replace("/mcp", "/jwks.json");
     let grants = |url: &str| {
         json!({"jwt": {"issuer": "https://idp.test", "audience": "warden", "jwks_url": url,
@@ -329,4 +330,55 @@ fn keys_at_a_jwks_url_are_fetched_at_start_and_again_at_their_interval() {
         stderr.contains("missing.json") && stderr.contains("404"),
         "{stderr}"
     );
+}
+
+#[test]
+fn keys_are_discovered_from_the_issuer_metadata() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    new_key(d, "idp.pem", "ec");
+    jwks(d, "idp.pem", "k1");
+    let (_idp, idp_url) = files_served(d);
+    let issuer = idp_url.trim_end_matches("/mcp").to_string();
+    let well_known = d.join(".well-known");
+    std::fs::create_dir(&well_known).unwrap();
+    let metadata =
+        |named: &str| json!({"issuer": named, "jwks_uri": format!("{issuer}/jwks.json")});
+    let grants = json!({"jwt": {"issuer": issuer, "audience": "warden", "grant_claim": "azp"}});
+    let (_server, url) = upstream("fixture");
+    let file = d.join("grants.json");
+    std::fs::write(&file, grants.to_string()).unwrap();
+    let file = file.display().to_string();
+    let flags = ["--upstream", &url, "--grants", &file];
+    let claims = json!({"iss": issuer, "aud": "warden", "azp": "agent-a"});
+    let bearer = token(d, "idp.pem", "k1", &claims);
+
+    // OpenID Connect discovery: ISSUER/.well-known/openid-configuration names the keys.
+    let oidc = well_known.join("openid-configuration");
+    std::fs::write(&oidc, metadata(&issuer).to_string()).unwrap();
+    let warden = Warden::start(&flags);
+    let echo = json!({"message": "x"});
+    assert_eq!(call(&warden, &bearer, 1, "echo", echo.clone()).status, 200);
+    let (code, out) = grants_check(&file, Some(&bearer));
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(&format!("from the metadata of {issuer}")),
+        "{out}"
+    );
+    drop(warden);
+
+    // Without it, the OAuth authorization server metadata (RFC 8414).
+    std::fs::remove_file(&oidc).unwrap();
+    let oauth = well_known.join("oauth-authorization-server");
+    std::fs::write(&oauth, metadata(&issuer).to_string()).unwrap();
+    let warden = Warden::start(&flags);
+    assert_eq!(call(&warden, &bearer, 2, "echo", echo).status, 200);
+    drop(warden);
+
+    // Metadata that names another issuer is not this issuer's: warden does not start.
+    std::fs::write(&oauth, metadata("https://elsewhere.test").to_string()).unwrap();
+    let out = refused_start(&[&["--listen", "127.0.0.1:0"][..], &flags].concat());
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("elsewhere.test"), "{said}");
 }

@@ -77,13 +77,19 @@ impl std::fmt::Display for Challenge<'_> {
 /// Where the metadata of a resource at `resource` is: its origin's well-known path followed
 /// by the resource's path.
 fn metadata_url(resource: &str) -> String {
-    let after_scheme = resource.find("://").map_or(0, |i| i + 3);
-    let (origin, path) = match resource[after_scheme..].find('/') {
-        Some(i) => resource.split_at(after_scheme + i),
-        None => (resource, ""),
-    };
-    let path = path.trim_end_matches('/');
+    let (origin, path) = split_origin(resource);
     format!("{origin}{WELL_KNOWN}{path}")
+}
+
+/// A URL's origin (`scheme://authority`) and its path without a trailing `/`: RFC 8615
+/// well-known documents go between the two (RFC 8414 §3, RFC 9728 §3).
+pub fn split_origin(url: &str) -> (&str, &str) {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    let (origin, path) = match url[after_scheme..].find('/') {
+        Some(i) => url.split_at(after_scheme + i),
+        None => (url, ""),
+    };
+    (origin, path.trim_end_matches('/'))
 }
 
 #[cfg(test)]

@@ -1,8 +1,9 @@
 //! JSON Web Tokens as bearer credentials: the access tokens of the MCP authorization spec
 //! (OAuth 2.1), issued by the team's identity provider. A token names its grant in one of its
 //! claims, and counts only if it is from the configured issuer, for the configured audience,
-//! signed by one of the issuer's keys (a JWKS file, or the issuer's `jwks_uri` fetched on
-//! warden's own client, `pool`) and within its validity.
+//! signed by one of the issuer's keys (a JWKS file, the issuer's `jwks_uri` fetched on
+//! warden's own client, `pool`, or that `jwks_uri` discovered in the issuer's metadata) and
+//! within its validity.
 //!
 //! Checked in this order, any failure refusing the token: three base64url parts with a JSON
 //! header and payload; the algorithm (RS256/384/512, PS256/384/512, ES256, ES384 or EdDSA:
@@ -123,6 +124,11 @@ enum Source {
         pool: Arc<Pool>,
         every: Duration,
     },
+    /// The `jwks_uri` of the issuer's metadata (OpenID Connect discovery, else RFC 8414),
+    /// looked up again at every fetch.
+    Issuer {
+        every: Duration,
+    },
 }
 
 impl std::fmt::Debug for Source {
@@ -130,6 +136,7 @@ impl std::fmt::Debug for Source {
         match self {
             Source::File(path) => write!(f, "File({})", path.display()),
             Source::Url { url, every, .. } => write!(f, "Url({url}, every {every:?})"),
+            Source::Issuer { every } => write!(f, "Issuer(every {every:?})"),
         }
     }
 }
@@ -326,7 +333,16 @@ impl Validator {
                 };
                 (source, Vec::new())
             }
-            _ => return Err("`jwt` needs one of `jwks_file` and `jwks_url`".into()),
+            (None, None) => {
+                Endpoint::parse(&config.issuer).map_err(|e| {
+                    format!("`jwt` without `jwks_file` or `jwks_url` discovers the keys from the issuer's metadata, but its `issuer` is not a URL: {e}")
+                })?;
+                let every = Duration::from_secs(config.jwks_refresh_seconds.max(1));
+                (Source::Issuer { every }, Vec::new())
+            }
+            (Some(_), Some(_)) => {
+                return Err("`jwt` takes one of `jwks_file` and `jwks_url`, not both".into());
+            }
         };
         if let Some(bad) = config.required_scopes.iter().find(|s| !is_scope_token(s)) {
             return Err(format!(
@@ -370,7 +386,7 @@ impl Validator {
     pub fn jwks_file(&self) -> Option<&Path> {
         match &self.source {
             Source::File(f) => Some(f),
-            Source::Url { .. } => None,
+            Source::Url { .. } | Source::Issuer { .. } => None,
         }
     }
 
@@ -384,6 +400,7 @@ impl Validator {
         let source = match &self.source {
             Source::File(f) => f.display().to_string(),
             Source::Url { url, .. } => url.clone(),
+            Source::Issuer { .. } => format!("the metadata of {}", self.issuer),
         };
         let scopes = match self.required_scopes.as_slice() {
             [] => String::new(),
@@ -403,26 +420,29 @@ impl Validator {
     pub fn refresh_every(&self) -> Option<Duration> {
         match &self.source {
             Source::File(_) => None,
-            Source::Url { every, .. } => Some(*every),
+            Source::Url { every, .. } | Source::Issuer { every } => Some(*every),
         }
     }
 
     /// Fetches the keys from the JWKS URL (nothing to do for a file); on an error the keys in
     /// use stay. Returns how many keys are in use.
     pub async fn refresh(&self) -> Result<usize, String> {
-        let Source::Url {
-            url,
-            endpoint,
-            pool,
-            ..
-        } = &self.source
-        else {
-            return Ok(self.keys.load().len());
+        let (url, text) = match &self.source {
+            Source::File(_) => return Ok(self.keys.load().len()),
+            Source::Url {
+                url,
+                endpoint,
+                pool,
+                ..
+            } => (url.clone(), get(url, endpoint, pool).await?),
+            Source::Issuer { .. } => {
+                let url = self.discover().await?;
+                let endpoint =
+                    Endpoint::parse(&url).map_err(|e| format!("the issuer's `jwks_uri`: {e}"))?;
+                let text = get(&url, &endpoint, &endpoint.pool(None)?).await?;
+                (url, text)
+            }
         };
-        let text = tokio::time::timeout(FETCH_TIMEOUT, fetch(endpoint, pool))
-            .await
-            .map_err(|_| format!("{url}: no answer within {FETCH_TIMEOUT:?}"))?
-            .map_err(|e| format!("{url}: {e}"))?;
         let keys = jwks(&text).map_err(|e| format!("{url}: {e}"))?;
         let count = keys.len();
         self.keys.store(Arc::new(keys));
@@ -470,6 +490,34 @@ impl Validator {
         }
         let required = self.required_scopes.iter().map(String::as_str);
         required.filter(|r| !has.contains(r)).collect()
+    }
+
+    /// The issuer's `jwks_uri`: from its OpenID Connect discovery document
+    /// (`ISSUER/.well-known/openid-configuration`), else its OAuth authorization server
+    /// metadata (RFC 8414: `ORIGIN/.well-known/oauth-authorization-server/PATH`).
+    async fn discover(&self) -> Result<String, String> {
+        let issuer = self.issuer.trim_end_matches('/');
+        let (origin, path) = super::discovery::split_origin(issuer);
+        let documents = [
+            format!("{issuer}/.well-known/openid-configuration"),
+            format!("{origin}/.well-known/oauth-authorization-server{path}"),
+        ];
+        let mut failures = Vec::new();
+        for url in documents {
+            let endpoint = Endpoint::parse(&url)?;
+            match get(&url, &endpoint, &endpoint.pool(None)?).await {
+                Ok(text) => {
+                    return metadata_jwks_uri(&text, &self.issuer)
+                        .map_err(|e| format!("{url}: {e}"));
+                }
+                Err(e) => failures.push(e),
+            }
+        }
+        Err(format!(
+            "no metadata found for issuer {}: {}",
+            self.issuer,
+            failures.join("; ")
+        ))
     }
 
     fn checked(&self) -> MutexGuard<'_, HashMap<[u8; 32], Checked>> {
@@ -554,6 +602,32 @@ impl Validator {
 }
 
 /// A JWKS document at `endpoint`, as text.
+/// GETs `url` (its endpoint and connections) within [`FETCH_TIMEOUT`]; the body as text.
+async fn get(url: &str, endpoint: &Endpoint, pool: &Arc<Pool>) -> Result<String, String> {
+    tokio::time::timeout(FETCH_TIMEOUT, fetch(endpoint, pool))
+        .await
+        .map_err(|_| format!("{url}: no answer within {FETCH_TIMEOUT:?}"))?
+        .map_err(|e| format!("{url}: {e}"))
+}
+
+/// The `jwks_uri` of an authorization server's metadata document, which must name `issuer`
+/// exactly (OpenID Connect Discovery §4.3, RFC 8414 §3.3: else its keys are not the issuer's).
+fn metadata_jwks_uri(text: &str, issuer: &str) -> Result<String, String> {
+    let doc: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+    match doc.get("issuer").and_then(Value::as_str) {
+        Some(named) if named == issuer => {}
+        named => {
+            return Err(format!(
+                "the metadata names issuer {named:?}, not {issuer:?}"
+            ));
+        }
+    }
+    doc.get("jwks_uri")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .ok_or_else(|| "the metadata has no `jwks_uri`".into())
+}
+
 async fn fetch(endpoint: &Endpoint, pool: &Arc<Pool>) -> Result<String, String> {
     let accept = (&header::ACCEPT, &b"application/json"[..]);
     let request = endpoint.request("GET", std::iter::once(accept), b"");
@@ -562,7 +636,7 @@ async fn fetch(endpoint: &Endpoint, pool: &Arc<Pool>) -> Result<String, String> 
         return Err(format!("answered HTTP {}", answer.status()));
     }
     let body = collect(answer.into_body(), MAX_JWKS).await?;
-    String::from_utf8(body).map_err(|_| "the JWKS is not UTF-8".into())
+    String::from_utf8(body).map_err(|_| "the answer is not UTF-8".into())
 }
 
 fn json_part(part: &str, what: &str) -> Result<Value, String> {

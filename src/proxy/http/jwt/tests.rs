@@ -159,7 +159,9 @@ fn keys_come_from_one_source() {
     let dir = Path::new(".");
     let both = Validator::new(config(Some("k.json"), Some("https://idp/k")), dir);
     assert!(both.unwrap_err().contains("one of"));
-    assert!(Validator::new(config(None, None), dir).is_err());
+    // Neither: the keys are discovered from the issuer's metadata, so the issuer is a URL.
+    let neither = Validator::new(config(None, None), dir).unwrap_err();
+    assert!(neither.contains("issuer's metadata"), "{neither}");
     assert!(
         Validator::new(config(None, Some("ftp://idp/k")), dir)
             .unwrap_err()
@@ -210,4 +212,34 @@ fn required_scopes_must_be_scope_tokens() {
     ] {
         assert!(is_scope_token(good), "{good:?}");
     }
+}
+
+#[test]
+fn the_metadata_must_name_the_issuer_and_its_keys() {
+    let issuer = "https://idp.test";
+    let doc = |v: Value| v.to_string();
+    let ok = doc(json!({"issuer": issuer, "jwks_uri": "https://idp.test/keys"}));
+    assert_eq!(
+        metadata_jwks_uri(&ok, issuer).unwrap(),
+        "https://idp.test/keys"
+    );
+    let other = doc(json!({"issuer": "https://evil.test", "jwks_uri": "https://evil.test/k"}));
+    assert!(
+        metadata_jwks_uri(&other, issuer)
+            .unwrap_err()
+            .contains("evil.test")
+    );
+    let trailing = doc(json!({"issuer": "https://idp.test/", "jwks_uri": "https://idp.test/k"}));
+    assert!(metadata_jwks_uri(&trailing, issuer).is_err());
+    let no_keys = doc(json!({"issuer": issuer}));
+    assert!(
+        metadata_jwks_uri(&no_keys, issuer)
+            .unwrap_err()
+            .contains("jwks_uri")
+    );
+    assert!(
+        metadata_jwks_uri("<html>", issuer)
+            .unwrap_err()
+            .contains("not JSON")
+    );
 }
