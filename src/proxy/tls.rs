@@ -115,11 +115,19 @@ impl CertPair {
         let builder = rustls::ServerConfig::builder_with_provider(provider())
             .with_safe_default_protocol_versions()
             .map_err(|e| format!("TLS: {e}"))?;
+        let asks_certificates = client_ca.is_some();
         let builder = match client_ca {
             None => builder.with_no_client_auth(),
             Some(ca) => builder.with_client_cert_verifier(ca),
         };
         let mut config = builder.with_cert_resolver(self.clone());
+        if asks_certificates {
+            // A resumed session skips the client certificate's verification: it would outlive
+            // a rotation of the client CAs and the certificate's own expiry. Every connection
+            // makes a full handshake instead (agents keep their connections alive).
+            config.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
+            config.send_tls13_tickets = 0;
+        }
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         Ok(Arc::new(config))
     }

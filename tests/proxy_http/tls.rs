@@ -273,6 +273,8 @@ fn a_client_certificate_from_the_client_ca_gives_its_grant() {
     };
     assert_eq!(status(Some((d, "ci")), None), "200");
     assert_eq!(status(Some((d, "ops")), Some("token-ops")), "200");
+    // No session is resumed: each connection's certificate is verified anew.
+    assert!(!session_resumed(address, &ca, &file(d, "ci")));
     assert_eq!(
         status(None, None),
         "401",
@@ -393,6 +395,30 @@ fn tls_initialize(address: &str, ca: &str, cert: Option<&str>, token: Option<&st
     let out = Command::new(python()).args(["-c", &code]).output().unwrap();
     assert!(out.status.success(), "{out:?}");
     String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Whether a second TLS connection to `address` (trusting `ca`, presenting `CERT.crt`) resumes
+/// the first one's session.
+fn session_resumed(address: &str, ca: &str, cert: &str) -> bool {
+    let (host, port) = address.rsplit_once(':').unwrap();
+    let code = format!(
+        "import socket, ssl\n\
+         ctx = ssl.create_default_context(cafile={ca:?})\n\
+         ctx.load_cert_chain({:?}, {:?})\n\
+         def connect(session=None):\n\
+         \x20   raw = socket.create_connection(({host:?}, {port}))\n\
+         \x20   s = ctx.wrap_socket(raw, server_hostname='localhost', session=session)\n\
+         \x20   s.sendall(b'GET /nowhere HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n')\n\
+         \x20   while s.recv(4096):\n\
+         \x20       pass\n\
+         \x20   return s\n\
+         print(connect(connect().session).session_reused)\n",
+        format!("{cert}.crt"),
+        format!("{cert}.key"),
+    );
+    let out = Command::new(python()).args(["-c", &code]).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stdout).trim() == "True"
 }
 
 /// `warden grants check FILE --certificate CERT`: its exit code and output.
