@@ -35,6 +35,14 @@ fn new_key(dir: &Path, name: &str, kind: &str) {
     openssl(dir, &[args, &["-out", name]].concat());
 }
 
+/// A new directory with the issuer's key `name` (of `kind`) and `jwks.json` naming it `k1`.
+fn issuer_keys(name: &str, kind: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    new_key(dir.path(), name, kind);
+    jwks(dir.path(), name, "k1");
+    dir
+}
+
 fn jwks(dir: &Path, key: &str, kid: &str) {
     let key = dir.join(key).display().to_string();
     let out = script("jwt_tool", &["jwks", &key, kid]);
@@ -85,10 +93,8 @@ fn code(r: &Reply) -> String {
 
 #[test]
 fn tokens_of_the_issuer_name_their_grant_and_rotated_keys_apply_without_a_restart() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = issuer_keys("old.pem", "rsa");
     let d = dir.path();
-    new_key(d, "old.pem", "rsa");
-    jwks(d, "old.pem", "k1");
     let hash = warden::proxy::http::grants::hash_token("static-secret");
     let grants = json!({
         "grants": {"static": {"token_sha256": hash}},
@@ -208,10 +214,8 @@ fn tokens_of_the_issuer_name_their_grant_and_rotated_keys_apply_without_a_restar
 
 #[test]
 fn a_token_short_of_a_required_scope_gets_403_and_a_step_up_challenge() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = issuer_keys("idp.pem", "ec");
     let d = dir.path();
-    new_key(d, "idp.pem", "ec");
-    jwks(d, "idp.pem", "k1");
     let grants = json!({
         "jwt": {"issuer": "https://idp.test", "audience": "warden", "jwks_file": "jwks.json",
                 "grant_claim": "azp", "required_scopes": ["mcp", "tools:call"],
@@ -277,10 +281,8 @@ fn a_token_short_of_a_required_scope_gets_403_and_a_step_up_challenge() {
 
 #[test]
 fn keys_at_a_jwks_url_are_fetched_at_start_and_again_at_their_interval() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = issuer_keys("one.pem", "ec");
     let d = dir.path();
-    new_key(d, "one.pem", "ec");
-    jwks(d, "one.pem", "k1");
     let (_keys, keys_url) = files_served(d);
     let jwks_url = keys_url.replace("/mcp", "/jwks.json");
     let grants = |url: &str| {
@@ -334,10 +336,8 @@ fn keys_at_a_jwks_url_are_fetched_at_start_and_again_at_their_interval() {
 
 #[test]
 fn keys_are_discovered_from_the_issuer_metadata() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = issuer_keys("idp.pem", "ec");
     let d = dir.path();
-    new_key(d, "idp.pem", "ec");
-    jwks(d, "idp.pem", "k1");
     let (_idp, idp_url) = files_served(d);
     let issuer = idp_url.trim_end_matches("/mcp").to_string();
     let well_known = d.join(".well-known");
