@@ -267,14 +267,12 @@ fn run_http(args: Args) -> u8 {
         Ok(p) => p,
         Err(code) => return code,
     };
-    let client_ca = match args
-        .client_ca
-        .as_deref()
-        .map(|ca| crate::proxy::tls::ClientCa::load(ca, args.require_client_cert))
-    {
-        None => None,
-        Some(Ok(ca)) => Some(ca),
-        Some(Err(e)) => {
+    let client_ca = args.client_ca.as_deref();
+    let client_ca =
+        client_ca.map(|ca| crate::proxy::tls::ClientCa::load(ca, args.require_client_cert));
+    let client_ca = match client_ca.transpose() {
+        Ok(ca) => ca,
+        Err(e) => {
             eprintln!("warden: --client-ca: {e}");
             return EXIT_USAGE;
         }

@@ -50,30 +50,32 @@ impl FileWatch {
     /// Waits until the file has changed since it was last seen (a file that disappeared is
     /// not a change: it is read again when it is back).
     pub async fn changed(&mut self) {
+        FileWatch::any_changed(std::slice::from_mut(self)).await
+    }
+
+    /// Waits until one of `files` (watched at the first one's pace) has changed; each one's
+    /// change is taken as seen, so that files written together are reloaded once.
+    pub async fn any_changed(files: &mut [FileWatch]) {
         loop {
-            self.ticker.tick().await;
-            let now = stamp(&self.path);
-            if now.is_some() && now != self.last {
-                self.last = now;
+            match files.first_mut() {
+                Some(first) => first.ticker.tick().await,
+                None => return std::future::pending().await,
+            };
+            let seen = files.iter_mut().map(FileWatch::saw_change);
+            if seen.fold(false, |any, changed| any | changed) {
                 return;
             }
         }
     }
-}
 
-impl FileWatch {
-    /// Waits until one of `files` has changed.
-    pub async fn any_changed(files: &mut [FileWatch]) {
-        let mut changes: Vec<_> = files.iter_mut().map(|f| Box::pin(f.changed())).collect();
-        std::future::poll_fn(|cx| {
-            let changed = changes.iter_mut().any(|c| c.as_mut().poll(cx).is_ready());
-            if changed {
-                std::task::Poll::Ready(())
-            } else {
-                std::task::Poll::Pending
-            }
-        })
-        .await
+    /// Whether the file is there and differs from when it was last seen.
+    fn saw_change(&mut self) -> bool {
+        let now = stamp(&self.path);
+        let changed = now.is_some() && now != self.last;
+        if changed {
+            self.last = now;
+        }
+        changed
     }
 }
 

@@ -218,9 +218,9 @@ impl Grants {
         authorization: Option<&[u8]>,
         certificate: Option<&[String]>,
     ) -> Result<Arc<str>, Refusal> {
-        if self.by_hash.is_none() {
+        let Some(by_hash) = &self.by_hash else {
             return Ok(self.everyone.clone());
-        }
+        };
         let by_certificate = self
             .certificate_grant(certificate.unwrap_or_default())
             .map_err(Refusal::Missing)?;
@@ -235,7 +235,7 @@ impl Grants {
                 })
             });
         };
-        let by_token = self.token_grant(authorization)?;
+        let by_token = self.token_grant(by_hash, authorization)?;
         match by_certificate {
             Some(other) if other != by_token => Err(Refusal::Invalid(format!(
                 "the token is grant `{by_token}`'s but the client certificate is grant `{other}`'s"
@@ -261,12 +261,12 @@ impl Grants {
     }
 
     /// The grant of a bearer token in this `Authorization` header, or why it has none.
-    fn token_grant(&self, value: &[u8]) -> Result<Arc<str>, Refusal> {
+    fn token_grant(
+        &self,
+        by_hash: &HashMap<String, Arc<str>>,
+        value: &[u8],
+    ) -> Result<Arc<str>, Refusal> {
         let missing = |why: &str| Refusal::Missing(why.into());
-        let by_hash = self
-            .by_hash
-            .as_ref()
-            .ok_or_else(|| missing("no grants file"))?;
         let value =
             std::str::from_utf8(value).map_err(|_| missing("`Authorization` is not UTF-8"))?;
         let (_, token) = value
